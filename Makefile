@@ -1,0 +1,26 @@
+# gpu-lab: `make test` and `make plan STACK=dev` set up everything they need.
+PYTHON ?= python3
+VENV   := venv
+PY     := $(VENV)/bin/python
+STACK  ?= dev
+
+.PHONY: install test plan bench clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+test: install
+	$(PY) -m pytest
+
+plan: install
+	$(PY) -m lab render --stack $(STACK)
+
+bench: install
+	$(PY) bench/render.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,55 @@
+"""GpuNodePool: an autoscaling GKE node pool of one accelerator type."""
+
+from __future__ import annotations
+
+import pulumi
+from pulumi_gcp import container
+
+from components import node_settings
+from components.cluster import GkeCluster
+from model.spec import GpuPoolSpec, LabSpec
+
+# GKE spells taint effects in its own enum.
+TAINT_EFFECTS = {"NoSchedule": "NO_SCHEDULE", "PreferNoSchedule": "PREFER_NO_SCHEDULE",
+                 "NoExecute": "NO_EXECUTE"}
+
+
+class GpuNodePool(pulumi.ComponentResource):
+    def __init__(self, name: str, spec: LabSpec, pool: GpuPoolSpec, cluster: GkeCluster,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("gpu-lab:cluster:GpuNodePool", name, None, opts)
+
+        accelerator = container.NodePoolNodeConfigGuestAcceleratorArgs(
+            type=pool.accelerator, count=pool.gpus_per_node,
+            # GKE installs the NVIDIA driver; the GPU Operator (if any) runs with
+            # driver.enabled=false and uses the driver GKE put in /home/kubernetes/bin/nvidia.
+            gpu_driver_installation_config=container
+            .NodePoolNodeConfigGuestAcceleratorGpuDriverInstallationConfigArgs(
+                gpu_driver_version=pool.driver_version))
+
+        self.node_pool = container.NodePool(
+            name, name=pool.name, project=spec.gcp.project,
+            cluster=cluster.cluster.name, location=spec.cluster.location,
+            node_locations=list(pool.zones) or None,
+            initial_node_count=node_settings.initial_nodes_per_zone(
+                spec.cluster, pool.min_nodes, pool.zones),
+            # Spot capacity is scarce: let the autoscaler take any zone that has it.
+            autoscaling=node_settings.autoscaling(pool.min_nodes, pool.max_nodes,
+                                                  "ANY" if pool.spot else "BALANCED"),
+            management=container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
+            node_config=container.NodePoolNodeConfigArgs(
+                machine_type=pool.machine_type, disk_size_gb=pool.disk_size_gb,
+                disk_type="pd-balanced", spot=pool.spot, image_type="COS_CONTAINERD",
+                guest_accelerators=[accelerator],
+                labels=pool.labels,
+                taints=[container.NodePoolNodeConfigTaintArgs(
+                    key=t["key"], value=t["value"], effect=TAINT_EFFECTS[t["effect"]])
+                    for t in pool.taints],
+                service_account=cluster.node_account.email,
+                oauth_scopes=node_settings.NODE_OAUTH_SCOPES,
+                metadata={"disable-legacy-endpoints": "true"},
+                workload_metadata_config=node_settings.workload_identity_metadata(),
+                shielded_instance_config=node_settings.shielded_nodes()),
+            opts=pulumi.ResourceOptions(parent=self))
+
+        self.register_outputs({"name": self.node_pool.name})

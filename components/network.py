@@ -1,0 +1,73 @@
+"""Network: the VPC the cluster lives in, NAT for private nodes, and the firewall it needs."""
+
+from __future__ import annotations
+
+import pulumi
+from pulumi_gcp import compute
+
+from model.spec import ClusterSpec, GcpSpec
+
+PODS_RANGE = "pods"
+SERVICES_RANGE = "services"
+# Ports the control plane calls on nodes for admission webhooks and aggregated APIs
+# (GKE itself only opens 443 and 10250 to private nodes): Prometheus operator
+# webhook 10250/8443, GPU Operator 8443, metrics-server 10250/4443, cert-style 9443.
+CONTROL_PLANE_TO_NODE_PORTS = ["443", "4443", "8443", "9443", "10250"]
+
+
+class Network(pulumi.ComponentResource):
+    def __init__(self, name: str, gcp: GcpSpec, cluster: ClusterSpec,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("gpu-lab:network:Network", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        net = cluster.network
+
+        self.vpc = compute.Network(
+            f"{name}-vpc", name=f"{cluster.name}-vpc", project=gcp.project,
+            auto_create_subnetworks=False, routing_mode="REGIONAL", opts=child)
+
+        self.subnet = compute.Subnetwork(
+            f"{name}-subnet", name=f"{cluster.name}-nodes", project=gcp.project,
+            region=gcp.region, network=self.vpc.id, ip_cidr_range=net.subnet_cidr,
+            # Private nodes reach Google APIs (Artifact Registry, GCS) without NAT.
+            private_ip_google_access=True,
+            secondary_ip_ranges=[
+                compute.SubnetworkSecondaryIpRangeArgs(range_name=PODS_RANGE,
+                                                       ip_cidr_range=net.pods_cidr),
+                compute.SubnetworkSecondaryIpRangeArgs(range_name=SERVICES_RANGE,
+                                                       ip_cidr_range=net.services_cidr),
+            ],
+            opts=child)
+
+        # Private nodes have no external IPs: Cloud NAT lets them pull public images
+        # (nvcr.io, docker.io, ghcr.io) and reach pip mirrors.
+        self.router = compute.Router(
+            f"{name}-router", name=f"{cluster.name}-router", project=gcp.project,
+            region=gcp.region, network=self.vpc.id, opts=child)
+        self.nat = compute.RouterNat(
+            f"{name}-nat", name=f"{cluster.name}-nat", project=gcp.project,
+            region=gcp.region, router=self.router.name,
+            nat_ip_allocate_option="AUTO_ONLY",
+            source_subnetwork_ip_ranges_to_nat="ALL_SUBNETWORKS_ALL_IP_RANGES",
+            log_config=compute.RouterNatLogConfigArgs(enable=True, filter="ERRORS_ONLY"),
+            opts=child)
+
+        self.allow_internal = compute.Firewall(
+            f"{name}-allow-internal", name=f"{cluster.name}-allow-internal",
+            project=gcp.project, network=self.vpc.id, direction="INGRESS",
+            source_ranges=[net.subnet_cidr, net.pods_cidr, net.services_cidr],
+            allows=[compute.FirewallAllowArgs(protocol="tcp"),
+                    compute.FirewallAllowArgs(protocol="udp"),
+                    compute.FirewallAllowArgs(protocol="icmp")],
+            description="Node, pod and service traffic inside the cluster.",
+            opts=child)
+        self.allow_control_plane = compute.Firewall(
+            f"{name}-allow-control-plane", name=f"{cluster.name}-allow-control-plane",
+            project=gcp.project, network=self.vpc.id, direction="INGRESS",
+            source_ranges=[net.master_cidr],
+            allows=[compute.FirewallAllowArgs(protocol="tcp",
+                                              ports=CONTROL_PLANE_TO_NODE_PORTS)],
+            description="The GKE control plane calling webhooks and aggregated APIs on nodes.",
+            opts=child)
+
+        self.register_outputs({"vpc": self.vpc.id, "subnet": self.subnet.id})

@@ -1,0 +1,1 @@
+"""gpu-lab tooling: `python -m lab` (render, and more to come)."""

@@ -1,0 +1,158 @@
+"""Offline render: run the real Pulumi program under mocks and record what it registers.
+
+No Pulumi CLI, cloud account or cluster is needed. The result is the contract that
+tests and `lab render` build on: one record per resource with its Pulumi type token,
+logical name, parent and inputs exactly as the engine would receive them (camelCase).
+"""
+
+from __future__ import annotations
+
+import runpy
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional
+
+import pulumi
+from pulumi.runtime import mocks, rpc, settings, stack as runtime_stack
+from pulumi.runtime.sync_await import _sync_await
+
+from model import load_spec
+from model.source import PROJECT_DIR, as_engine_values
+
+PROGRAM = PROJECT_DIR / "__main__.py"
+# Offline renders need some project id; a real `pulumi up` still demands gcp:project.
+PLACEHOLDER_PROJECT = "gpu-lab-offline"
+# How a secret value appears in a rendering (the engine would see it encrypted).
+SECRET = "$secret"
+
+
+@dataclass(frozen=True)
+class RenderedResource:
+    type: str
+    name: str
+    parent: Optional[str]          # "type::name" of the parent component, None under the stack
+    inputs: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "name": self.name, "parent": self.parent,
+                "inputs": self.inputs}
+
+
+@dataclass
+class Rendering:
+    resources: list[RenderedResource]
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def of_type(self, type_token: str) -> list[RenderedResource]:
+        return [r for r in self.resources if r.type == type_token]
+
+    def named(self, name: str, type_token: Optional[str] = None) -> RenderedResource:
+        matches = [r for r in self.resources
+                   if r.name == name and type_token in (None, r.type)]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} resources named {name!r} of type {type_token}")
+        return matches[0]
+
+    def children(self, parent: RenderedResource) -> list[RenderedResource]:
+        key = f"{parent.type}::{parent.name}"
+        return [r for r in self.resources if r.parent == key]
+
+
+class _Mocks(pulumi.runtime.Mocks):
+    """Resources echo their inputs back, plus the few outputs GCP would compute."""
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        state = dict(args.inputs)
+        if args.typ == "gcp:container/cluster:Cluster":
+            state.setdefault("endpoint", "203.0.113.10")
+            state.setdefault("masterAuth", {"clusterCaCertificate": "Q0EtQ0VSVElGSUNBVEU="})
+        if args.typ == "gcp:serviceaccount/account:Account":
+            state.setdefault("email", f"{args.inputs.get('accountId')}@"
+                                      f"{args.inputs.get('project')}.iam.gserviceaccount.com")
+        return f"{args.name}-id", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        return {}
+
+
+class _RecordingMonitor(mocks.MockMonitor):
+    """A mock monitor that also keeps each registration's parent and inputs, in order."""
+
+    def __init__(self, mock: pulumi.runtime.Mocks):
+        super().__init__(mock)
+        self.lock = threading.Lock()
+        self.records: list[tuple[str, str, str, str, dict]] = []   # urn, type, name, parent, inputs
+        self.stack_outputs: dict[str, Any] = {}
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            inputs = rpc.deserialize_properties(request.object)
+            with self.lock:
+                self.records.append((response.urn, request.type, request.name,
+                                     request.parent, _plain(inputs)))
+        return response
+
+    def RegisterResourceOutputs(self, request):
+        if "::pulumi:pulumi:Stack::" in request.urn:
+            outputs = _plain(rpc.deserialize_properties(request.outputs))
+            if outputs:
+                self.stack_outputs = outputs
+        return super().RegisterResourceOutputs(request)
+
+
+def _plain(value: Any) -> Any:
+    """Inputs as JSON-able data: secrets as {"$secret": value}, unknowns marked."""
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return {SECRET: _plain(value.get("value"))}
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if value is rpc.UNKNOWN or value == rpc.UNKNOWN:
+        return "<computed>"
+    return value
+
+
+def render(values: Mapping[str, Any], stack: str = "dev") -> Rendering:
+    """Run the program for these config values; raises ConfigError before registering anything."""
+    values = dict(values)
+    values.setdefault("gcp:project", PLACEHOLDER_PROJECT)
+    load_spec(values, stack=stack)  # fail on bad config before any mock is set up
+
+    monitor = _RecordingMonitor(_Mocks())
+    pulumi.runtime.set_all_config(as_engine_values(values))
+    settings.set_root_resource(None)
+    pulumi.runtime.set_mocks(monitor.mocks, project="gpu-lab", stack=stack, preview=False,
+                             monitor=monitor)
+    # set_mocks opens (and closes) a stack of its own; run the program in a fresh one so
+    # its exports are registered like under `pulumi up`.
+    settings.set_root_resource(None)
+    try:
+        _sync_await(runtime_stack.run_in_stack(
+            lambda: runpy.run_path(str(PROGRAM), run_name="__pulumi_program__")))
+    finally:
+        settings.set_root_resource(None)
+        pulumi.runtime.set_all_config({})
+
+    names = {urn: f"{type_}::{name}" for urn, type_, name, _, _ in monitor.records}
+    resources = [RenderedResource(type=type_, name=name, parent=names.get(parent),
+                                  inputs=inputs)
+                 for _, type_, name, parent, inputs in monitor.records]
+    return Rendering(resources=_tree_order(resources), outputs=monitor.stack_outputs)
+
+
+def _tree_order(resources: list[RenderedResource]) -> list[RenderedResource]:
+    """Parents before children, siblings by type and name: the same order on every run
+    (registration order depends on thread scheduling)."""
+    by_parent: dict[Optional[str], list[RenderedResource]] = {}
+    for resource in resources:
+        by_parent.setdefault(resource.parent, []).append(resource)
+    ordered: list[RenderedResource] = []
+    pending = sorted(by_parent.get(None, []), key=lambda r: (r.type, r.name), reverse=True)
+    while pending:
+        resource = pending.pop()
+        ordered.append(resource)
+        kids = by_parent.get(f"{resource.type}::{resource.name}", [])
+        pending.extend(sorted(kids, key=lambda r: (r.type, r.name), reverse=True))
+    return ordered

@@ -1,0 +1,370 @@
+"""Stack config -> LabSpec, with every problem collected and reported in one ConfigError.
+
+Input is a flat mapping of full config keys ("gpu-lab:cluster", "gcp:project") to
+values, either as Pulumi hands them to a program (structured values as JSON
+strings) or as they stand in a Pulumi.<stack>.yaml file (already parsed).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from typing import Any, Mapping
+
+from model.errors import MISSING, ConfigError, Problem, did_you_mean
+from model.gpu_catalog import CATALOG
+from model.reader import DNS_LABEL, Fields, check_bool, check_str
+from model.spec import (
+    AddonsSpec, ClusterSpec, FaultRef, GcpSpec, GpuOperatorSpec, GpuPoolSpec, LabSpec,
+    MonitoringSpec, NetworkSpec, NodePoolSpec, TenantSpec,
+)
+import tenants as tenant_catalog
+from tenants.defaults import default_role_bindings
+
+NAMESPACE = "gpu-lab"
+PLATFORMS = ("gke",)
+RELEASE_CHANNELS = ("RAPID", "REGULAR", "STABLE", "EXTENDED")
+DRIVER_VERSIONS = ("DEFAULT", "LATEST", "INSTALLATION_DISABLED")
+GKE_NAME_MAX = 40           # cluster and node pool names
+GPU_OPERATOR_CHART = "v25.10.1"
+KUBE_PROMETHEUS_STACK_CHART = "79.5.0"
+
+# Top-level gpu-lab:<key> names and whether Pulumi hands them over as JSON.
+TOP_LEVEL_KEYS = {
+    "platform": False, "cluster": True, "systemPool": True, "gpuPools": True,
+    "tenants": True, "addons": True, "faults": True,
+}
+REGION = re.compile(r"[a-z]+-[a-z]+\d+")
+ZONE = re.compile(r"[a-z]+-[a-z]+\d+-[a-z]")
+
+
+def load_spec(values: Mapping[str, Any], stack: str = "dev") -> LabSpec:
+    """Build the LabSpec for one stack, or raise ConfigError listing every problem."""
+    problems: list[Problem] = []
+    ours = _own_keys(values, problems)
+
+    platform = check_str(problems, f"{NAMESPACE}:platform", ours.get("platform", "gke"),
+                         choices=PLATFORMS, default="gke")
+    gcp = _gcp(values, platform, problems)
+    cluster = _cluster(Fields(f"{NAMESPACE}:cluster", ours.get("cluster"), problems), gcp, stack)
+    addons = _addons(Fields(f"{NAMESPACE}:addons", ours.get("addons"), problems))
+    system_pool = _system_pool(Fields(f"{NAMESPACE}:systemPool", ours.get("systemPool"),
+                                      problems))
+    before = len(problems)
+    gpu_pools = _gpu_pools(ours.get("gpuPools", MISSING), gcp, addons, problems)
+    _check_pool_names(system_pool, gpu_pools, problems)
+    # Tenant quotas are checked against pool capacity only when the pools are sound.
+    capacity = sum(p.max_gpus for p in gpu_pools) if len(problems) == before else None
+    tenants = _tenants(ours.get("tenants", MISSING), capacity, problems)
+    faults = _faults(ours.get("faults", MISSING), problems)
+
+    if problems:
+        raise ConfigError(problems)
+    return LabSpec(platform=platform, stack=stack, gcp=gcp, cluster=cluster,
+                   system_pool=system_pool, gpu_pools=gpu_pools, tenants=tenants,
+                   priority_classes=tenant_catalog.PRIORITY_CLASSES, addons=addons,
+                   faults=faults)
+
+
+def _own_keys(values: Mapping[str, Any], problems: list[Problem]) -> dict[str, Any]:
+    """The gpu-lab:* values by short name, JSON decoded; unknown keys are problems."""
+    ours: dict[str, Any] = {}
+    for full_key, value in values.items():
+        namespace, _, name = full_key.partition(":")
+        if namespace != NAMESPACE:
+            continue
+        if name not in TOP_LEVEL_KEYS:
+            problems.append(Problem(full_key, value, "unknown gpu-lab key"
+                                    + did_you_mean(name, TOP_LEVEL_KEYS)
+                                    + "; known keys: " + ", ".join(TOP_LEVEL_KEYS)))
+            continue
+        if TOP_LEVEL_KEYS[name] and isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                pass  # a plain string where an object belongs: reported as a type problem
+        ours[name] = value
+    return ours
+
+
+def _gcp(values: Mapping[str, Any], platform: str, problems: list[Problem]) -> GcpSpec:
+    project = values.get("gcp:project")
+    region = values.get("gcp:region", "us-central1")
+    if platform == "gke" and not project:
+        problems.append(Problem("gcp:project", MISSING, "the gke platform needs the GCP project "
+                                "to create resources in: pulumi config set gcp:project <id>"))
+    if not isinstance(region, str) or not REGION.fullmatch(region):
+        problems.append(Problem("gcp:region", region, "must be a GCP region such as us-central1"))
+        region = "us-central1"
+    return GcpSpec(project=str(project or ""), region=region)
+
+
+def _cluster(f: Fields, gcp: GcpSpec, stack: str) -> ClusterSpec:
+    name = f.str("name", _default_cluster_name(stack), label=True, max_len=GKE_NAME_MAX)
+    if name and not name[0].isalpha():
+        f.problem(f.path("name"), name, "must start with a letter (GKE cluster names)")
+    location = f.str("location", f"{gcp.region}-a")
+    if location and not (REGION.fullmatch(location) or ZONE.fullmatch(location)):
+        f.problem(f.path("location"), location,
+                  "must be a zone (us-central1-a: zonal cluster) or a region (us-central1: "
+                  "regional cluster)")
+    elif location and not location.startswith(gcp.region):
+        f.problem(f.path("location"), location, f"must lie in gcp:region {gcp.region}")
+    net = f.obj("network")
+    network = NetworkSpec(
+        subnet_cidr=_cidr(net, "subnetCidr", "10.10.0.0/20"),
+        pods_cidr=_cidr(net, "podsCidr", "10.20.0.0/14"),
+        services_cidr=_cidr(net, "servicesCidr", "10.24.0.0/20"),
+        master_cidr=_cidr(net, "masterCidr", "172.16.0.0/28"),
+    )
+    net.finish()
+    spec = ClusterSpec(
+        name=name,
+        location=location,
+        release_channel=f.str("releaseChannel", "REGULAR", choices=RELEASE_CHANNELS),
+        deletion_protection=f.bool("deletionProtection", False),
+        network=network,
+        master_authorized_cidrs=tuple(_cidr_list(f, "masterAuthorizedCidrs")),
+        rbac_security_group=f.str("rbacSecurityGroup", None),
+    )
+    f.finish()
+    return spec
+
+
+def _default_cluster_name(stack: str) -> str:
+    name = re.sub(r"[^a-z0-9-]+", "-", f"gpu-lab-{stack}".lower()).strip("-")
+    return name[:GKE_NAME_MAX].rstrip("-")
+
+
+def _cidr(f: Fields, name: str, default: str) -> str:
+    value = f.str(name, default)
+    try:
+        ipaddress.ip_network(value)
+    except (TypeError, ValueError):
+        f.problem(f.path(name), value, "must be an IPv4 CIDR block such as 10.10.0.0/20")
+        return default
+    return value
+
+
+def _cidr_list(f: Fields, name: str) -> list[str]:
+    cidrs = []
+    for value in f.str_list(name):
+        try:
+            ipaddress.ip_network(value)
+            cidrs.append(value)
+        except ValueError:
+            f.problem(f.path(name), value, "every entry must be a CIDR block such as 203.0.113.0/24")
+    return cidrs
+
+
+def _system_pool(f: Fields) -> NodePoolSpec:
+    spec = NodePoolSpec(
+        name=f.str("name", "system", label=True, max_len=GKE_NAME_MAX),
+        machine_type=f.str("machineType", "e2-standard-4"),
+        min_nodes=f.int("minNodes", 1, minimum=1),
+        max_nodes=f.int("maxNodes", 3, minimum=1),
+        disk_size_gb=f.int("diskSizeGb", 50, minimum=10),
+        spot=f.bool("spot", False),
+    )
+    _check_min_max(f, spec.min_nodes, spec.max_nodes)
+    f.finish()
+    return spec
+
+
+def _check_min_max(f: Fields, low: int, high: int) -> None:
+    if low > high:
+        f.problem(f.path("minNodes"), low, f"must be <= maxNodes ({high})")
+
+
+DEFAULT_GPU_POOLS = [{"name": "t4", "accelerator": "nvidia-tesla-t4",
+                      "machineType": "n1-standard-4", "gpusPerNode": 1,
+                      "minNodes": 0, "maxNodes": 2, "spot": True}]
+
+
+def _gpu_pools(raw: Any, gcp: GcpSpec, addons: AddonsSpec,
+               problems: list[Problem]) -> tuple[GpuPoolSpec, ...]:
+    key = f"{NAMESPACE}:gpuPools"
+    if raw is MISSING:
+        raw = DEFAULT_GPU_POOLS
+    if not isinstance(raw, list):
+        problems.append(Problem(key, raw, "must be a list of GPU node pools"))
+        return ()
+    # GKE's device plugin is switched off exactly where the GPU Operator brings its own.
+    operator_plugin = addons.gpu_operator.enabled and addons.gpu_operator.device_plugin
+    pools = []
+    for i, item in enumerate(raw):
+        f = Fields(f"{key}[{i}]", item, problems)
+        pools.append(_gpu_pool(f, gcp, gke_device_plugin=not operator_plugin))
+        f.finish()
+    return tuple(pools)
+
+
+def _gpu_pool(f: Fields, gcp: GcpSpec, gke_device_plugin: bool) -> GpuPoolSpec:
+    name = f.str("name", None, label=True, max_len=GKE_NAME_MAX)
+    if name is None and not f.has("name"):
+        f.problem(f.path("name"), MISSING, "every GPU pool needs a name (a DNS-1123 label)")
+    accelerator = f.str("accelerator", "nvidia-tesla-t4")
+    machine_type = f.str("machineType", None)
+    catalog_entry = CATALOG.get(accelerator) if accelerator else None
+    if accelerator and catalog_entry is None:
+        f.problem(f.path("accelerator"), accelerator, "must be one of "
+                  + ", ".join(CATALOG) + did_you_mean(accelerator, CATALOG))
+    default_count = 1
+    if catalog_entry and machine_type is None:
+        machine_type = _default_machine_type(accelerator)
+    if catalog_entry and machine_type:
+        default_count = catalog_entry.gpus_for(machine_type) or 1
+    gpus = f.int("gpusPerNode", default_count, minimum=1)
+    if catalog_entry and machine_type:
+        why_not = catalog_entry.check(machine_type, gpus)
+        if why_not:
+            f.problem(f.path("machineType"), machine_type, why_not)
+    min_nodes = f.int("minNodes", 0, minimum=0)
+    max_nodes = f.int("maxNodes", 1, minimum=1)
+    _check_min_max(f, min_nodes, max_nodes)
+    zones = f.str_list("zones")
+    for zone in zones:
+        if not (ZONE.fullmatch(zone) and zone.startswith(gcp.region + "-")):
+            f.problem(f.path("zones"), zone, f"every entry must be a zone of {gcp.region}")
+    return GpuPoolSpec(
+        name=name or "",
+        accelerator=accelerator or "",
+        gpus_per_node=gpus,
+        machine_type=machine_type or "",
+        min_nodes=min_nodes,
+        max_nodes=max_nodes,
+        disk_size_gb=f.int("diskSizeGb", 100, minimum=10),
+        spot=f.bool("spot", False),
+        zones=zones,
+        driver_version=f.str("driverVersion", "LATEST", choices=DRIVER_VERSIONS),
+        gke_device_plugin=gke_device_plugin,
+    )
+
+
+def _default_machine_type(accelerator: str) -> str:
+    entry = CATALOG[accelerator]
+    if entry.fixed_counts:
+        return min(entry.fixed_counts, key=lambda m: (entry.fixed_counts[m], len(m), m))
+    return f"{entry.machine_prefixes[0]}4"
+
+
+def _check_pool_names(system: NodePoolSpec, pools: tuple[GpuPoolSpec, ...],
+                      problems: list[Problem]) -> None:
+    seen = {system.name: f"{NAMESPACE}:systemPool.name"}
+    for i, pool in enumerate(pools):
+        if not pool.name:
+            continue
+        if pool.name in seen:
+            problems.append(Problem(f"{NAMESPACE}:gpuPools[{i}].name", pool.name,
+                                    f"must be unique; {seen[pool.name]} has it already"))
+        seen.setdefault(pool.name, f"{NAMESPACE}:gpuPools[{i}].name")
+
+
+def _addons(f: Fields) -> AddonsSpec:
+    op = f.obj("gpuOperator")
+    gpu_operator = GpuOperatorSpec(
+        enabled=op.bool("enabled", True),
+        chart_version=op.str("version", GPU_OPERATOR_CHART),
+        device_plugin=op.bool("devicePlugin", True),
+        dcgm_exporter=op.bool("dcgmExporter", True),
+        service_monitor=op.bool("serviceMonitor", True),
+    )
+    op.finish()
+    mon = f.obj("monitoring")
+    monitoring = MonitoringSpec(
+        enabled=mon.bool("enabled", True),
+        chart_version=mon.str("version", KUBE_PROMETHEUS_STACK_CHART),
+        retention=mon.str("retention", "3d"),
+    )
+    mon.finish()
+    f.finish()
+    return AddonsSpec(gpu_operator=gpu_operator, monitoring=monitoring)
+
+
+def _tenants(raw: Any, capacity: int | None,
+             problems: list[Problem]) -> tuple[TenantSpec, ...]:
+    key = f"{NAMESPACE}:tenants"
+    if raw is MISSING:
+        raw = list(tenant_catalog.DEFAULT_TENANTS)
+    if not isinstance(raw, list):
+        problems.append(Problem(key, raw, "must be a list of tenant names or objects"))
+        return ()
+    tenants, seen = [], set()
+    for i, item in enumerate(raw):
+        item_key = f"{key}[{i}]"
+        if isinstance(item, str):
+            item = {"name": item}
+        f = Fields(item_key, item, problems)
+        tenant = _tenant(f, capacity)
+        f.finish()
+        if tenant is None:
+            continue
+        if tenant.name in seen:
+            problems.append(Problem(f"{item_key}.name", tenant.name, "must be unique"))
+            continue
+        seen.add(tenant.name)
+        tenants.append(tenant)
+    return tuple(tenants)
+
+
+def _tenant(f: Fields, gpu_capacity: int | None) -> TenantSpec | None:
+    name = f.str("name", None, label=True, max_len=63)
+    if name is None:
+        if not f.has("name"):
+            f.problem(f.path("name"), MISSING, "every tenant needs a name (a DNS-1123 label)")
+        return None
+    if name in tenant_catalog.RESERVED_NAMESPACES:
+        f.problem(f.path("name"), name, "is a namespace the platform owns; reserved: "
+                  + ", ".join(tenant_catalog.RESERVED_NAMESPACES))
+        return None
+    base = tenant_catalog.DEFINITIONS.get(name)
+    defaults = tenant_catalog.TENANT_DEFAULTS
+    default_admins, default_devs = (base or tenant_catalog.DEFINITIONS["tenant-a"]).groups(name)
+    gpus = f.int("gpus", base.gpus if base else defaults["gpus"], minimum=0)
+    if gpu_capacity is not None and gpus > gpu_capacity:
+        f.problem(f.path("gpus"), gpus, f"exceeds what the GPU pools can ever supply: "
+                  f"{gpu_capacity} GPUs (maxNodes x gpusPerNode summed over gpuPools)")
+    priority_names = [pc.name for pc in tenant_catalog.PRIORITY_CLASSES]
+    admin_groups = f.str_list("adminGroups", default_admins)
+    developer_groups = f.str_list("developerGroups", default_devs)
+    return TenantSpec(
+        name=name,
+        team=f.str("team", base.team if base else name, label=True),
+        cost_center=f.str("costCenter", base.cost_center if base else "unassigned", label=True),
+        gpus=gpus,
+        cpu=f.quantity("cpu", base.cpu if base else defaults["cpu"]),
+        memory=f.quantity("memory", base.memory if base else defaults["memory"]),
+        max_pods=f.int("maxPods", defaults["maxPods"], minimum=1),
+        max_gpus_per_pod=f.int("maxGpusPerPod", defaults["maxGpusPerPod"], minimum=0),
+        admin_groups=admin_groups,
+        developer_groups=developer_groups,
+        priority_class=f.str("priorityClass",
+                             base.priority_class if base else defaults["priorityClass"],
+                             choices=priority_names),
+        gcp_service_account=f.str("gcpServiceAccount", None),
+        role_bindings=default_role_bindings(admin_groups, developer_groups),
+        internet_egress=f.bool("internetEgress", defaults["internetEgress"]),
+    )
+
+
+def _faults(raw: Any, problems: list[Problem]) -> tuple[FaultRef, ...]:
+    key = f"{NAMESPACE}:faults"
+    if raw is MISSING:
+        return ()
+    if not isinstance(raw, list):
+        problems.append(Problem(key, raw, "must be a list of fault ids"))
+        return ()
+    refs = []
+    for i, item in enumerate(raw):
+        fault_id = item.get("id") if isinstance(item, dict) else item
+        if not isinstance(fault_id, str):
+            problems.append(Problem(f"{key}[{i}]", item, "must be a fault id or {id: ...}"))
+            continue
+        params = tuple(sorted((k, v) for k, v in item.items() if k != "id")) \
+            if isinstance(item, dict) else ()
+        refs.append(FaultRef(id=fault_id, params=params))
+    return tuple(refs)
+
+
+__all__ = ["load_spec", "ConfigError", "check_bool", "DNS_LABEL"]

@@ -1,0 +1,198 @@
+"""LabSpec: everything one gpu-lab stack contains, as frozen dataclasses.
+
+The spec is the single source of truth. Faults transform it (dataclasses.replace);
+components render it. Nothing here knows about Pulumi.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from model.gpu_catalog import CATALOG, NODE_ARCHITECTURE
+
+GPU_RESOURCE = "nvidia.com/gpu"
+GPU_TAINT = {"key": GPU_RESOURCE, "value": "present", "effect": "NoSchedule"}
+# GKE's own device plugin stays away from nodes that carry this label.
+NO_GKE_DEVICE_PLUGIN_LABEL = "gke-no-default-nvidia-gpu-device-plugin"
+POOL_LABEL = "cloud.google.com/gke-nodepool"
+ACCELERATOR_LABEL = "cloud.google.com/gke-accelerator"
+
+
+@dataclass(frozen=True)
+class GcpSpec:
+    project: str
+    region: str
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    subnet_cidr: str
+    pods_cidr: str
+    services_cidr: str
+    master_cidr: str
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    name: str
+    location: str                 # a zone (zonal cluster) or a region (regional cluster)
+    release_channel: str
+    deletion_protection: bool
+    network: NetworkSpec
+    master_authorized_cidrs: tuple[str, ...]
+    rbac_security_group: Optional[str]  # gke-security-groups@<domain>, for Google Groups in RBAC
+
+    @property
+    def regional(self) -> bool:
+        return self.location.count("-") == 1
+
+
+@dataclass(frozen=True)
+class NodePoolSpec:
+    """The CPU pool that runs add-ons (operators, Prometheus, DNS)."""
+    name: str
+    machine_type: str
+    min_nodes: int
+    max_nodes: int
+    disk_size_gb: int
+    spot: bool
+
+
+@dataclass(frozen=True)
+class GpuPoolSpec:
+    name: str
+    accelerator: str
+    gpus_per_node: int
+    machine_type: str
+    min_nodes: int
+    max_nodes: int
+    disk_size_gb: int
+    spot: bool
+    zones: tuple[str, ...]
+    driver_version: str           # GKE installs the driver: DEFAULT, LATEST or INSTALLATION_DISABLED
+    gke_device_plugin: bool       # False: GKE's plugin is off, the GPU Operator's advertises GPUs
+    architecture: str = NODE_ARCHITECTURE
+
+    @property
+    def gpu_memory_gb(self) -> int:
+        return CATALOG[self.accelerator].memory_gb
+
+    @property
+    def max_gpus(self) -> int:
+        return self.max_nodes * self.gpus_per_node
+
+    @property
+    def taints(self) -> tuple[dict, ...]:
+        return (GPU_TAINT,)
+
+    @property
+    def labels(self) -> dict[str, str]:
+        labels = {"gpu-lab/pool": self.name, "gpu-lab/accelerator": self.accelerator}
+        if not self.gke_device_plugin:
+            labels[NO_GKE_DEVICE_PLUGIN_LABEL] = "true"
+        return labels
+
+
+@dataclass(frozen=True)
+class RoleBindingSpec:
+    """A RoleBinding in the tenant's namespace: role `role` granted to these subjects."""
+    name: str
+    role: str
+    groups: tuple[str, ...] = ()
+    users: tuple[str, ...] = ()
+    service_accounts: tuple[str, ...] = ()   # "<namespace>/<name>" or "<name>" in the tenant's namespace
+    role_kind: str = "Role"
+
+
+@dataclass(frozen=True)
+class TenantSpec:
+    name: str
+    team: str
+    cost_center: str
+    gpus: int
+    cpu: str
+    memory: str
+    max_pods: int
+    max_gpus_per_pod: int
+    admin_groups: tuple[str, ...]
+    developer_groups: tuple[str, ...]
+    priority_class: str
+    gcp_service_account: Optional[str]
+    # The ResourceQuota keys that carry the GPU allocation. Only requests.<resource>
+    # constrains an extended resource; other keys are stored but not enforced.
+    gpu_quota_keys: tuple[str, ...] = (f"requests.{GPU_RESOURCE}",)
+    role_bindings: tuple[RoleBindingSpec, ...] = ()
+    internet_egress: bool = True
+    metrics_ports: tuple[int, ...] = (9400, 8000)
+    default_cpu_request: str = "250m"
+    default_memory_request: str = "512Mi"
+    default_cpu_limit: str = "2"
+    default_memory_limit: str = "4Gi"
+    gpu_priority_quotas: tuple[tuple[str, int], ...] = ()  # (priority class, GPUs) scoped quotas
+
+    @property
+    def namespace(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class PriorityClassSpec:
+    name: str
+    value: int
+    preemption_policy: str        # PreemptLowerPriority or Never
+    description: str
+
+
+@dataclass(frozen=True)
+class GpuOperatorSpec:
+    enabled: bool
+    chart_version: str
+    device_plugin: bool           # the operator's device plugin advertises nvidia.com/gpu
+    dcgm_exporter: bool
+    service_monitor: bool
+
+
+@dataclass(frozen=True)
+class MonitoringSpec:
+    enabled: bool
+    chart_version: str
+    retention: str
+
+
+@dataclass(frozen=True)
+class AddonsSpec:
+    gpu_operator: GpuOperatorSpec
+    monitoring: MonitoringSpec
+
+
+@dataclass(frozen=True)
+class FaultRef:
+    id: str
+    params: tuple[tuple[str, object], ...] = ()
+
+
+@dataclass(frozen=True)
+class LabSpec:
+    platform: str                 # "gke": GCP resources and a GKE cluster
+    stack: str
+    gcp: GcpSpec
+    cluster: ClusterSpec
+    system_pool: NodePoolSpec
+    gpu_pools: tuple[GpuPoolSpec, ...]
+    tenants: tuple[TenantSpec, ...]
+    priority_classes: tuple[PriorityClassSpec, ...]
+    addons: AddonsSpec
+    faults: tuple[FaultRef, ...] = field(default=())
+
+    def tenant(self, name: str) -> TenantSpec:
+        for tenant in self.tenants:
+            if tenant.name == name:
+                return tenant
+        raise KeyError(name)
+
+    def pool(self, name: str) -> GpuPoolSpec:
+        for pool in self.gpu_pools:
+            if pool.name == name:
+                return pool
+        raise KeyError(name)

@@ -1,0 +1,33 @@
+"""Shared test helpers: stack values, renders and small lookups on rendered resources."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from lab.render import Rendering, render
+from model.source import read_stack_file, stack_file
+
+CLUSTER = "gcp:container/cluster:Cluster"
+NODE_POOL = "gcp:container/nodePool:NodePool"
+
+
+def stack_values(stack: str = "dev", **overrides: Any) -> dict[str, Any]:
+    """A stack file's config with some keys replaced (`gpu_lab__cluster` style is awkward,
+    so pass full keys through a dict: stack_values("dev", **{"gpu-lab:cluster": {...}}))."""
+    values = copy.deepcopy(read_stack_file(stack_file(stack)))
+    values.setdefault("gcp:project", "gpu-lab-test")
+    values.update(overrides)
+    return values
+
+
+def render_with(**overrides: Any) -> Rendering:
+    return render(stack_values("dev", **overrides), stack="test")
+
+
+def one(rendering: Rendering, type_token: str, **where: Any):
+    """The single resource of this type whose inputs match `where` (top-level keys)."""
+    found = [r for r in rendering.of_type(type_token)
+             if all(r.inputs.get(k) == v for k, v in where.items())]
+    assert len(found) == 1, f"expected one {type_token} with {where}, found {len(found)}"
+    return found[0]
