@@ -21,6 +21,7 @@ plan: install
 
 bench: install
 	$(PY) bench/render.py
+	$(PY) bench/tenants.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

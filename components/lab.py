@@ -7,6 +7,8 @@ import pulumi
 from components.cluster import GkeCluster
 from components.gpu_node_pool import GpuNodePool
 from components.network import Network
+from components.priority_classes import PriorityClasses
+from components.tenant import Tenant
 from model.spec import LabSpec
 
 
@@ -21,12 +23,23 @@ class Lab(pulumi.ComponentResource):
                                       opts=child)
                           for pool in spec.gpu_pools]
 
+        # Everything in the cluster goes through its provider.
+        in_cluster = pulumi.ResourceOptions(parent=self,
+                                            providers={"kubernetes": self.cluster.provider})
+        self.priority_classes = PriorityClasses(f"{name}-priorities", spec.priority_classes,
+                                                opts=in_cluster)
+        self.tenants = [Tenant(f"{name}-{tenant.name}", tenant,
+                               opts=pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(
+                                   depends_on=[self.priority_classes])))
+                        for tenant in spec.tenants]
+
         self.outputs = {
             "clusterName": self.cluster.cluster.name,
             "location": self.cluster.cluster.location,
             "endpoint": self.cluster.cluster.endpoint,
             "kubeconfig": self.cluster.kubeconfig,
             "nodePools": node_pool_summary(spec),
+            "tenants": [t.name for t in spec.tenants],
         }
         self.register_outputs(self.outputs)
 

@@ -32,6 +32,7 @@ class RenderedResource:
     name: str
     parent: Optional[str]          # "type::name" of the parent component, None under the stack
     inputs: dict[str, Any]
+    provider: str = ""             # URN::id of the explicit provider, if any (not in JSON)
 
     def to_json(self) -> dict[str, Any]:
         return {"type": self.type, "name": self.name, "parent": self.parent,
@@ -52,6 +53,12 @@ class Rendering:
         if len(matches) != 1:
             raise KeyError(f"{len(matches)} resources named {name!r} of type {type_token}")
         return matches[0]
+
+    def kubernetes_objects(self) -> list[dict[str, Any]]:
+        """The Kubernetes objects the stack would create, as the API server would see them."""
+        return [r.inputs for r in self.resources
+                if r.type.startswith("kubernetes:") and "kind" in r.inputs
+                and r.type != "kubernetes:helm.sh/v3:Release"]
 
     def children(self, parent: RenderedResource) -> list[RenderedResource]:
         key = f"{parent.type}::{parent.name}"
@@ -81,7 +88,8 @@ class _RecordingMonitor(mocks.MockMonitor):
     def __init__(self, mock: pulumi.runtime.Mocks):
         super().__init__(mock)
         self.lock = threading.Lock()
-        self.records: list[tuple[str, str, str, str, dict]] = []   # urn, type, name, parent, inputs
+        # urn, type, name, parent urn, inputs, provider reference
+        self.records: list[tuple[str, str, str, str, dict, str]] = []
         self.stack_outputs: dict[str, Any] = {}
 
     def RegisterResource(self, request):
@@ -90,7 +98,7 @@ class _RecordingMonitor(mocks.MockMonitor):
             inputs = rpc.deserialize_properties(request.object)
             with self.lock:
                 self.records.append((response.urn, request.type, request.name,
-                                     request.parent, _plain(inputs)))
+                                     request.parent, _plain(inputs), request.provider))
         return response
 
     def RegisterResourceOutputs(self, request):
@@ -135,10 +143,10 @@ def render(values: Mapping[str, Any], stack: str = "dev") -> Rendering:
         settings.set_root_resource(None)
         pulumi.runtime.set_all_config({})
 
-    names = {urn: f"{type_}::{name}" for urn, type_, name, _, _ in monitor.records}
+    names = {urn: f"{type_}::{name}" for urn, type_, name, *_ in monitor.records}
     resources = [RenderedResource(type=type_, name=name, parent=names.get(parent),
-                                  inputs=inputs)
-                 for _, type_, name, parent, inputs in monitor.records]
+                                  inputs=inputs, provider=provider)
+                 for _, type_, name, parent, inputs, provider in monitor.records]
     return Rendering(resources=_tree_order(resources), outputs=monitor.stack_outputs)
 
 

@@ -56,7 +56,8 @@ def load_spec(values: Mapping[str, Any], stack: str = "dev") -> LabSpec:
     _check_pool_names(system_pool, gpu_pools, problems)
     # Tenant quotas are checked against pool capacity only when the pools are sound.
     capacity = sum(p.max_gpus for p in gpu_pools) if len(problems) == before else None
-    tenants = _tenants(ours.get("tenants", MISSING), capacity, problems)
+    largest_node = max((p.gpus_per_node for p in gpu_pools), default=1)
+    tenants = _tenants(ours.get("tenants", MISSING), capacity, largest_node, problems)
     faults = _faults(ours.get("faults", MISSING), problems)
 
     if problems:
@@ -282,7 +283,7 @@ def _addons(f: Fields) -> AddonsSpec:
     return AddonsSpec(gpu_operator=gpu_operator, monitoring=monitoring)
 
 
-def _tenants(raw: Any, capacity: int | None,
+def _tenants(raw: Any, capacity: int | None, largest_node: int,
              problems: list[Problem]) -> tuple[TenantSpec, ...]:
     key = f"{NAMESPACE}:tenants"
     if raw is MISSING:
@@ -296,7 +297,7 @@ def _tenants(raw: Any, capacity: int | None,
         if isinstance(item, str):
             item = {"name": item}
         f = Fields(item_key, item, problems)
-        tenant = _tenant(f, capacity)
+        tenant = _tenant(f, capacity, largest_node)
         f.finish()
         if tenant is None:
             continue
@@ -308,7 +309,7 @@ def _tenants(raw: Any, capacity: int | None,
     return tuple(tenants)
 
 
-def _tenant(f: Fields, gpu_capacity: int | None) -> TenantSpec | None:
+def _tenant(f: Fields, gpu_capacity: int | None, largest_node: int) -> TenantSpec | None:
     name = f.str("name", None, label=True, max_len=63)
     if name is None:
         if not f.has("name"):
@@ -336,7 +337,8 @@ def _tenant(f: Fields, gpu_capacity: int | None) -> TenantSpec | None:
         cpu=f.quantity("cpu", base.cpu if base else defaults["cpu"]),
         memory=f.quantity("memory", base.memory if base else defaults["memory"]),
         max_pods=f.int("maxPods", defaults["maxPods"], minimum=1),
-        max_gpus_per_pod=f.int("maxGpusPerPod", defaults["maxGpusPerPod"], minimum=0),
+        # A pod cannot span nodes: by default it may take every GPU of the largest node.
+        max_gpus_per_pod=f.int("maxGpusPerPod", largest_node, minimum=0),
         admin_groups=admin_groups,
         developer_groups=developer_groups,
         priority_class=f.str("priorityClass",
@@ -345,7 +347,23 @@ def _tenant(f: Fields, gpu_capacity: int | None) -> TenantSpec | None:
         gcp_service_account=f.str("gcpServiceAccount", None),
         role_bindings=default_role_bindings(admin_groups, developer_groups),
         internet_egress=f.bool("internetEgress", defaults["internetEgress"]),
+        gpu_priority_quotas=_priority_quotas(f, priority_names),
     )
+
+
+def _priority_quotas(f: Fields, priority_names: list[str]) -> tuple[tuple[str, int], ...]:
+    """priorityGpuQuotas: {<priority class>: <GPUs>}: GPU quotas scoped to one priority."""
+    scoped = f.obj("priorityGpuQuotas")
+    quotas = []
+    for name in scoped.names():
+        gpus = scoped.int(name, 0, minimum=0)
+        if name not in priority_names:
+            f.problem(scoped.path(name), name, "must be a priority class: "
+                      + ", ".join(priority_names) + did_you_mean(name, priority_names))
+            continue
+        quotas.append((name, gpus))
+    scoped.finish()
+    return tuple(quotas)
 
 
 def _faults(raw: Any, problems: list[Problem]) -> tuple[FaultRef, ...]:

@@ -56,6 +56,10 @@ class Fields:
         value = self._raw.get(name, MISSING)
         return MISSING if value is None else value
 
+    def names(self) -> list[str]:
+        """The field names set in this object (for maps keyed by user-chosen names)."""
+        return list(self._raw)
+
     def has(self, name: str) -> bool:
         return self._raw.get(name) is not None
 

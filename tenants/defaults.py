@@ -11,7 +11,6 @@ TENANT_DEFAULTS = {
     "cpu": "8",
     "memory": "32Gi",
     "maxPods": 20,
-    "maxGpusPerPod": 1,
     "priorityClass": "training-medium",
     "internetEgress": True,
 }

@@ -1,0 +1,166 @@
+"""Tenant: one team's namespace with its quotas, limits, roles, identities and network isolation."""
+
+from __future__ import annotations
+
+import pulumi
+from pulumi_kubernetes.core.v1 import LimitRange, Namespace, ResourceQuota, ServiceAccount
+from pulumi_kubernetes.networking.v1 import NetworkPolicy
+from pulumi_kubernetes.rbac.v1 import Role, RoleBinding
+
+from components.tenant_rbac import ROLES
+from model.spec import GPU_RESOURCE, RoleBindingSpec, TenantSpec
+
+# Not "the internet": private ranges (nodes, pods, services, other VPCs) and link-local
+# (the node's metadata server; the GKE metadata ports are opened on their own below).
+NOT_INTERNET = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"]
+# Workload Identity's metadata server on GKE Dataplane V2 (169.254.169.252:988) and the
+# metadata address pods call (169.254.169.254:80).
+GKE_METADATA = [("169.254.169.252/32", 988), ("169.254.169.254/32", 80)]
+MONITORING_NAMESPACE = "monitoring"
+
+
+def _namespace_selector(name: str) -> dict:
+    return {"matchLabels": {"kubernetes.io/metadata.name": name}}
+
+
+class Tenant(pulumi.ComponentResource):
+    def __init__(self, name: str, tenant: TenantSpec,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("gpu-lab:tenant:Tenant", name, None, opts)
+        self.spec = tenant
+        ns = tenant.namespace
+        child = pulumi.ResourceOptions(parent=self)
+
+        self.namespace = Namespace(f"{name}-namespace", metadata={
+            "name": ns,
+            "labels": {
+                "tenant": tenant.name, "team": tenant.team, "cost-center": tenant.cost_center,
+                "gpu-lab/tenant": "true",
+                # Pod Security Admission: baseline is enforced, restricted is reported.
+                "pod-security.kubernetes.io/enforce": "baseline",
+                "pod-security.kubernetes.io/warn": "restricted",
+                "pod-security.kubernetes.io/audit": "restricted",
+            },
+        }, opts=child)
+        # Everything else lives in the namespace, so it waits for it.
+        in_ns = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
+
+        def meta(object_name: str, **extra) -> dict:
+            return {"name": object_name, "namespace": ns,
+                    "labels": {"tenant": tenant.name, "app.kubernetes.io/managed-by": "gpu-lab"},
+                    **extra}
+
+        self.quota = ResourceQuota(f"{name}-quota", metadata=meta("compute"), spec={
+            "hard": {
+                **{key: str(tenant.gpus) for key in tenant.gpu_quota_keys},
+                "requests.cpu": tenant.cpu, "limits.cpu": tenant.cpu,
+                "requests.memory": tenant.memory, "limits.memory": tenant.memory,
+                "pods": str(tenant.max_pods),
+                "persistentvolumeclaims": "10", "services": "10",
+                "services.loadbalancers": "0", "services.nodeports": "0",
+            },
+        }, opts=in_ns)
+        self.priority_quotas = [
+            ResourceQuota(f"{name}-quota-{priority}", metadata=meta(f"gpus-{priority}"), spec={
+                "hard": {f"requests.{GPU_RESOURCE}": str(gpus)},
+                "scopeSelector": {"matchExpressions": [
+                    {"scopeName": "PriorityClass", "operator": "In", "values": [priority]}]},
+            }, opts=in_ns)
+            for priority, gpus in tenant.gpu_priority_quotas
+        ]
+
+        self.limit_range = LimitRange(f"{name}-limits", metadata=meta("defaults"), spec={
+            "limits": [
+                {"type": "Container",
+                 "defaultRequest": {"cpu": tenant.default_cpu_request,
+                                    "memory": tenant.default_memory_request},
+                 "default": {"cpu": tenant.default_cpu_limit,
+                             "memory": tenant.default_memory_limit},
+                 "max": {GPU_RESOURCE: str(tenant.max_gpus_per_pod)}},
+                {"type": "Pod", "max": {GPU_RESOURCE: str(tenant.max_gpus_per_pod)}},
+            ],
+        }, opts=in_ns)
+
+        self.roles = {role: Role(f"{name}-role-{role}", metadata=meta(role), rules=rules,
+                                 opts=in_ns)
+                      for role, rules in ROLES.items()}
+
+        workload_annotations = ({"iam.gke.io/gcp-service-account": tenant.gcp_service_account}
+                                if tenant.gcp_service_account else {})
+        self.service_accounts = {
+            # The AI workloads run as `workload`; they never call the Kubernetes API.
+            "workload": ServiceAccount(f"{name}-sa-workload",
+                                       metadata=meta("workload", annotations=workload_annotations),
+                                       automount_service_account_token=False, opts=in_ns),
+            "job-submitter": ServiceAccount(f"{name}-sa-job-submitter",
+                                            metadata=meta("job-submitter"), opts=in_ns),
+        }
+
+        self.role_bindings = [
+            RoleBinding(f"{name}-binding-{binding.name}", metadata=meta(binding.name),
+                        role_ref={"apiGroup": "rbac.authorization.k8s.io",
+                                  "kind": binding.role_kind, "name": binding.role},
+                        subjects=_subjects(binding, ns),
+                        opts=pulumi.ResourceOptions(
+                            parent=self, depends_on=[self.namespace,
+                                                     *self.service_accounts.values()]))
+            for binding in tenant.role_bindings
+        ]
+
+        self.network_policies = [NetworkPolicy(f"{name}-netpol-{policy_name}",
+                                               metadata=meta(policy_name), spec=spec, opts=in_ns)
+                                 for policy_name, spec in _network_policies(tenant)]
+
+        self.register_outputs({"namespace": ns})
+
+
+def _subjects(binding: RoleBindingSpec, namespace: str) -> list[dict]:
+    subjects = [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": g}
+                for g in binding.groups]
+    subjects += [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": u}
+                 for u in binding.users]
+    for account in binding.service_accounts:
+        sa_namespace, _, sa_name = account.rpartition("/")
+        subjects.append({"kind": "ServiceAccount", "name": sa_name,
+                         "namespace": sa_namespace or namespace})
+    return subjects
+
+
+def _network_policies(tenant: TenantSpec) -> list[tuple[str, dict]]:
+    """Default deny both ways, then the holes a tenant needs."""
+    everything = {}
+    policies = [
+        ("default-deny", {"podSelector": everything, "policyTypes": ["Ingress", "Egress"]}),
+        ("allow-same-namespace", {
+            "podSelector": everything, "policyTypes": ["Ingress", "Egress"],
+            "ingress": [{"from": [{"podSelector": everything}]}],
+            "egress": [{"to": [{"podSelector": everything}]}],
+        }),
+        ("allow-dns", {
+            "podSelector": everything, "policyTypes": ["Egress"],
+            "egress": [{
+                "to": [{"namespaceSelector": _namespace_selector("kube-system"),
+                        "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+                "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+            }],
+        }),
+        ("allow-monitoring-scrape", {
+            "podSelector": everything, "policyTypes": ["Ingress"],
+            "ingress": [{
+                "from": [{"namespaceSelector": _namespace_selector(MONITORING_NAMESPACE)}],
+                "ports": [{"protocol": "TCP", "port": port} for port in tenant.metrics_ports],
+            }],
+        }),
+    ]
+    if tenant.internet_egress:
+        policies.append(("allow-internet-egress", {
+            "podSelector": everything, "policyTypes": ["Egress"],
+            "egress": [
+                # Public registries and APIs, but not other tenants, nodes or the VPC.
+                {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": NOT_INTERNET}}]},
+                *({"to": [{"ipBlock": {"cidr": cidr}}], "ports": [{"protocol": "TCP",
+                                                                   "port": port}]}
+                  for cidr, port in GKE_METADATA),
+            ],
+        }))
+    return policies

@@ -1,0 +1,275 @@
+"""Tenants rendered from the dev stack (plus tenant-c), proven isolated by the symptom checks."""
+
+import itertools
+
+import pytest
+
+from lab.checks import Endpoint, ObjectSet, Subject, can_i, egress_allowed, ingress_allowed
+from lab.checks.quota import make_pod, pod_admitted, quota_admits
+from lab.checks.rbac import cluster_wide_grants
+from model import ConfigError, load_spec
+from tests.helpers import render_with
+
+TENANTS = ["tenant-a", "tenant-b", "tenant-c"]
+RESOURCES = ["pods", "jobs", "secrets"]
+VERBS = ["list", "get", "create", "delete"]
+
+
+@pytest.fixture(scope="module")
+def three():
+    """The dev stack with tenant-c added: one list entry."""
+    rendering = render_with(**{"gpu-lab:tenants": [{"name": "tenant-a", "gpus": 1},
+                                                   {"name": "tenant-b", "gpus": 1},
+                                                   "tenant-c"],
+                               "gpu-lab:gpuPools": [{"name": "t4", "maxNodes": 3,
+                                                     "spot": True}]})
+    return rendering
+
+
+@pytest.fixture(scope="module")
+def objects(three):
+    return ObjectSet(three.kubernetes_objects())
+
+
+def members(objects, tenant):
+    """Everyone the tenant's bindings name: its groups and its service accounts."""
+    subjects = []
+    for binding in objects.of_kind("RoleBinding", tenant):
+        for entry in binding["subjects"]:
+            if entry["kind"] == "Group":
+                subjects.append(Subject.group(entry["name"]))
+            elif entry["kind"] == "ServiceAccount":
+                subjects.append(Subject.service_account(entry["namespace"], entry["name"]))
+    assert subjects, f"{tenant} has no members"
+    return subjects
+
+
+def developers(tenant):
+    return Subject.group(f"{tenant}-developers@example.com")
+
+
+def test_dev_stack_has_tenant_a_and_b_with_one_gpu_each(dev):
+    objects = ObjectSet(dev.kubernetes_objects())
+    assert sorted(objects.namespaces()) == ["tenant-a", "tenant-b"]
+    for tenant in ("tenant-a", "tenant-b"):
+        [quota] = objects.of_kind("ResourceQuota", tenant)
+        assert quota["spec"]["hard"]["requests.nvidia.com/gpu"] == "1"
+    assert dev.outputs["tenants"] == ["tenant-a", "tenant-b"]
+
+
+@pytest.mark.parametrize("tenant", TENANTS)
+@pytest.mark.parametrize("resource", RESOURCES)
+@pytest.mark.parametrize("verb", VERBS)
+def test_members_work_in_their_own_namespace(objects, tenant, resource, verb):
+    for group in ("developers", "admins"):
+        subject = Subject.group(f"{tenant}-{group}@example.com")
+        assert can_i(objects, subject, verb, resource, tenant), (subject, verb, resource)
+
+
+@pytest.mark.parametrize("own,other", list(itertools.permutations(TENANTS, 2)))
+def test_no_member_reaches_another_tenant(objects, own, other):
+    for subject in members(objects, own):
+        for resource, verb in itertools.product(RESOURCES, VERBS):
+            answer = can_i(objects, subject, verb, resource, other)
+            assert not answer, f"{subject} can {verb} {resource} in {other}: {answer.reason}"
+
+
+def test_nothing_tenant_related_is_bound_cluster_wide(objects):
+    assert cluster_wide_grants(objects) == []
+    for tenant in TENANTS:
+        for subject in members(objects, tenant):
+            assert not can_i(objects, subject, "list", "pods"), subject
+            assert not can_i(objects, subject, "list", "namespaces"), subject
+
+
+def test_developers_cannot_change_quotas_limits_or_rbac(objects):
+    for tenant in TENANTS:
+        dev = developers(tenant)
+        for resource in ("resourcequotas", "limitranges", "rolebindings", "roles",
+                         "networkpolicies"):
+            assert not can_i(objects, dev, "update", resource, tenant), resource
+            assert not can_i(objects, dev, "delete", resource, tenant), resource
+        assert can_i(objects, dev, "get", "resourcequotas", tenant)
+        assert can_i(objects, dev, "get", "pods/log", tenant)
+        assert can_i(objects, dev, "create", "pods/exec", tenant)
+        admin = Subject.group(f"{tenant}-admins@example.com")
+        assert can_i(objects, admin, "create", "rolebindings", tenant)
+        assert not can_i(objects, admin, "update", "resourcequotas", tenant)
+
+
+def test_job_submitter_creates_jobs_and_nothing_else(objects):
+    for tenant in TENANTS:
+        ci = Subject.service_account(tenant, "job-submitter")
+        assert can_i(objects, ci, "create", "jobs", tenant)
+        assert not can_i(objects, ci, "create", "pods", tenant)
+        assert not can_i(objects, ci, "get", "secrets", tenant)
+        workload = Subject.service_account(tenant, "workload")
+        assert not can_i(objects, workload, "create", "jobs", tenant)
+
+
+@pytest.mark.parametrize("tenant", TENANTS)
+def test_quota_admits_within_the_gpu_allocation_and_rejects_above(objects, tenant):
+    [quota] = objects.of_kind("ResourceQuota", tenant)
+    gpus = int(quota["spec"]["hard"]["requests.nvidia.com/gpu"])
+    assert gpus >= 1
+    assert quota_admits(objects, tenant, make_pod(gpus=gpus))
+    above = quota_admits(objects, tenant, make_pod(gpus=gpus + 1))
+    assert not above and "exceeded quota" in above.reason
+    assert pod_admitted(objects, tenant, make_pod(gpus=1))
+
+
+@pytest.mark.parametrize("tenant", TENANTS)
+def test_default_deny_with_dns_internet_and_monitoring_holes(objects, tenant):
+    deny = objects.get("NetworkPolicy", "default-deny", tenant)
+    assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    assert egress_allowed(objects, tenant, Endpoint.dns())
+    assert egress_allowed(objects, tenant, Endpoint.internet())
+    assert not egress_allowed(objects, tenant, Endpoint(ip="10.10.0.2", port=10250))
+    assert not egress_allowed(objects, tenant, Endpoint(ip="169.254.169.254", port=443))
+    assert egress_allowed(objects, tenant, Endpoint(ip="169.254.169.252", port=988))
+    assert ingress_allowed(objects, "monitoring", tenant, 8000)
+    assert not ingress_allowed(objects, "monitoring", tenant, 5432)
+    assert ingress_allowed(objects, tenant, tenant, 5432)
+
+
+@pytest.mark.parametrize("own,other", list(itertools.permutations(TENANTS, 2)))
+def test_tenants_cannot_talk_to_each_other(objects, own, other):
+    assert not egress_allowed(objects, own, Endpoint(namespace=other, port=8000))
+    assert not ingress_allowed(objects, own, other, 8000)
+
+
+def test_namespace_labels_for_cost_and_pod_security(objects):
+    labels = objects.get("Namespace", "tenant-c")["metadata"]["labels"]
+    assert labels["tenant"] == "tenant-c"
+    assert labels["team"] == "nlp-research"
+    assert labels["cost-center"] == "cc-1003"
+    assert labels["pod-security.kubernetes.io/enforce"] == "baseline"
+    assert labels["pod-security.kubernetes.io/warn"] == "restricted"
+
+
+def test_limit_range_defaults_and_gpu_maximum(objects):
+    limits = objects.get("LimitRange", "defaults", "tenant-a")["spec"]["limits"]
+    container = next(item for item in limits if item["type"] == "Container")
+    assert container["defaultRequest"] == {"cpu": "250m", "memory": "512Mi"}
+    assert container["max"] == {"nvidia.com/gpu": "1"}
+    assert any(item["type"] == "Pod" and item["max"] == {"nvidia.com/gpu": "1"}
+               for item in limits)
+
+
+def test_priority_classes_are_created_once(three):
+    classes = three.of_type("kubernetes:scheduling.k8s.io/v1:PriorityClass")
+    by_name = {c.inputs["metadata"]["name"]: c.inputs for c in classes}
+    assert sorted(by_name) == ["experiment-low", "production-high", "training-medium"]
+    assert by_name["experiment-low"]["preemptionPolicy"] == "Never"
+    assert by_name["production-high"]["preemptionPolicy"] == "PreemptLowerPriority"
+    assert by_name["production-high"]["value"] > by_name["training-medium"]["value"] \
+        > by_name["experiment-low"]["value"]
+    assert not any(c.inputs.get("globalDefault") for c in classes)
+
+
+def test_service_accounts_and_workload_identity():
+    rendering = render_with(**{"gpu-lab:tenants": [
+        {"name": "tenant-a", "gcpServiceAccount": "infer@proj.iam.gserviceaccount.com"},
+        "tenant-b"]})
+    objects = ObjectSet(rendering.kubernetes_objects())
+    workload_a = objects.get("ServiceAccount", "workload", "tenant-a")
+    assert workload_a["metadata"]["annotations"] == {
+        "iam.gke.io/gcp-service-account": "infer@proj.iam.gserviceaccount.com"}
+    assert workload_a["automountServiceAccountToken"] is False
+    assert "annotations" not in objects.get("ServiceAccount", "workload", "tenant-b")["metadata"] \
+        or not objects.get("ServiceAccount", "workload", "tenant-b")["metadata"]["annotations"]
+    assert objects.get("ServiceAccount", "job-submitter", "tenant-b") is not None
+
+
+def test_limiting_gpus_is_a_config_change():
+    rendering = render_with(**{"gpu-lab:tenants": [{"name": "tenant-a", "gpus": 2},
+                                                   {"name": "tenant-b", "gpus": 0}]})
+    objects = ObjectSet(rendering.kubernetes_objects())
+    assert objects.get("ResourceQuota", "compute", "tenant-a")["spec"]["hard"][
+        "requests.nvidia.com/gpu"] == "2"
+    assert not quota_admits(objects, "tenant-b", make_pod(gpus=1))
+
+
+def test_priority_scoped_gpu_quota():
+    rendering = render_with(**{"gpu-lab:tenants": [
+        {"name": "tenant-a", "gpus": 2, "priorityGpuQuotas": {"production-high": 1}}]})
+    objects = ObjectSet(rendering.kubernetes_objects())
+    assert quota_admits(objects, "tenant-a", make_pod(gpus=1, priority_class="production-high"))
+    assert not quota_admits(objects, "tenant-a",
+                            make_pod(gpus=2, priority_class="production-high"))
+    assert quota_admits(objects, "tenant-a", make_pod(gpus=2, priority_class="training-medium"))
+
+
+def test_tenant_resources_use_the_cluster_provider(three):
+    for resource in three.resources:
+        if resource.type.startswith("kubernetes:"):
+            assert resource.provider and "pulumi:providers:kubernetes::lab-gke-k8s" \
+                in resource.provider, resource.name
+
+
+# -- validation ------------------------------------------------------------------------
+
+BASE = {"gcp:project": "demo"}
+
+
+def problems(tenants, **more):
+    with pytest.raises(ConfigError) as caught:
+        load_spec({**BASE, "gpu-lab:tenants": tenants, **more})
+    return [str(p) for p in caught.value.problems]
+
+
+def test_tenant_name_must_be_a_dns_label():
+    assert problems(["Tenant_A"]) == [
+        "gpu-lab:tenants[0].name: got 'Tenant_A'; must be a DNS-1123 label: lowercase letters, "
+        "digits and '-', starting and ending with a letter or digit"]
+
+
+def test_tenant_names_are_unique():
+    assert problems(["tenant-a", {"name": "tenant-a", "gpus": 0}]) == [
+        "gpu-lab:tenants[1].name: got 'tenant-a'; must be unique"]
+
+
+@pytest.mark.parametrize("reserved", ["kube-system", "kube-public", "default", "gpu-operator",
+                                      "monitoring"])
+def test_reserved_namespaces(reserved):
+    [message] = problems([reserved])
+    assert message.startswith(f"gpu-lab:tenants[0].name: got {reserved!r}; is a namespace "
+                              "the platform owns")
+
+
+def test_gpu_quota_must_be_a_non_negative_integer():
+    assert problems([{"name": "tenant-a", "gpus": -1}]) == [
+        "gpu-lab:tenants[0].gpus: got -1; must be an integer >= 0"]
+    assert problems([{"name": "tenant-a", "gpus": 1.5}]) == [
+        "gpu-lab:tenants[0].gpus: got 1.5; must be an integer, not a number"]
+
+
+def test_cpu_and_memory_must_be_quantities():
+    assert problems([{"name": "tenant-a", "cpu": "eight", "memory": "32 GB"}]) == [
+        "gpu-lab:tenants[0].cpu: got 'eight'; must be a Kubernetes quantity such as 500m, 4, 16Gi",
+        "gpu-lab:tenants[0].memory: got '32 GB'; must be a Kubernetes quantity such as 500m, 4, "
+        "16Gi"]
+
+
+def test_gpu_quota_above_what_the_pools_can_supply():
+    [message] = problems([{"name": "tenant-a", "gpus": 5}],
+                         **{"gpu-lab:gpuPools": [{"name": "t4", "maxNodes": 2,
+                                                  "gpusPerNode": 2}]})
+    assert message == ("gpu-lab:tenants[0].gpus: got 5; exceeds what the GPU pools can ever "
+                       "supply: 4 GPUs (maxNodes x gpusPerNode summed over gpuPools)")
+
+
+def test_unknown_priority_class_and_tenant_field():
+    assert problems([{"name": "tenant-a", "priorityClass": "urgent", "gpu": 1}]) == [
+        "gpu-lab:tenants[0].priorityClass: got 'urgent'; must be one of production-high, "
+        "training-medium, experiment-low",
+        "gpu-lab:tenants[0].gpu: got 1; unknown field (did you mean 'gpus'?); known fields: "
+        "adminGroups, costCenter, cpu, developerGroups, gcpServiceAccount, gpus, internetEgress, "
+        "maxGpusPerPod, maxPods, memory, name, priorityClass, priorityGpuQuotas, team"]
+
+
+def test_new_tenant_gets_the_defaults():
+    spec = load_spec({**BASE, "gpu-lab:tenants": ["team-x"]})
+    tenant = spec.tenant("team-x")
+    assert (tenant.team, tenant.cost_center, tenant.gpus) == ("team-x", "unassigned", 1)
+    assert tenant.developer_groups == ("team-x-developers@example.com",)
