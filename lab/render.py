@@ -76,6 +76,8 @@ class _Mocks(pulumi.runtime.Mocks):
         if args.typ == "gcp:serviceaccount/account:Account":
             state.setdefault("email", f"{args.inputs.get('accountId')}@"
                                       f"{args.inputs.get('project')}.iam.gserviceaccount.com")
+        if args.typ == "random:index/randomPassword:RandomPassword":
+            state.setdefault("result", "offline-render-password")
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs):

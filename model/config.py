@@ -16,19 +16,21 @@ from model.errors import MISSING, ConfigError, Problem, did_you_mean
 from model.gpu_catalog import CATALOG
 from model.reader import DNS_LABEL, Fields, check_bool, check_str
 from model.spec import (
-    AddonsSpec, ClusterSpec, FaultRef, GcpSpec, GpuOperatorSpec, GpuPoolSpec, LabSpec,
-    MonitoringSpec, NetworkSpec, NodePoolSpec, TenantSpec,
+    MIG_CAPABLE, AddonsSpec, ClusterSpec, FaultRef, GcpSpec, GpuOperatorSpec, GpuPoolSpec,
+    LabSpec, MonitoringSpec, NetworkSpec, NodePoolSpec, TenantSpec,
 )
 import tenants as tenant_catalog
 from tenants.defaults import default_role_bindings
 
 NAMESPACE = "gpu-lab"
-PLATFORMS = ("gke",)
+PLATFORMS = ("gke", "existing")
+MIG_STRATEGIES = ("none", "single", "mixed")
 RELEASE_CHANNELS = ("RAPID", "REGULAR", "STABLE", "EXTENDED")
 DRIVER_VERSIONS = ("DEFAULT", "LATEST", "INSTALLATION_DISABLED")
 GKE_NAME_MAX = 40           # cluster and node pool names
-GPU_OPERATOR_CHART = "v25.10.1"
-KUBE_PROMETHEUS_STACK_CHART = "79.5.0"
+GPU_OPERATOR_CHART = "v26.3.3"
+KUBE_PROMETHEUS_STACK_CHART = "88.5.3"
+FAKE_GPU_OPERATOR_CHART = "0.2.0"
 
 # Top-level gpu-lab:<key> names and whether Pulumi hands them over as JSON.
 TOP_LEVEL_KEYS = {
@@ -47,16 +49,18 @@ def load_spec(values: Mapping[str, Any], stack: str = "dev") -> LabSpec:
     platform = check_str(problems, f"{NAMESPACE}:platform", ours.get("platform", "gke"),
                          choices=PLATFORMS, default="gke")
     gcp = _gcp(values, platform, problems)
-    cluster = _cluster(Fields(f"{NAMESPACE}:cluster", ours.get("cluster"), problems), gcp, stack)
+    cluster = _cluster(Fields(f"{NAMESPACE}:cluster", ours.get("cluster"), problems), gcp, stack,
+                       platform)
     addons = _addons(Fields(f"{NAMESPACE}:addons", ours.get("addons"), problems))
     system_pool = _system_pool(Fields(f"{NAMESPACE}:systemPool", ours.get("systemPool"),
                                       problems))
     before = len(problems)
-    gpu_pools = _gpu_pools(ours.get("gpuPools", MISSING), gcp, addons, problems)
+    gpu_pools = _gpu_pools(ours.get("gpuPools", MISSING), gcp, addons, platform, problems)
+    _check_mig(addons, gpu_pools, problems)
     _check_pool_names(system_pool, gpu_pools, problems)
     # Tenant quotas are checked against pool capacity only when the pools are sound.
     capacity = sum(p.max_gpus for p in gpu_pools) if len(problems) == before else None
-    largest_node = max((p.gpus_per_node for p in gpu_pools), default=1)
+    largest_node = max((p.schedulable_gpus_per_node for p in gpu_pools), default=1)
     tenants = _tenants(ours.get("tenants", MISSING), capacity, largest_node, problems)
     faults = _faults(ours.get("faults", MISSING), problems)
 
@@ -92,7 +96,7 @@ def _own_keys(values: Mapping[str, Any], problems: list[Problem]) -> dict[str, A
 def _gcp(values: Mapping[str, Any], platform: str, problems: list[Problem]) -> GcpSpec:
     project = values.get("gcp:project")
     region = values.get("gcp:region", "us-central1")
-    if platform == "gke" and not project:
+    if platform == "gke" and not project:  # "existing" creates nothing in GCP
         problems.append(Problem("gcp:project", MISSING, "the gke platform needs the GCP project "
                                 "to create resources in: pulumi config set gcp:project <id>"))
     if not isinstance(region, str) or not REGION.fullmatch(region):
@@ -101,7 +105,7 @@ def _gcp(values: Mapping[str, Any], platform: str, problems: list[Problem]) -> G
     return GcpSpec(project=str(project or ""), region=region)
 
 
-def _cluster(f: Fields, gcp: GcpSpec, stack: str) -> ClusterSpec:
+def _cluster(f: Fields, gcp: GcpSpec, stack: str, platform: str) -> ClusterSpec:
     name = f.str("name", _default_cluster_name(stack), label=True, max_len=GKE_NAME_MAX)
     if name and not name[0].isalpha():
         f.problem(f.path("name"), name, "must start with a letter (GKE cluster names)")
@@ -128,7 +132,11 @@ def _cluster(f: Fields, gcp: GcpSpec, stack: str) -> ClusterSpec:
         network=network,
         master_authorized_cidrs=tuple(_cidr_list(f, "masterAuthorizedCidrs")),
         rbac_security_group=f.str("rbacSecurityGroup", None),
+        kube_context=f.str("kubeContext", None),
     )
+    if spec.kube_context and platform != "existing":
+        f.problem(f.path("kubeContext"), spec.kube_context,
+                  "only applies to gpu-lab:platform existing (on gke the cluster is created)")
     f.finish()
     return spec
 
@@ -183,7 +191,7 @@ DEFAULT_GPU_POOLS = [{"name": "t4", "accelerator": "nvidia-tesla-t4",
                       "minNodes": 0, "maxNodes": 2, "spot": True}]
 
 
-def _gpu_pools(raw: Any, gcp: GcpSpec, addons: AddonsSpec,
+def _gpu_pools(raw: Any, gcp: GcpSpec, addons: AddonsSpec, platform: str,
                problems: list[Problem]) -> tuple[GpuPoolSpec, ...]:
     key = f"{NAMESPACE}:gpuPools"
     if raw is MISSING:
@@ -191,17 +199,15 @@ def _gpu_pools(raw: Any, gcp: GcpSpec, addons: AddonsSpec,
     if not isinstance(raw, list):
         problems.append(Problem(key, raw, "must be a list of GPU node pools"))
         return ()
-    # GKE's device plugin is switched off exactly where the GPU Operator brings its own.
-    operator_plugin = addons.gpu_operator.enabled and addons.gpu_operator.device_plugin
     pools = []
     for i, item in enumerate(raw):
         f = Fields(f"{key}[{i}]", item, problems)
-        pools.append(_gpu_pool(f, gcp, gke_device_plugin=not operator_plugin))
+        pools.append(_gpu_pool(f, gcp, addons, platform))
         f.finish()
     return tuple(pools)
 
 
-def _gpu_pool(f: Fields, gcp: GcpSpec, gke_device_plugin: bool) -> GpuPoolSpec:
+def _gpu_pool(f: Fields, gcp: GcpSpec, addons: AddonsSpec, platform: str) -> GpuPoolSpec:
     name = f.str("name", None, label=True, max_len=GKE_NAME_MAX)
     if name is None and not f.has("name"):
         f.problem(f.path("name"), MISSING, "every GPU pool needs a name (a DNS-1123 label)")
@@ -228,6 +234,7 @@ def _gpu_pool(f: Fields, gcp: GcpSpec, gke_device_plugin: bool) -> GpuPoolSpec:
     for zone in zones:
         if not (ZONE.fullmatch(zone) and zone.startswith(gcp.region + "-")):
             f.problem(f.path("zones"), zone, f"every entry must be a zone of {gcp.region}")
+    operator = addons.gpu_operator
     return GpuPoolSpec(
         name=name or "",
         accelerator=accelerator or "",
@@ -238,9 +245,63 @@ def _gpu_pool(f: Fields, gcp: GcpSpec, gke_device_plugin: bool) -> GpuPoolSpec:
         disk_size_gb=f.int("diskSizeGb", 100, minimum=10),
         spot=f.bool("spot", False),
         zones=zones,
-        driver_version=f.str("driverVersion", "LATEST", choices=DRIVER_VERSIONS),
-        gke_device_plugin=gke_device_plugin,
+        driver_version=_driver_version(f, operator),
+        gke_device_plugin=_gke_device_plugin(f, operator),
+        nodes=_pool_nodes(f, platform, max_nodes),
+        gpu_replicas=max(1, operator.time_slicing_replicas),
     )
+
+
+def _driver_version(f: Fields, operator: GpuOperatorSpec) -> str:
+    """Who installs the driver. GKE always does: with the GPU Operator, NVIDIA's GKE guide
+    disables GKE's automatic install and runs Google's driver installer DaemonSet
+    (the operator then runs with driver.enabled=false); without it, GKE installs LATEST."""
+    default = "INSTALLATION_DISABLED" if operator.enabled else "LATEST"
+    version = f.str("driverVersion", default, choices=DRIVER_VERSIONS)
+    if version == "INSTALLATION_DISABLED" and not operator.enabled:
+        f.problem(f.path("driverVersion"), version, "nothing would install the NVIDIA driver: "
+                  "with gpu-lab:addons.gpuOperator.enabled false use DEFAULT or LATEST")
+        return "LATEST"
+    return version
+
+
+def _gke_device_plugin(f: Fields, operator: GpuOperatorSpec) -> bool:
+    """Exactly one device plugin advertises nvidia.com/gpu: GKE's, or the GPU Operator's."""
+    operator_plugin = operator.enabled and operator.device_plugin
+    value = f.bool("gkeDevicePlugin", not operator_plugin)
+    if value and operator_plugin:
+        f.problem(f.path("gkeDevicePlugin"), value, "the GPU Operator's device plugin is on "
+                  "(gpu-lab:addons.gpuOperator.devicePlugin); two plugins would fight over the "
+                  "GPUs: set gkeDevicePlugin false or turn the operator's plugin off")
+    if not value and not operator_plugin:
+        f.problem(f.path("gkeDevicePlugin"), value, "no device plugin would advertise "
+                  "nvidia.com/gpu (the GPU Operator's is off): set gkeDevicePlugin true")
+    return value
+
+
+def _pool_nodes(f: Fields, platform: str, max_nodes: int) -> tuple[str, ...]:
+    nodes = f.str_list("nodes")
+    if platform == "existing" and not nodes:
+        f.problem(f.path("nodes"), MISSING, "on gpu-lab:platform existing, name the nodes that "
+                  "simulate this pool (e.g. [kind-worker]); the fake GPU operator labels them")
+    if nodes and platform != "existing":
+        f.problem(f.path("nodes"), list(nodes), "only applies to gpu-lab:platform existing; "
+                  "on gke the node pool creates its nodes")
+    for node in nodes:
+        if not re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", node):
+            f.problem(f.path("nodes"), node, "every entry must be a Kubernetes node name")
+    if nodes and len(nodes) > max_nodes:
+        f.problem(f.path("maxNodes"), max_nodes, f"must be at least the {len(nodes)} nodes listed")
+    return nodes
+
+
+def _check_mig(addons: AddonsSpec, pools: tuple[GpuPoolSpec, ...],
+               problems: list[Problem]) -> None:
+    strategy = addons.gpu_operator.mig_strategy
+    if strategy != "none" and not any(p.accelerator in MIG_CAPABLE for p in pools):
+        problems.append(Problem(f"{NAMESPACE}:addons.gpuOperator.migStrategy", strategy,
+                                "MIG needs an A100 or H100 pool (" + ", ".join(MIG_CAPABLE)
+                                + "); use none"))
 
 
 def _default_machine_type(accelerator: str) -> str:
@@ -264,19 +325,31 @@ def _check_pool_names(system: NodePoolSpec, pools: tuple[GpuPoolSpec, ...],
 
 def _addons(f: Fields) -> AddonsSpec:
     op = f.obj("gpuOperator")
+    replicas = op.int("timeSlicing", 0, minimum=0)
+    if replicas == 1:
+        op.problem(op.path("timeSlicing"), replicas, "must be 0 (off) or at least 2 "
+                   "(pods sharing one GPU)")
+        replicas = 0
     gpu_operator = GpuOperatorSpec(
         enabled=op.bool("enabled", True),
         chart_version=op.str("version", GPU_OPERATOR_CHART),
         device_plugin=op.bool("devicePlugin", True),
         dcgm_exporter=op.bool("dcgmExporter", True),
         service_monitor=op.bool("serviceMonitor", True),
+        time_slicing_replicas=replicas,
+        mig_strategy=op.str("migStrategy", "none", choices=MIG_STRATEGIES),
+        fake_chart_version=op.str("fakeVersion", FAKE_GPU_OPERATOR_CHART),
     )
     op.finish()
     mon = f.obj("monitoring")
+    retention = mon.str("retention", "3d")
+    if retention and not re.fullmatch(r"\d+(ms|s|m|h|d|w|y)", retention):
+        mon.problem(mon.path("retention"), retention, "must be a Prometheus duration such as 3d")
     monitoring = MonitoringSpec(
         enabled=mon.bool("enabled", True),
         chart_version=mon.str("version", KUBE_PROMETHEUS_STACK_CHART),
-        retention=mon.str("retention", "3d"),
+        retention=retention,
+        alertmanager=mon.bool("alertmanager", False),
     )
     mon.finish()
     f.finish()

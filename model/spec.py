@@ -15,8 +15,11 @@ GPU_RESOURCE = "nvidia.com/gpu"
 GPU_TAINT = {"key": GPU_RESOURCE, "value": "present", "effect": "NoSchedule"}
 # GKE's own device plugin stays away from nodes that carry this label.
 NO_GKE_DEVICE_PLUGIN_LABEL = "gke-no-default-nvidia-gpu-device-plugin"
-POOL_LABEL = "cloud.google.com/gke-nodepool"
-ACCELERATOR_LABEL = "cloud.google.com/gke-accelerator"
+# Node labels gpu-lab sets on every platform (GKE's own cloud.google.com/* labels exist
+# only on GKE); workloads select GPU pools by these.
+POOL_LABEL = "gpu-lab/pool"
+ACCELERATOR_LABEL = "gpu-lab/accelerator"
+MIG_CAPABLE = ("nvidia-tesla-a100", "nvidia-a100-80gb", "nvidia-h100-80gb")
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class ClusterSpec:
     network: NetworkSpec
     master_authorized_cidrs: tuple[str, ...]
     rbac_security_group: Optional[str]  # gke-security-groups@<domain>, for Google Groups in RBAC
+    kube_context: Optional[str] = None  # platform "existing": the kubeconfig context to use
 
     @property
     def regional(self) -> bool:
@@ -73,6 +77,13 @@ class GpuPoolSpec:
     driver_version: str           # GKE installs the driver: DEFAULT, LATEST or INSTALLATION_DISABLED
     gke_device_plugin: bool       # False: GKE's plugin is off, the GPU Operator's advertises GPUs
     architecture: str = NODE_ARCHITECTURE
+    nodes: tuple[str, ...] = ()   # platform "existing": the nodes that simulate this pool
+    gpu_replicas: int = 1         # time-slicing: how many pods share one physical GPU
+
+    @property
+    def schedulable_gpus_per_node(self) -> int:
+        """nvidia.com/gpu a node advertises (time-slicing multiplies the physical count)."""
+        return self.gpus_per_node * self.gpu_replicas
 
     @property
     def gpu_memory_gb(self) -> int:
@@ -80,7 +91,7 @@ class GpuPoolSpec:
 
     @property
     def max_gpus(self) -> int:
-        return self.max_nodes * self.gpus_per_node
+        return self.max_nodes * self.schedulable_gpus_per_node
 
     @property
     def taints(self) -> tuple[dict, ...]:
@@ -88,7 +99,7 @@ class GpuPoolSpec:
 
     @property
     def labels(self) -> dict[str, str]:
-        labels = {"gpu-lab/pool": self.name, "gpu-lab/accelerator": self.accelerator}
+        labels = {POOL_LABEL: self.name, ACCELERATOR_LABEL: self.accelerator}
         if not self.gke_device_plugin:
             labels[NO_GKE_DEVICE_PLUGIN_LABEL] = "true"
         return labels
@@ -150,7 +161,10 @@ class GpuOperatorSpec:
     chart_version: str
     device_plugin: bool           # the operator's device plugin advertises nvidia.com/gpu
     dcgm_exporter: bool
-    service_monitor: bool
+    service_monitor: bool         # Prometheus scrapes the DCGM exporter
+    time_slicing_replicas: int    # 0: off; N >= 2: every GPU is advertised N times
+    mig_strategy: str             # none, single or mixed
+    fake_chart_version: str       # platform "existing": run:ai's fake-gpu-operator
 
 
 @dataclass(frozen=True)
@@ -158,6 +172,7 @@ class MonitoringSpec:
     enabled: bool
     chart_version: str
     retention: str
+    alertmanager: bool
 
 
 @dataclass(frozen=True)
@@ -174,7 +189,7 @@ class FaultRef:
 
 @dataclass(frozen=True)
 class LabSpec:
-    platform: str                 # "gke": GCP resources and a GKE cluster
+    platform: str                 # "gke": GCP + GKE; "existing": the current kubeconfig context
     stack: str
     gcp: GcpSpec
     cluster: ClusterSpec

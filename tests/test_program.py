@@ -64,15 +64,18 @@ def test_gpu_pool_is_tainted_autoscaled_spot_t4s(dev):
 
 
 def test_driver_and_device_plugin_follow_the_gpu_operator_switch(dev):
-    # Default: GKE installs the driver, the GPU Operator brings the device plugin.
+    # Default (NVIDIA's GKE guide): GKE's automatic install off, Google's driver installer
+    # DaemonSet installs the driver, the GPU Operator brings the device plugin.
     config = one(dev, NODE_POOL, name="t4").inputs["nodeConfig"]
     driver = config["guestAccelerators"][0]["gpuDriverInstallationConfig"]
-    assert driver == {"gpuDriverVersion": "LATEST"}
+    assert driver == {"gpuDriverVersion": "INSTALLATION_DISABLED"}
     assert config["labels"]["gke-no-default-nvidia-gpu-device-plugin"] == "true"
 
     gke_managed = render_with(**{"gpu-lab:addons": {"gpuOperator": {"enabled": False}}})
-    labels = one(gke_managed, NODE_POOL, name="t4").inputs["nodeConfig"]["labels"]
-    assert "gke-no-default-nvidia-gpu-device-plugin" not in labels
+    config = one(gke_managed, NODE_POOL, name="t4").inputs["nodeConfig"]
+    assert "gke-no-default-nvidia-gpu-device-plugin" not in config["labels"]
+    assert config["guestAccelerators"][0]["gpuDriverInstallationConfig"] == \
+        {"gpuDriverVersion": "LATEST"}
 
 
 def test_system_pool_autoscales_and_has_no_gpus(dev):

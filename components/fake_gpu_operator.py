@@ -1,0 +1,80 @@
+"""FakeGpuOperator: simulated GPUs for clusters without any (platform `existing`, e.g. kind).
+
+run:ai's fake-gpu-operator advertises nvidia.com/gpu on labelled nodes and exports
+DCGM-style metrics (DCGM_FI_DEV_GPU_UTIL, ...) from a topology derived from the GPU
+pools in config, so quotas, scheduling, dashboards and alerts behave as on GKE.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pulumi_kubernetes.apiextensions import CustomResource
+from pulumi_kubernetes.core.v1 import NodePatch
+from pulumi_kubernetes.helm.v3 import Release
+
+from components.gpu_operator import NAMESPACE, critical_pods_quota, operator_namespace
+from model.gpu_catalog import CATALOG
+from model.spec import LabSpec
+
+CHART = "oci://ghcr.io/run-ai/fake-gpu-operator/fake-gpu-operator"
+POOL_LABEL_KEY = "run.ai/simulated-gpu-node-pool"
+DCGM_SERVICE = "nvidia-dcgm-exporter"   # the chart's exporter Service, as on a real operator
+
+
+def fake_operator_values(spec: LabSpec) -> dict[str, Any]:
+    """The simulated topology: one fake node pool per GPU pool (memory in MiB)."""
+    return {
+        "topology": {
+            "nodePoolLabelKey": POOL_LABEL_KEY,
+            "migStrategy": spec.addons.gpu_operator.mig_strategy,
+            "nodePools": {
+                pool.name: {
+                    "gpuProduct": CATALOG[pool.accelerator].model.replace(" ", "-"),
+                    "gpuCount": pool.schedulable_gpus_per_node,
+                    "gpuMemory": pool.gpu_memory_gb * 1024,
+                }
+                for pool in spec.gpu_pools
+            },
+        },
+    }
+
+
+class FakeGpuOperator(pulumi.ComponentResource):
+    def __init__(self, name: str, spec: LabSpec, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("gpu-lab:addons:FakeGpuOperator", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        self.namespace = operator_namespace(name, self)
+        self.quota = critical_pods_quota(name, NAMESPACE, self)
+
+        # The nodes that play each GPU pool carry the pool labels a GKE node would have.
+        self.node_labels = [
+            NodePatch(f"{name}-node-{node}", metadata={"name": node, "labels": {
+                **pool.labels, POOL_LABEL_KEY: pool.name}}, opts=child)
+            for pool in spec.gpu_pools for node in pool.nodes
+        ]
+
+        self.release = Release(
+            f"{name}-release", name="fake-gpu-operator", namespace=NAMESPACE,
+            chart=CHART, version=spec.addons.gpu_operator.fake_chart_version,
+            values=fake_operator_values(spec), timeout=600,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[
+                self.namespace, self.quota, *self.node_labels]))
+
+        # The fake exporter ships a Service but no ServiceMonitor; scrape it like the
+        # real operator's DCGM exporter (same job name, workload labels kept).
+        self.service_monitor = None
+        op = spec.addons.gpu_operator
+        if spec.addons.monitoring.enabled and op.dcgm_exporter and op.service_monitor:
+            self.service_monitor = CustomResource(
+                f"{name}-dcgm-servicemonitor", api_version="monitoring.coreos.com/v1",
+                kind="ServiceMonitor",
+                metadata={"name": DCGM_SERVICE, "namespace": NAMESPACE},
+                spec={"selector": {"matchLabels": {"app": DCGM_SERVICE}},
+                      "endpoints": [{"port": "gpu-metrics", "interval": "15s",
+                                     "honorLabels": True}]},
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.release]))
+
+        self.register_outputs({"namespace": NAMESPACE})

@@ -1,0 +1,116 @@
+"""Monitoring: kube-prometheus-stack sized for a small interview cluster, with gpu-lab's
+GPU dashboards and alerts.
+
+Prometheus selects ServiceMonitors, PodMonitors and PrometheusRules from every namespace,
+not only those carrying the release label, so tenants can add their own monitors.
+The chart is installed as a Helm release: Helm creates the CRDs from the chart itself,
+so nothing stores a last-applied copy of them and the 262144-byte annotation limit that
+client-side apply hits on the Prometheus CRDs never comes into play.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pulumi_kubernetes.apiextensions import CustomResource
+from pulumi_kubernetes.core.v1 import ConfigMap, Namespace, Secret
+from pulumi_kubernetes.helm.v3 import Release, RepositoryOptsArgs
+from pulumi_random import RandomPassword
+
+from components import observability
+from model.spec import LabSpec
+
+NAMESPACE = "monitoring"
+REPOSITORY = "https://prometheus-community.github.io/helm-charts"
+RELEASE = "kube-prometheus-stack"
+GRAFANA_SECRET = "grafana-admin"
+DASHBOARD_LABEL = "grafana_dashboard"    # the Grafana sidecar's default label
+
+
+def _small(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> dict:
+    return {"requests": {"cpu": cpu, "memory": memory},
+            "limits": {"cpu": cpu_limit, "memory": memory_limit}}
+
+
+def monitoring_values(spec: LabSpec) -> dict[str, Any]:
+    """Helm values for kube-prometheus-stack (every key exists in the pinned chart or the
+    values.yaml of the subchart it belongs to)."""
+    mon = spec.addons.monitoring
+    select_everything = {
+        "serviceMonitorSelectorNilUsesHelmValues": False,
+        "podMonitorSelectorNilUsesHelmValues": False,
+        "ruleSelectorNilUsesHelmValues": False,
+        "probeSelectorNilUsesHelmValues": False,
+    }
+    return {
+        "crds": {"enabled": True},
+        "alertmanager": {"enabled": mon.alertmanager},
+        # GKE runs these control-plane parts itself; there is nothing to scrape, and
+        # Dataplane V2 has no kube-proxy.
+        "kubeControllerManager": {"enabled": False},
+        "kubeScheduler": {"enabled": False},
+        "kubeEtcd": {"enabled": False},
+        "kubeProxy": {"enabled": False},
+        "prometheus": {"prometheusSpec": {
+            **select_everything,
+            "retention": mon.retention,
+            "resources": _small("250m", "1Gi", "1", "2Gi"),
+        }},
+        "grafana": {
+            "admin": {"existingSecret": GRAFANA_SECRET, "userKey": "admin-user",
+                      "passwordKey": "admin-password"},
+            "sidecar": {"dashboards": {"enabled": True, "label": DASHBOARD_LABEL,
+                                       "searchNamespace": "ALL"}},
+            "resources": _small("100m", "256Mi", "500m", "512Mi"),
+        },
+        "kube-state-metrics": {
+            # Namespace labels as kube_namespace_labels{label_tenant=...}: per-tenant views.
+            "metricLabelsAllowlist": ["namespaces=[tenant,team,cost-center,gpu-lab/tenant]"],
+        },
+        "prometheusOperator": {"resources": _small("100m", "128Mi", "500m", "256Mi")},
+    }
+
+
+class Monitoring(pulumi.ComponentResource):
+    def __init__(self, name: str, spec: LabSpec, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("gpu-lab:addons:Monitoring", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        self.namespace = Namespace(f"{name}-namespace", metadata={
+            "name": NAMESPACE, "labels": {
+                # node-exporter needs host access.
+                "pod-security.kubernetes.io/enforce": "privileged",
+                "app.kubernetes.io/managed-by": "gpu-lab"}}, opts=child)
+        in_ns = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
+
+        self.grafana_password = RandomPassword(f"{name}-grafana-password", length=24,
+                                               special=False, opts=child)
+        self.grafana_secret = Secret(
+            f"{name}-grafana-admin", metadata={"name": GRAFANA_SECRET, "namespace": NAMESPACE},
+            string_data={"admin-user": "admin", "admin-password": self.grafana_password.result},
+            opts=in_ns)
+
+        self.release = Release(
+            f"{name}-release", name=RELEASE, namespace=NAMESPACE, chart=RELEASE,
+            version=spec.addons.monitoring.chart_version,
+            repository_opts=RepositoryOptsArgs(repo=REPOSITORY),
+            values=monitoring_values(spec), skip_crds=False, timeout=900,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.namespace,
+                                                                 self.grafana_secret]))
+        after_release = pulumi.ResourceOptions(parent=self, depends_on=[self.release])
+
+        self.dashboards = [
+            ConfigMap(f"{name}-dashboard-{file.removesuffix('.json')}",
+                      metadata={"name": file.removesuffix(".json"), "namespace": NAMESPACE,
+                                "labels": {DASHBOARD_LABEL: "1"}},
+                      data={file: observability.dashboard_json(file)}, opts=in_ns)
+            for file in observability.DASHBOARDS
+        ]
+        self.rules = CustomResource(
+            f"{name}-gpu-rules", api_version="monitoring.coreos.com/v1", kind="PrometheusRule",
+            metadata={"name": "gpu-lab-gpu", "namespace": NAMESPACE},
+            spec=observability.prometheus_rule_spec(), opts=after_release)
+
+        self.grafana_admin_password = pulumi.Output.secret(self.grafana_password.result)
+        self.register_outputs({"grafanaAdminPassword": self.grafana_admin_password})
