@@ -22,6 +22,7 @@ plan: install
 bench: install
 	$(PY) bench/render.py
 	$(PY) bench/tenants.py
+	$(PY) bench/workload.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

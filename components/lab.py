@@ -13,6 +13,7 @@ from components.monitoring import Monitoring
 from components.network import Network
 from components.priority_classes import PriorityClasses
 from components.tenant import Tenant
+from components.workload import InferenceWorkload
 from model.spec import LabSpec
 
 
@@ -70,6 +71,15 @@ class Lab(pulumi.ComponentResource):
                                opts=after(self.priority_classes))
                         for tenant in spec.tenants]
         self.outputs["tenants"] = [t.name for t in spec.tenants]
+
+        tenant_by_name = {t.spec.name: t for t in self.tenants}
+        self.workloads = [
+            InferenceWorkload(f"{name}-{w.tenant}-{w.name}", w, opts=after(
+                tenant_by_name[w.tenant], self.monitoring and self.monitoring.release,
+                self.gpu_operator))
+            for w in spec.workloads
+        ]
+        self.outputs["workloads"] = [f"{w.tenant}/{w.name}" for w in spec.workloads]
 
         self.register_outputs(self.outputs)
 

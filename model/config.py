@@ -15,6 +15,7 @@ from typing import Any, Mapping
 from model.errors import MISSING, ConfigError, Problem, did_you_mean
 from model.gpu_catalog import CATALOG
 from model.reader import DNS_LABEL, Fields, check_bool, check_str
+from model.workloads import load_workloads
 from model.spec import (
     MIG_CAPABLE, AddonsSpec, ClusterSpec, FaultRef, GcpSpec, GpuOperatorSpec, GpuPoolSpec,
     LabSpec, MonitoringSpec, NetworkSpec, NodePoolSpec, TenantSpec,
@@ -35,7 +36,7 @@ FAKE_GPU_OPERATOR_CHART = "0.2.0"
 # Top-level gpu-lab:<key> names and whether Pulumi hands them over as JSON.
 TOP_LEVEL_KEYS = {
     "platform": False, "cluster": True, "systemPool": True, "gpuPools": True,
-    "tenants": True, "addons": True, "faults": True,
+    "tenants": True, "addons": True, "workload": True, "workloads": True, "faults": True,
 }
 REGION = re.compile(r"[a-z]+-[a-z]+\d+")
 ZONE = re.compile(r"[a-z]+-[a-z]+\d+-[a-z]")
@@ -62,6 +63,9 @@ def load_spec(values: Mapping[str, Any], stack: str = "dev") -> LabSpec:
     capacity = sum(p.max_gpus for p in gpu_pools) if len(problems) == before else None
     largest_node = max((p.schedulable_gpus_per_node for p in gpu_pools), default=1)
     tenants = _tenants(ours.get("tenants", MISSING), capacity, largest_node, problems)
+    workloads = load_workloads(ours.get("workload", MISSING), ours.get("workloads", MISSING),
+                               tenants, gpu_pools, system_pool, problems,
+                               check_fit=capacity is not None)
     faults = _faults(ours.get("faults", MISSING), problems)
 
     if problems:
@@ -69,7 +73,7 @@ def load_spec(values: Mapping[str, Any], stack: str = "dev") -> LabSpec:
     return LabSpec(platform=platform, stack=stack, gcp=gcp, cluster=cluster,
                    system_pool=system_pool, gpu_pools=gpu_pools, tenants=tenants,
                    priority_classes=tenant_catalog.PRIORITY_CLASSES, addons=addons,
-                   faults=faults)
+                   workloads=workloads, faults=faults)
 
 
 def _own_keys(values: Mapping[str, Any], problems: list[Problem]) -> dict[str, Any]:

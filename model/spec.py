@@ -182,6 +182,46 @@ class AddonsSpec:
 
 
 @dataclass(frozen=True)
+class WorkloadSpec:
+    """One AI inference workload in a tenant's namespace."""
+    name: str
+    tenant: str
+    kind: str                     # Deployment (online, serves until stopped) or Job (batch)
+    replicas: int                 # Deployment replicas, or Job completions run in parallel
+    gpus: int                     # per pod; requests equal limits
+    gpu_memory_gb: float          # the model's working set, allocated on the GPU at start
+    device: str                   # auto | cuda | cpu (what infer.py is told to use)
+    image: str
+    image_architecture: str       # the CPU architecture the image is built for
+    custom_image: bool            # built from workload/Dockerfile (infer.py inside)
+    pool: str                     # the node pool its node selector names
+    priority_class: str
+    batches: int                  # Job: batches before exiting; 0 for a Deployment
+    batch_size: int
+    seq_len: int
+    hidden: int
+    layers: int
+    cpu: str
+    memory: str
+    metrics_port: int = 8000
+    monitor_port: str = "metrics"           # the port name the PodMonitor scrapes
+    monitor_selector: tuple[tuple[str, str], ...] = ()   # labels it selects; () = the pod's
+    log_to_file: bool = False               # infer.py logs to a file instead of stdout
+    spread: bool = True                     # spread replicas across GPU nodes
+    pin_to_one_node: bool = False           # required co-location of all replicas
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {"app.kubernetes.io/name": self.name, "app.kubernetes.io/part-of": "gpu-lab",
+                "tenant": self.tenant}
+
+    @property
+    def selector(self) -> dict[str, str]:
+        return dict(self.monitor_selector) if self.monitor_selector else {
+            "app.kubernetes.io/name": self.name}
+
+
+@dataclass(frozen=True)
 class FaultRef:
     id: str
     params: tuple[tuple[str, object], ...] = ()
@@ -198,7 +238,9 @@ class LabSpec:
     tenants: tuple[TenantSpec, ...]
     priority_classes: tuple[PriorityClassSpec, ...]
     addons: AddonsSpec
+    workloads: tuple[WorkloadSpec, ...] = ()
     faults: tuple[FaultRef, ...] = field(default=())
+    allow_faults: bool = False
 
     def tenant(self, name: str) -> TenantSpec:
         for tenant in self.tenants:
@@ -211,3 +253,9 @@ class LabSpec:
             if pool.name == name:
                 return pool
         raise KeyError(name)
+
+    def workload(self, tenant: str, name: str) -> WorkloadSpec:
+        for workload in self.workloads:
+            if (workload.tenant, workload.name) == (tenant, name):
+                return workload
+        raise KeyError(f"{tenant}/{name}")

@@ -8,6 +8,7 @@ from lab.checks.netpol import Endpoint, egress_allowed, ingress_allowed
 from lab.checks.objects import ObjectSet
 from lab.checks.quota import pod_admitted, quota_admits
 from lab.checks.rbac import Subject, can_i
+from lab.checks.scheduling import pod_schedulable
 
 __all__ = ["Answer", "Endpoint", "ObjectSet", "Subject", "can_i", "egress_allowed",
-           "ingress_allowed", "pod_admitted", "quota_admits"]
+           "ingress_allowed", "pod_admitted", "pod_schedulable", "quota_admits"]

@@ -40,3 +40,19 @@ class ObjectSet:
 
     def namespaces(self) -> list[str]:
         return [o["metadata"]["name"] for o in self.of_kind("Namespace")]
+
+    def workload_pods(self) -> list[tuple[dict, dict, int]]:
+        """(controller, pod built from its template, pods it runs) for Deployments and Jobs."""
+        found = []
+        for kind in ("Deployment", "Job"):
+            for controller in self.of_kind(kind):
+                spec = controller.get("spec") or {}
+                template = spec.get("template") or {}
+                pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {
+                    **(template.get("metadata") or {}),
+                    "namespace": controller["metadata"].get("namespace")},
+                    "spec": template.get("spec") or {}}
+                count = spec.get("replicas", 1) if kind == "Deployment" else \
+                    spec.get("parallelism", 1)
+                found.append((controller, pod, int(count)))
+        return found

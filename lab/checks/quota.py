@@ -134,10 +134,11 @@ def _scope_covers(quota: dict, pod: dict) -> bool:
     return True
 
 
-def quota_admits(objects: ObjectSet, namespace: str, pod: dict) -> Answer:
-    """Would the namespace's ResourceQuotas admit this pod (after LimitRange defaults)?"""
+def quota_admits(objects: ObjectSet, namespace: str, pod: dict, copies: int = 1) -> Answer:
+    """Would the namespace's ResourceQuotas admit this pod (after LimitRange defaults)?
+    With copies > 1: would all of them be admitted (a Deployment's replicas)?"""
     pod, _ = apply_limit_ranges(objects, namespace, pod)
-    usage = pod_usage(pod)
+    usage = {key: amount * copies for key, amount in pod_usage(pod).items()}
     notes = []
     for quota in objects.of_kind("ResourceQuota", namespace):
         if not _scope_covers(quota, pod):
@@ -170,9 +171,9 @@ def key_missing(key: str, pod: dict) -> bool:
     return any(res not in ((c.get("resources") or {}).get(kind) or {}) for c in _containers(pod))
 
 
-def pod_admitted(objects: ObjectSet, namespace: str, pod: dict) -> Answer:
+def pod_admitted(objects: ObjectSet, namespace: str, pod: dict, copies: int = 1) -> Answer:
     """LimitRange then ResourceQuota admission, as the API server runs them."""
     _, rejected = apply_limit_ranges(objects, namespace, pod)
     if rejected:
         return Answer(False, rejected)
-    return quota_admits(objects, namespace, pod)
+    return quota_admits(objects, namespace, pod, copies)
