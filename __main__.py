@@ -6,14 +6,14 @@ stack config -> LabSpec (model/) -> faults applied (faults/) -> resources (compo
 import pulumi
 import pulumi.runtime.config
 
+import faults
 from components.lab import Lab
-from faults import apply_faults
-from model import load_spec
 from model.source import engine_config
 
-spec = apply_faults(load_spec(engine_config(pulumi.runtime.config.CONFIG.get()),
-                              stack=pulumi.get_stack()))
+spec = faults.build_spec(engine_config(pulumi.runtime.config.CONFIG.get()),
+                         stack=pulumi.get_stack())
 lab = Lab("lab", spec)
 
 for key, value in lab.outputs.items():
     pulumi.export(key, value)
+pulumi.export("faults", faults.outputs(spec))

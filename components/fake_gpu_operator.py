@@ -49,10 +49,12 @@ class FakeGpuOperator(pulumi.ComponentResource):
         self.namespace = operator_namespace(name, self)
         self.quota = critical_pods_quota(name, NAMESPACE, self)
 
-        # The nodes that play each GPU pool carry the pool labels a GKE node would have.
+        # The nodes that play each GPU pool carry the pool labels a GKE node would have;
+        # the fake operator only simulates GPUs on nodes with its pool label.
         self.node_labels = [
             NodePatch(f"{name}-node-{node}", metadata={"name": node, "labels": {
-                **pool.labels, POOL_LABEL_KEY: pool.name}}, opts=child)
+                **pool.labels, **({POOL_LABEL_KEY: pool.name} if pool.gpu_advertised else {})}},
+                opts=child)
             for pool in spec.gpu_pools for node in pool.nodes
         ]
 

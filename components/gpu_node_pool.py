@@ -42,6 +42,7 @@ class GpuNodePool(pulumi.ComponentResource):
                 disk_type="pd-balanced", spot=pool.spot, image_type="COS_CONTAINERD",
                 guest_accelerators=[accelerator],
                 labels=pool.labels,
+                tags=[pool.network_tag],
                 taints=[container.NodePoolNodeConfigTaintArgs(
                     key=t["key"], value=t["value"], effect=TAINT_EFFECTS[t["effect"]])
                     for t in pool.taints],

@@ -17,7 +17,7 @@ CONTROL_PLANE_TO_NODE_PORTS = ["443", "4443", "8443", "9443", "10250"]
 
 class Network(pulumi.ComponentResource):
     def __init__(self, name: str, gcp: GcpSpec, cluster: ClusterSpec,
-                 opts: pulumi.ResourceOptions | None = None):
+                 denied_tags: tuple[str, ...] = (), opts: pulumi.ResourceOptions | None = None):
         super().__init__("gpu-lab:network:Network", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         net = cluster.network
@@ -69,5 +69,24 @@ class Network(pulumi.ComponentResource):
                                               ports=CONTROL_PLANE_TO_NODE_PORTS)],
             description="The GKE control plane calling webhooks and aggregated APIs on nodes.",
             opts=child)
+
+        # Node-to-cluster traffic stays allowed even where outbound traffic is denied.
+        self.allow_internal_egress = compute.Firewall(
+            f"{name}-allow-internal-egress", name=f"{cluster.name}-allow-internal-egress",
+            project=gcp.project, network=self.vpc.id, direction="EGRESS", priority=900,
+            destination_ranges=net.internal_cidrs,
+            allows=[compute.FirewallAllowArgs(protocol="all")],
+            description="Nodes reach each other, pods, services and the control plane.",
+            opts=child)
+        self.egress_denials = [
+            compute.Firewall(
+                f"{name}-deny-egress-{tag}", name=f"{cluster.name}-deny-egress-{tag}"[:63],
+                project=gcp.project, network=self.vpc.id, direction="EGRESS", priority=1000,
+                destination_ranges=["0.0.0.0/0"], target_tags=[tag],
+                denies=[compute.FirewallDenyArgs(protocol="all")],
+                description="Nodes with this tag may not reach registries or the internet.",
+                opts=child)
+            for tag in denied_tags
+        ]
 
         self.register_outputs({"vpc": self.vpc.id, "subnet": self.subnet.id})

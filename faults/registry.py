@@ -1,24 +1,117 @@
-"""Looks up the faults a stack asks for and applies them to the spec, in order."""
+"""The catalog, and applying the faults a stack asks for: validated first, all problems at once."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from faults import (arm64_image, cpu_fallback, dcgm_metrics_missing, egress_blocked,
+                    gpu_device_plugin_missing, gpu_memory_oom, gpu_pod_on_cpu_pool,
+                    gpu_quota_ineffective, gpu_request_exceeds_node, job_submitter_forbidden,
+                    rbac_cross_tenant_read, tenant_observability_broken, unbalanced_scheduling)
+from faults.base import Fault, Unmet
 from model.errors import ConfigError, Problem, did_you_mean
 from model.spec import LabSpec
 
-# id -> fault module; the catalog fills this in.
-FAULTS: dict = {}
+FAULTS: dict[str, Fault] = {module.FAULT.id: module.FAULT for module in (
+    gpu_device_plugin_missing, rbac_cross_tenant_read, gpu_quota_ineffective,
+    tenant_observability_broken, dcgm_metrics_missing, arm64_image, gpu_pod_on_cpu_pool,
+    gpu_request_exceeds_node, gpu_memory_oom, cpu_fallback, unbalanced_scheduling,
+    egress_blocked, job_submitter_forbidden)}
+
+
+def _resolve(fault: Fault, given: dict[str, Any], key: str, spec: LabSpec,
+             problems: list[Problem]) -> dict[str, Any] | None:
+    """The fault's parameters with defaults filled in; None after recording problems."""
+    known = {p.name for p in fault.params}
+    ok = True
+    for name in given:
+        if name not in known:
+            allowed = ", ".join(sorted(known)) or "none"
+            problems.append(Problem(f"{key}.{name}", given[name], f"unknown parameter of "
+                                    f"{fault.id}{did_you_mean(name, known)}; parameters: "
+                                    f"{allowed}"))
+            ok = False
+    values: dict[str, Any] = {}
+    for param in fault.params:
+        value = given.get(param.name, param.default)
+        if isinstance(value, str) and param.name not in given:
+            value = value.format(**values)
+        kind_ok = {"number": isinstance(value, (int, float)) and not isinstance(value, bool),
+                   "tenant": isinstance(value, str), "pool": isinstance(value, str),
+                   "workload": isinstance(value, str) and "/" in value,
+                   "text": isinstance(value, str)}[param.kind]
+        if not kind_ok:
+            what = {"number": "a number", "workload": "<tenant>/<name>"}.get(param.kind,
+                                                                             "a string")
+            problems.append(Problem(f"{key}.{param.name}", value, f"must be {what}"))
+            ok = False
+        values[param.name] = value
+    return values if ok else None
+
+
+def default_params(fault: Fault) -> dict[str, Any]:
+    """A fault's parameters as they are when a stack gives none."""
+    values: dict[str, Any] = {}
+    for param in fault.params:
+        default = param.default
+        values[param.name] = default.format(**values) if isinstance(default, str) else default
+    return values
+
+
+def enabled(spec: LabSpec) -> list[tuple[Fault, dict[str, Any]]]:
+    """The stack's faults with their resolved parameters (spec already validated)."""
+    result = []
+    for i, ref in enumerate(spec.faults):
+        fault = FAULTS[ref.id]
+        result.append((fault, _resolve(fault, dict(ref.params), f"gpu-lab:faults[{i}]", spec,
+                                       [])))
+    return result
 
 
 def apply_faults(spec: LabSpec) -> LabSpec:
-    problems = []
+    """Inject every fault the spec lists, or raise ConfigError naming each problem."""
+    if not spec.faults:
+        return spec
+    problems: list[Problem] = []
+    if not spec.allow_faults:
+        problems.append(Problem("gpu-lab:allowFaults", False, f"this stack bakes in "
+                                f"{len(spec.faults)} fault(s) ({', '.join(r.id for r in spec.faults)}), "
+                                "which break the cluster on purpose: set gpu-lab:allowFaults: "
+                                "true to confirm it is an interview stack"))
+    planned: list[tuple[int, Fault, dict[str, Any]]] = []
     for i, ref in enumerate(spec.faults):
-        if ref.id not in FAULTS:
-            known = ", ".join(sorted(FAULTS)) or "none yet"
-            problems.append(Problem(f"gpu-lab:faults[{i}]", ref.id,
-                                    "unknown fault id" + did_you_mean(ref.id, FAULTS)
-                                    + f"; known faults: {known}"))
+        key = f"gpu-lab:faults[{i}]"
+        fault = FAULTS.get(ref.id)
+        if fault is None:
+            problems.append(Problem(key, ref.id, "unknown fault id" + did_you_mean(ref.id, FAULTS)
+                                    + "; `python -m lab scenarios` lists them"))
+            continue
+        if spec.platform not in fault.platforms:
+            problems.append(Problem(key, ref.id, f"needs platform {' or '.join(fault.platforms)}"
+                                    f" (this stack is {spec.platform})"))
+            continue
+        params = _resolve(fault, dict(ref.params), key, spec, problems)
+        if params is not None:
+            planned.append((i, fault, params))
+
+    # Two faults that break the same thing contradict each other (or one would hide the other).
+    claimed: dict[str, tuple[int, str]] = {}
+    current = spec
+    for i, fault, params in planned:
+        key = f"gpu-lab:faults[{i}]"
+        try:
+            targets = fault.targets(current, **params)
+            clash = sorted(t for t in targets if t in claimed)
+            if clash:
+                j, other = claimed[clash[0]]
+                problems.append(Problem(key, fault.id, f"contradicts gpu-lab:faults[{j}] "
+                                        f"({other}): both break {clash[0]}; pick one"))
+                continue
+            current = fault.inject(current, **params)
+            claimed.update({t: (i, fault.id) for t in targets})
+        except Unmet as unmet:
+            problems.append(Problem(f"{key}.{unmet.param}" if unmet.param != "id" else key,
+                                    unmet.value, f"{fault.id}: {unmet.allowed}"))
     if problems:
         raise ConfigError(problems)
-    for ref in spec.faults:
-        spec = FAULTS[ref.id].inject(spec, **dict(ref.params))
-    return spec
+    return current

@@ -65,3 +65,63 @@ def render(
         json_path.write_text(json.dumps([r.to_json() for r in rendering.resources], indent=2)
                              + "\n")
         typer.echo(f"wrote {len(rendering.resources)} resources to {json_path}")
+
+
+@app.command()
+def scenarios(as_json: bool = typer.Option(False, "--json",
+                                           help="Print every fault with all its metadata.")) -> None:
+    """List the fault catalog (id, exercise part, layer, title) and the ready-made scenarios."""
+    from dataclasses import asdict
+
+    from faults import FAULTS, SCENARIOS, default_params
+
+    if as_json:
+        catalog = []
+        for fault in FAULTS.values():
+            catalog.append({
+                "id": fault.id, "title": fault.title, "part": fault.part, "layer": fault.layer,
+                "params": [asdict(p) for p in fault.params], "task": fault.task,
+                "symptom": fault.symptom, "hints": list(fault.hints), "fix": fault.fix,
+                "look_for": fault.look_for, "check": fault.check,
+                "platforms": list(fault.platforms)})
+        typer.echo(json.dumps(catalog, indent=2))
+        return
+    rows = [(f.id, f.part.split(":")[0], f.layer, f.title.format(**default_params(f)))
+            for f in FAULTS.values()]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    typer.echo(f"{'ID':{widths[0]}}  {'PART':{widths[1]}}  {'LAYER':{widths[2]}}  TITLE")
+    for row in rows:
+        typer.echo(f"{row[0]:{widths[0]}}  {row[1]:{widths[1]}}  {row[2]:{widths[2]}}  {row[3]}")
+    typer.echo("\nScenarios (gpu-lab:scenario):")
+    for scenario in SCENARIOS.values():
+        ids = ", ".join(f if isinstance(f, str) else f["id"] for f in scenario.faults)
+        typer.echo(f"  {scenario.name:27} {scenario.title}: {ids}")
+
+
+@app.command()
+def guide(
+    stack: Optional[str] = typer.Option(None, "--stack", "-s", help="Pulumi.<STACK>.yaml."),
+    config_file: Optional[Path] = typer.Option(None, "--config-file", "-c",
+                                               help="Any file in Pulumi.<stack>.yaml format."),
+    candidate: bool = typer.Option(False, "--candidate",
+                                   help="The candidate's brief: tasks only, no give-aways."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o",
+                                          help="Write the Markdown here instead of stdout."),
+) -> None:
+    """Write the interviewer's guide for a stack (or, with --candidate, the candidate's brief)."""
+    from faults import build_spec
+    from lab.guide import candidate_brief, interviewer_guide
+    from lab.render import PLACEHOLDER_PROJECT
+
+    name, values = load_stack_values(stack, config_file)
+    values.setdefault("gcp:project", PLACEHOLDER_PROJECT)
+    try:
+        spec = build_spec(values, stack=name)
+    except ConfigError as err:
+        _fail(str(err))
+    text = candidate_brief(spec) if candidate else interviewer_guide(spec)
+    if output:
+        output.write_text(text)
+        typer.echo(f"wrote {output}")
+    else:
+        typer.echo(text)

@@ -16,7 +16,7 @@ import pulumi
 from pulumi.runtime import mocks, rpc, settings, stack as runtime_stack
 from pulumi.runtime.sync_await import _sync_await
 
-from model import load_spec
+from faults import build_spec
 from model.source import PROJECT_DIR, as_engine_values
 
 PROGRAM = PROJECT_DIR / "__main__.py"
@@ -59,6 +59,21 @@ class Rendering:
         return [r.inputs for r in self.resources
                 if r.type.startswith("kubernetes:") and "kind" in r.inputs
                 and r.type != "kubernetes:helm.sh/v3:Release"]
+
+    def check_objects(self) -> list[dict[str, Any]]:
+        """The Kubernetes objects, plus what the symptom checks need from resources that are
+        not Kubernetes objects: Helm releases (kind HelmRelease, their values) and GCP
+        firewall rules (kind GcpFirewall)."""
+        extra = []
+        for r in self.resources:
+            if r.type == "kubernetes:helm.sh/v3:Release":
+                extra.append({"kind": "HelmRelease", "metadata": {
+                    "name": r.inputs.get("name"), "namespace": r.inputs.get("namespace")},
+                    "spec": {k: r.inputs.get(k) for k in ("chart", "version", "values")}})
+            elif r.type == "gcp:compute/firewall:Firewall":
+                extra.append({"kind": "GcpFirewall", "metadata": {"name": r.inputs.get("name")},
+                              "spec": r.inputs})
+        return self.kubernetes_objects() + extra
 
     def children(self, parent: RenderedResource) -> list[RenderedResource]:
         key = f"{parent.type}::{parent.name}"
@@ -128,7 +143,7 @@ def render(values: Mapping[str, Any], stack: str = "dev") -> Rendering:
     """Run the program for these config values; raises ConfigError before registering anything."""
     values = dict(values)
     values.setdefault("gcp:project", PLACEHOLDER_PROJECT)
-    load_spec(values, stack=stack)  # fail on bad config before any mock is set up
+    build_spec(values, stack=stack)  # fail on bad config before any mock is set up
 
     monitor = _RecordingMonitor(_Mocks())
     pulumi.runtime.set_all_config(as_engine_values(values))

@@ -37,6 +37,7 @@ FAKE_GPU_OPERATOR_CHART = "0.2.0"
 TOP_LEVEL_KEYS = {
     "platform": False, "cluster": True, "systemPool": True, "gpuPools": True,
     "tenants": True, "addons": True, "workload": True, "workloads": True, "faults": True,
+    "scenario": False, "allowFaults": False,
 }
 REGION = re.compile(r"[a-z]+-[a-z]+\d+")
 ZONE = re.compile(r"[a-z]+-[a-z]+\d+-[a-z]")
@@ -67,13 +68,19 @@ def load_spec(values: Mapping[str, Any], stack: str = "dev") -> LabSpec:
                                tenants, gpu_pools, system_pool, problems,
                                check_fit=capacity is not None)
     faults = _faults(ours.get("faults", MISSING), problems)
+    allow_faults = check_bool(problems, f"{NAMESPACE}:allowFaults",
+                              ours.get("allowFaults", False), False)
+    scenario = ours.get("scenario")
+    if scenario is not None:
+        scenario = check_str(problems, f"{NAMESPACE}:scenario", scenario)
 
     if problems:
         raise ConfigError(problems)
     return LabSpec(platform=platform, stack=stack, gcp=gcp, cluster=cluster,
                    system_pool=system_pool, gpu_pools=gpu_pools, tenants=tenants,
                    priority_classes=tenant_catalog.PRIORITY_CLASSES, addons=addons,
-                   workloads=workloads, faults=faults)
+                   workloads=workloads, faults=faults, allow_faults=allow_faults,
+                   scenario=scenario)
 
 
 def _own_keys(values: Mapping[str, Any], problems: list[Problem]) -> dict[str, Any]:

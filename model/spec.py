@@ -15,6 +15,8 @@ GPU_RESOURCE = "nvidia.com/gpu"
 GPU_TAINT = {"key": GPU_RESOURCE, "value": "present", "effect": "NoSchedule"}
 # GKE's own device plugin stays away from nodes that carry this label.
 NO_GKE_DEVICE_PLUGIN_LABEL = "gke-no-default-nvidia-gpu-device-plugin"
+# The GPU Operator skips its device plugin on nodes labelled like this.
+NO_OPERATOR_DEVICE_PLUGIN_LABEL = "nvidia.com/gpu.deploy.device-plugin"
 # Node labels gpu-lab sets on every platform (GKE's own cloud.google.com/* labels exist
 # only on GKE); workloads select GPU pools by these.
 POOL_LABEL = "gpu-lab/pool"
@@ -34,6 +36,11 @@ class NetworkSpec:
     pods_cidr: str
     services_cidr: str
     master_cidr: str
+    egress_denied_pools: tuple[str, ...] = ()   # GPU pools whose nodes may not reach out
+
+    @property
+    def internal_cidrs(self) -> list[str]:
+        return [self.subnet_cidr, self.pods_cidr, self.services_cidr, self.master_cidr]
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,12 @@ class GpuPoolSpec:
     architecture: str = NODE_ARCHITECTURE
     nodes: tuple[str, ...] = ()   # platform "existing": the nodes that simulate this pool
     gpu_replicas: int = 1         # time-slicing: how many pods share one physical GPU
+    gpu_advertised: bool = True   # False: no device plugin at all runs on these nodes
+
+    @property
+    def network_tag(self) -> str:
+        """The GCE network tag of this pool's nodes (firewall rules target it)."""
+        return f"gpu-lab-pool-{self.name}"
 
     @property
     def schedulable_gpus_per_node(self) -> int:
@@ -100,8 +113,10 @@ class GpuPoolSpec:
     @property
     def labels(self) -> dict[str, str]:
         labels = {POOL_LABEL: self.name, ACCELERATOR_LABEL: self.accelerator}
-        if not self.gke_device_plugin:
+        if not self.gke_device_plugin or not self.gpu_advertised:
             labels[NO_GKE_DEVICE_PLUGIN_LABEL] = "true"
+        if not self.gpu_advertised:
+            labels[NO_OPERATOR_DEVICE_PLUGIN_LABEL] = "false"
         return labels
 
 
@@ -241,6 +256,7 @@ class LabSpec:
     workloads: tuple[WorkloadSpec, ...] = ()
     faults: tuple[FaultRef, ...] = field(default=())
     allow_faults: bool = False
+    scenario: Optional[str] = None
 
     def tenant(self, name: str) -> TenantSpec:
         for tenant in self.tenants:

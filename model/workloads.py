@@ -47,7 +47,21 @@ def load_workloads(defaults_raw: Any, raw: Any, tenants: tuple[TenantSpec, ...],
             continue
         seen.add((workload.tenant, workload.name))
         workloads.append(workload)
+    if check_fit:
+        _check_tenant_totals(workloads, tenants, problems)
     return tuple(workloads)
+
+
+def _check_tenant_totals(workloads: list[WorkloadSpec], tenants: tuple[TenantSpec, ...],
+                         problems: list[Problem]) -> None:
+    """All of a tenant's workloads together fit its GPU quota."""
+    for tenant in tenants:
+        mine = [w for w in workloads if w.tenant == tenant.name]
+        total = sum(w.gpus * w.replicas for w in mine)
+        if len(mine) > 1 and total > tenant.gpus:
+            problems.append(Problem("gpu-lab:workloads", [f"{w.tenant}/{w.name}" for w in mine],
+                                    f"together they need {total} GPUs; tenant {tenant.name}'s "
+                                    f"quota is {tenant.gpus}"))
 
 
 def _workload(f: Fields, default_image: str, default_arch: str, tenants: tuple[TenantSpec, ...],

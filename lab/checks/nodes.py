@@ -33,6 +33,8 @@ def _node(name: str, labels: dict, taints: list, vcpus: int, gpus: int) -> dict:
 
 def advertises_gpus(spec: LabSpec, pool: GpuPoolSpec) -> bool:
     """Does a device plugin put nvidia.com/gpu on this pool's nodes?"""
+    if not pool.gpu_advertised:
+        return False
     if spec.platform == "existing":
         return True                      # the fake GPU operator's plugin
     operator = spec.addons.gpu_operator

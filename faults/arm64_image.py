@@ -1,0 +1,49 @@
+"""A workload runs an image built for arm64 on amd64 GPU nodes."""
+
+from faults import edit, parts
+from faults.base import Fault, Param
+
+ARM64_IMAGE = "arm64v8/python:3.11-slim"
+
+
+def inject(spec, workload, image):
+    job = edit.find_workload(spec, workload)
+    edit.workload_pool(spec, job)
+    return edit.workload(spec, workload, image=image, image_architecture="arm64")
+
+
+def details(spec, workload, image):
+    job = edit.find_workload(spec, workload)
+    return {"tenant": job.tenant, "name": job.name}
+
+
+FAULT = Fault(
+    id="arm64-image",
+    title="{workload} runs an arm64 image on amd64 nodes",
+    part=parts.SCENARIO_1,
+    layer="workload",
+    params=(Param("workload", "workload", "tenant-a/infer", "the workload whose image is wrong"),
+            Param("image", "text", ARM64_IMAGE, "an image published for arm64 only")),
+    task="A workload in {tenant} keeps failing right after it starts. Find out why and fix its "
+         "spec.",
+    symptom="kubectl get pods -n {tenant}\n"
+            "{name}-...   0/1   Init:CrashLoopBackOff\n"
+            "kubectl logs -n {tenant} <pod> -c install-deps\n"
+            "exec /usr/local/bin/python: exec format error\n"
+            "(an image index without an amd64 entry fails earlier instead: ErrImagePull, no "
+            "match for platform in manifest)",
+    hints=("'exec format error' comes from the kernel, not from Python. What kind of binary "
+           "would a node refuse to execute?",
+           "Compare the image's platform (docker manifest inspect / crane config) with the "
+           "nodes' kubernetes.io/arch label.",
+           "The image is {image}, published for linux/arm64; every GPU node here is amd64."),
+    fix="Point the workload back at an amd64 (or multi-arch) image, e.g. the default PyTorch "
+        "runtime image or one built with `docker build --platform linux/amd64`; `pulumi up`.",
+    look_for="Recognises exec format error as an architecture mismatch; checks node architecture "
+             "(kubectl get nodes -L kubernetes.io/arch); knows multi-arch images and "
+             "--platform builds; considers a nodeSelector on kubernetes.io/arch as a guard.",
+    check="image-arch-mismatch",
+    inject=inject,
+    targets=lambda spec, workload, image: {f"workload:{workload}"},
+    details=details,
+)

@@ -1,0 +1,57 @@
+"""What a fault is: metadata for the interviewer (symptom, hints, fix, rubric) next to the
+pure transformation that injects it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from model.spec import LabSpec
+
+LAYERS = ("cloud", "cluster", "tenant", "workload")
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    kind: str            # tenant | workload ("<tenant>/<name>") | pool | number
+    default: Any
+    help: str
+
+
+class Unmet(ValueError):
+    """A fault cannot be injected into this spec; names the parameter and why."""
+
+    def __init__(self, param: str, value: Any, allowed: str):
+        super().__init__(allowed)
+        self.param, self.value, self.allowed = param, value, allowed
+
+
+@dataclass(frozen=True)
+class Fault:
+    id: str
+    title: str
+    part: str                   # where in the exercise documents it comes from
+    layer: str                  # cloud | cluster | tenant | workload
+    params: tuple[Param, ...]
+    task: str                   # what the candidate is told (no give-aways)
+    symptom: str                # what the candidate observes: commands and their output
+    hints: tuple[str, str, str]  # progressive: a nudge, a direction, nearly the answer
+    fix: str                    # what to change in the Pulumi code or config
+    look_for: str               # what the interviewer looks for
+    check: str                  # the symptom check (lab/symptoms.py) that shows it
+    inject: Callable[..., LabSpec]
+    targets: Callable[..., set[str]]   # what it breaks, for detecting contradictions
+    platforms: tuple[str, ...] = ("gke", "existing")
+    # Extra names the texts may use, computed from the spec (e.g. a tenant's group).
+    details: Callable[..., dict[str, Any]] = lambda spec, **params: {}
+
+    def describe(self, params: dict[str, Any], spec: LabSpec | None = None) -> dict[str, Any]:
+        """Every metadata field with the parameters (and details) filled in."""
+        names = {**params, **(self.details(spec, **params) if spec is not None else {})}
+        fill = lambda template: template.format(**names)  # noqa: E731
+        return {"id": self.id, "title": fill(self.title), "part": self.part, "layer": self.layer,
+                "params": params, "task": fill(self.task), "symptom": fill(self.symptom),
+                "hints": [fill(h) for h in self.hints], "fix": fill(self.fix),
+                "look_for": fill(self.look_for), "check": self.check,
+                "platforms": list(self.platforms)}

@@ -1,0 +1,71 @@
+"""Small pure edits of a LabSpec that faults are made of (dataclasses.replace, deep)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from faults.base import Unmet
+from model.spec import GpuPoolSpec, LabSpec, TenantSpec, WorkloadSpec
+
+
+def tenant(spec: LabSpec, name: str, **changes: Any) -> LabSpec:
+    return replace(spec, tenants=tuple(replace(t, **changes) if t.name == name else t
+                                       for t in spec.tenants))
+
+
+def workload(spec: LabSpec, ref: str, **changes: Any) -> LabSpec:
+    tenant_name, _, name = ref.partition("/")
+    return replace(spec, workloads=tuple(
+        replace(w, **changes) if (w.tenant, w.name) == (tenant_name, name) else w
+        for w in spec.workloads))
+
+
+def pool(spec: LabSpec, name: str, **changes: Any) -> LabSpec:
+    return replace(spec, gpu_pools=tuple(replace(p, **changes) if p.name == name else p
+                                         for p in spec.gpu_pools))
+
+
+def gpu_operator(spec: LabSpec, **changes: Any) -> LabSpec:
+    addons = spec.addons
+    return replace(spec, addons=replace(addons,
+                                        gpu_operator=replace(addons.gpu_operator, **changes)))
+
+
+def network(spec: LabSpec, **changes: Any) -> LabSpec:
+    cluster = spec.cluster
+    return replace(spec, cluster=replace(cluster, network=replace(cluster.network, **changes)))
+
+
+def find_workload(spec: LabSpec, ref: str, param: str = "workload") -> WorkloadSpec:
+    tenant_name, _, name = ref.partition("/")
+    for w in spec.workloads:
+        if (w.tenant, w.name) == (tenant_name, name):
+            return w
+    raise Unmet(param, ref, "must name a workload of the stack as <tenant>/<name>: "
+                + (", ".join(f"{w.tenant}/{w.name}" for w in spec.workloads) or "none"))
+
+
+def find_tenant(spec: LabSpec, name: str, param: str = "tenant") -> TenantSpec:
+    for t in spec.tenants:
+        if t.name == name:
+            return t
+    raise Unmet(param, name, "must name a tenant of the stack: "
+                + ", ".join(t.name for t in spec.tenants))
+
+
+def find_pool(spec: LabSpec, name: str, param: str = "pool") -> GpuPoolSpec:
+    for p in spec.gpu_pools:
+        if p.name == name:
+            return p
+    raise Unmet(param, name, "must name a GPU pool of the stack: "
+                + ", ".join(p.name for p in spec.gpu_pools))
+
+
+def workload_pool(spec: LabSpec, workload: WorkloadSpec, param: str = "workload") -> GpuPoolSpec:
+    """The GPU pool a healthy workload runs on."""
+    for p in spec.gpu_pools:
+        if p.name == workload.pool:
+            return p
+    raise Unmet(param, f"{workload.tenant}/{workload.name}",
+                f"must run on a GPU pool (it targets {workload.pool})")

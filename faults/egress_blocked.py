@@ -1,0 +1,68 @@
+"""A tenant cannot reach registries or external services: a GCP egress deny on its nodes,
+and a NetworkPolicy set without internet egress."""
+
+from faults import edit, parts
+from faults.base import Fault, Param, Unmet
+
+
+def inject(spec, tenant):
+    edit.find_tenant(spec, tenant)
+    pools = {w.pool for w in spec.workloads if w.tenant == tenant}
+    gpu_pools = {p.name for p in spec.gpu_pools}
+    if not pools or not pools <= gpu_pools:
+        raise Unmet("tenant", tenant, "needs workloads on GPU pools of its own (the firewall "
+                    "rule denies egress for whole nodes)")
+    shared = sorted({f"{w.tenant}/{w.name}" for w in spec.workloads
+                     if w.pool in pools and w.tenant != tenant})
+    if shared:
+        raise Unmet("tenant", tenant, f"its pool(s) {', '.join(sorted(pools))} also run "
+                    f"{', '.join(shared)}: give {tenant}'s workloads a pool of their own")
+    spec = edit.tenant(spec, tenant, internet_egress=False)
+    denied = tuple(dict.fromkeys(spec.cluster.network.egress_denied_pools + tuple(sorted(pools))))
+    return edit.network(spec, egress_denied_pools=denied)
+
+
+def details(spec, tenant):
+    pools = sorted({w.pool for w in spec.workloads if w.tenant == tenant})
+    return {"pools": ", ".join(pools),
+            "tag": ", ".join(spec.pool(p).network_tag for p in pools if p in
+                             {q.name for q in spec.gpu_pools}),
+            "cluster": spec.cluster.name}
+
+
+FAULT = Fault(
+    id="egress-blocked",
+    title="{tenant} cannot reach registries or the internet",
+    part=parts.SCENARIO_7,
+    layer="cloud",
+    params=(Param("tenant", "tenant", "tenant-c", "the newly added tenant that is cut off"),),
+    task="The newly added tenant {tenant} cannot pull images or reach external services. Find "
+         "out why and fix the infrastructure code.",
+    symptom="kubectl get pods -n {tenant}     # Init:ErrImagePull / ImagePullBackOff, or "
+            "Init:CrashLoopBackOff\n"
+            "kubectl describe pod -n {tenant} <pod>\n"
+            "Failed to pull image ...: dial tcp ...:443: i/o timeout\n"
+            "kubectl logs -n {tenant} <pod> -c install-deps   # pip: Connection to pypi.org timed "
+            "out\n"
+            "kubectl get networkpolicy -n {tenant}   # no allow-internet-egress, unlike the other "
+            "tenants",
+    hints=("Timeouts, not refusals: something drops the packets. Is it inside the cluster, or "
+           "in front of the nodes?",
+           "Compare {tenant}'s NetworkPolicies with another tenant's, then look at the VPC "
+           "firewall rules for the nodes {tenant} runs on (pool {pools}).",
+           "Two layers: {tenant} has no allow-internet-egress NetworkPolicy, and the firewall "
+           "rule {cluster}-deny-egress-{tag} denies all egress from its nodes (image pulls "
+           "come from the node, so the NetworkPolicy alone would not break them)."),
+    fix="Give {tenant} the allow-internet-egress NetworkPolicy (internetEgress: true) and remove "
+        "the egress deny for pool {pools} from the network (Cloud NAT already provides the "
+        "way out); `pulumi up`, then delete the failing pods.",
+    look_for="Separates node-level traffic (image pulls by the kubelet/containerd) from pod "
+             "traffic (pip in an init container); inspects both NetworkPolicies and GCP "
+             "firewall rules with target tags; knows private nodes need Cloud NAT; fixes it in "
+             "Pulumi, not in the console.",
+    check="tenant-egress-blocked",
+    inject=inject,
+    targets=lambda spec, tenant: {f"egress:{tenant}"},
+    platforms=("gke",),
+    details=details,
+)

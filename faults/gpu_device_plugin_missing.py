@@ -1,0 +1,48 @@
+"""GPU nodes come up, but no device plugin runs on them: nvidia.com/gpu is never advertised."""
+
+from faults import edit, parts
+from faults.base import Fault, Param
+from model.spec import NO_GKE_DEVICE_PLUGIN_LABEL, NO_OPERATOR_DEVICE_PLUGIN_LABEL
+
+
+def inject(spec, pool):
+    target = edit.find_pool(spec, pool)
+    # At least one node, so there is a GPU node without GPUs to look at.
+    return edit.pool(spec, pool, gpu_advertised=False, min_nodes=max(1, target.min_nodes))
+
+
+def workloads_on(spec, pool):
+    return {f"workload:{w.tenant}/{w.name}" for w in spec.workloads if w.pool == pool}
+
+
+FAULT = Fault(
+    id="gpu-device-plugin-missing",
+    title="GPU nodes of pool {pool} advertise no GPUs",
+    part=parts.PAIRING_1,
+    layer="cloud",
+    params=(Param("pool", "pool", "t4", "the GPU pool whose nodes get no device plugin"),),
+    task="Check that GPU nodes are provisioned and labelled correctly and that GPUs are "
+         "discoverable, then get the GPU workloads on pool {pool} running.",
+    symptom="kubectl get pods -A -o wide | grep Pending      # GPU pods on {pool}\n"
+            "kubectl describe pod ...   Warning FailedScheduling  0/N nodes are available: "
+            "... Insufficient nvidia.com/gpu\n"
+            "kubectl describe node <{pool} node>   # Capacity/Allocatable list no nvidia.com/gpu\n"
+            "kubectl get pods -n gpu-operator -o wide   # no nvidia-device-plugin pod on that node",
+    hints=("The node exists and has a GPU attached (gpu-lab/accelerator label). What turns "
+           "that into schedulable nvidia.com/gpu?",
+           "A device plugin advertises GPUs to the kubelet. Which one should run on this node, "
+           "GKE's or the GPU Operator's, and what decides that?",
+           "The pool's node labels switch off both: " + NO_GKE_DEVICE_PLUGIN_LABEL + "=true "
+           "(GKE's plugin) and " + NO_OPERATOR_DEVICE_PLUGIN_LABEL + "=false (the operator's)."),
+    fix="Remove the " + NO_OPERATOR_DEVICE_PLUGIN_LABEL + "=false label from pool {pool} (the "
+        "pool's gpu_advertised setting) so the GPU Operator deploys its device plugin there; "
+        "`pulumi up` rolls the pool. `kubectl describe node` then shows nvidia.com/gpu and the "
+        "Pending pods schedule.",
+    look_for="Reads node capacity vs allocatable; knows the device plugin / kubelet relationship "
+             "and why GKE's plugin is disabled when the GPU Operator runs; checks the operator's "
+             "DaemonSets and node labels (nvidia.com/gpu.deploy.*); can explain GPU autoscaling "
+             "(the autoscaler sees the pool's accelerator, the pod still needs the plugin).",
+    check="gpus-not-advertised",
+    inject=inject,
+    targets=lambda spec, pool: {f"pool:{pool}"} | workloads_on(spec, pool),
+)

@@ -1,0 +1,54 @@
+"""A workload needs more GPU memory than its GPUs have: scheduled, then CUDA out of memory."""
+
+from faults import edit, parts
+from faults.base import Fault, Param, Unmet
+
+
+def inject(spec, workload, memory_gb):
+    job = edit.find_workload(spec, workload)
+    pool = edit.workload_pool(spec, job)
+    if not job.gpus:
+        raise Unmet("workload", workload, "must request GPUs")
+    if not isinstance(memory_gb, (int, float)) or memory_gb <= pool.gpu_memory_gb:
+        raise Unmet("memory_gb", memory_gb, f"must exceed the {pool.gpu_memory_gb} GB of "
+                    f"{pool.accelerator} GPUs in pool {pool.name}")
+    return edit.workload(spec, workload, gpu_memory_gb=float(memory_gb))
+
+
+def details(spec, workload, memory_gb):
+    job = edit.find_workload(spec, workload)
+    pool = edit.workload_pool(spec, job)
+    return {"tenant": job.tenant, "name": job.name, "gpu_gb": pool.gpu_memory_gb,
+            "accelerator": pool.accelerator}
+
+
+FAULT = Fault(
+    id="gpu-memory-oom",
+    title="{workload} needs {memory_gb} GB of GPU memory",
+    part=parts.SCENARIO_3,
+    layer="workload",
+    params=(Param("workload", "workload", "tenant-a/infer", "the workload that does not fit"),
+            Param("memory_gb", "number", 32, "the GPU memory it needs, in GB")),
+    task="A GPU workload in {tenant} is scheduled but keeps crashing. Find out why and fix it.",
+    symptom="kubectl get pods -n {tenant}      # {name}-...  CrashLoopBackOff, restarts climbing\n"
+            "kubectl logs -n {tenant} <pod>\n"
+            "CUDA out of memory: this model needs {memory_gb:.1f} GiB of GPU memory, but the GPU "
+            "(Tesla T4) has 14.6 GiB\n"
+            "kubectl describe pod ...   Last State: Terminated, Exit Code: 3",
+    hints=("The pod got its GPU. Read the logs of the previous container (kubectl logs "
+           "--previous).",
+           "How much memory does the GPU have? nvidia-smi in a pod on that node, or the "
+           "DCGM_FI_DEV_FB_FREE/FB_USED metrics.",
+           "The model's working set ({memory_gb} GB, the --gpu-memory-gb argument) exceeds the "
+           "{gpu_gb} GB of a {accelerator}."),
+    fix="Either shrink the demand to fit (smaller batch or model, --gpu-memory-gb under "
+        "{gpu_gb}) or move the workload to a pool with larger GPUs (nvidia-l4 24 GB, "
+        "nvidia-tesla-a100 40 GB, nvidia-a100-80gb / nvidia-h100-80gb 80 GB); `pulumi up`.",
+    look_for="Separates scheduling (fine) from runtime failure; knows Kubernetes does not "
+             "schedule on GPU memory (nvidia.com/gpu counts devices); reads logs --previous; "
+             "talks about batch size, precision, model sharding, or a node pool with bigger GPUs.",
+    check="gpu-memory-exceeds-gpu",
+    inject=inject,
+    targets=lambda spec, workload, memory_gb: {f"workload:{workload}"},
+    details=details,
+)

@@ -1,0 +1,60 @@
+"""A tenant's GPU quota uses a key Kubernetes accepts but never enforces, and its workload
+takes more GPUs than the tenant is allocated."""
+
+from faults import edit, parts
+from faults.base import Fault, Param, Unmet
+
+UNENFORCED_KEY = "limits.nvidia.com/gpu"
+
+
+def inject(spec, tenant, workload):
+    owner = edit.find_tenant(spec, tenant)
+    job = edit.find_workload(spec, workload)
+    if job.tenant != tenant:
+        raise Unmet("workload", workload, f"must be a workload of tenant {tenant}")
+    if not job.gpus:
+        raise Unmet("workload", workload, "must request GPUs")
+    spec = edit.tenant(spec, tenant, gpu_quota_keys=(UNENFORCED_KEY,))
+    # One replica more than the allocation allows: the quota does not stop it.
+    replicas = owner.gpus // job.gpus + 1
+    return edit.workload(spec, workload, replicas=replicas)
+
+
+def details(spec, tenant, workload):
+    owner = edit.find_tenant(spec, tenant)
+    job = edit.find_workload(spec, workload)
+    return {"gpus": owner.gpus, "used": (owner.gpus // job.gpus + 1) * job.gpus,
+            "key": UNENFORCED_KEY, "name": job.name}
+
+
+FAULT = Fault(
+    id="gpu-quota-ineffective",
+    title="{tenant}'s GPU quota is not enforced",
+    part=parts.PAIRING_4,
+    layer="tenant",
+    params=(Param("tenant", "tenant", "tenant-b", "the tenant whose quota is ineffective"),
+            Param("workload", "workload", "{tenant}/infer", "its workload that takes too much")),
+    task="A job in {tenant} is using more GPUs than allowed. Debug and fix the quota "
+         "configuration.",
+    symptom="kubectl get pods -n {tenant} -o wide      # {used} {name} pods Running, one GPU each\n"
+            "kubectl describe resourcequota compute -n {tenant}\n"
+            "Resource               Used  Hard\n"
+            "{key}  0     {gpus}\n"
+            "(the GPU line never counts anything: the key is stored but not enforced)",
+    hints=("Compare what the quota says with what the pods in {tenant} actually request.",
+           "For extended resources such as nvidia.com/gpu, which quota keys does Kubernetes "
+           "enforce? Look at the Used column.",
+           "Only requests.nvidia.com/gpu constrains GPUs; {key} is accepted by the API server "
+           "and ignored."),
+    fix="Make the quota key requests.nvidia.com/gpu (the tenant's gpu_quota_keys default) and "
+        "scale the workload back to the allocation ({gpus} GPU(s)); `pulumi up`, then `kubectl "
+        "describe resourcequota -n {tenant}` shows GPU usage and a further GPU pod is rejected "
+        "with 'exceeded quota'.",
+    look_for="Knows that extended-resource quotas only work as requests.<resource>; checks the "
+             "quota's Used column; understands overcommit is not allowed for GPUs (requests = "
+             "limits); verifies by trying to exceed the quota.",
+    check="gpu-quota-unenforced",
+    inject=inject,
+    targets=lambda spec, tenant, workload: {f"quota:{tenant}", f"workload:{workload}"},
+    details=details,
+)

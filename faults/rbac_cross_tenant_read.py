@@ -1,0 +1,59 @@
+"""A RoleBinding in one tenant's namespace lets another tenant's developers read its pods."""
+
+from dataclasses import replace
+
+from faults import edit, parts
+from faults.base import Fault, Param, Unmet
+from model.spec import RoleBindingSpec
+
+BINDING = "dashboard-viewers"
+
+
+def inject(spec, reader, target):
+    if reader == target:
+        raise Unmet("target", target, "must differ from reader")
+    readers = edit.find_tenant(spec, reader, "reader")
+    victim = edit.find_tenant(spec, target, "target")
+    # Looks like a harmless convenience: the built-in "view" role, for a dashboard team.
+    leak = RoleBindingSpec(name=BINDING, role="view", role_kind="ClusterRole",
+                           groups=readers.developer_groups)
+    return edit.tenant(spec, target, role_bindings=victim.role_bindings + (leak,))
+
+
+def details(spec, reader, target):
+    return {"group": edit.find_tenant(spec, reader, "reader").developer_groups[0],
+            "binding": BINDING}
+
+
+FAULT = Fault(
+    id="rbac-cross-tenant-read",
+    title="{reader} can read {target}'s pods",
+    part=parts.PAIRING_4,
+    layer="tenant",
+    params=(Param("reader", "tenant", "tenant-a", "the tenant whose developers get in"),
+            Param("target", "tenant", "tenant-b", "the tenant whose pods they can read")),
+    task="A user in {reader} can list pods from {target}. Investigate why and fix it in the "
+         "infrastructure code.",
+    symptom="kubectl auth can-i list pods -n {target} --as=dev@example.com --as-group={group}\n"
+            "yes\n"
+            "kubectl get rolebindings -n {target} -o wide\n"
+            "NAME                ROLE                    ... GROUPS\n"
+            "{binding}   ClusterRole/view        ... {group}",
+    hints=("Ask the API server what a {reader} developer may do in {target}: kubectl auth can-i "
+           "--as-group.",
+           "List the RoleBindings in {target} and look at every subject, not only the ones "
+           "named after {target}.",
+           "The binding {binding} grants the built-in ClusterRole view to {group}; it is "
+           "created from {target}'s role bindings in the tenant definition."),
+    fix="Remove the {binding} RoleBinding from {target}'s role_bindings (tenants/ defaults or "
+        "the fault in the stack config) and `pulumi up`; `kubectl auth can-i list pods -n "
+        "{target} --as-group={group}` then says no. Bindings in a tenant namespace should only "
+        "name that tenant's groups and service accounts.",
+    look_for="Uses kubectl auth can-i with --as/--as-group rather than guessing; reads RoleBinding "
+             "subjects and roleRef (a RoleBinding to a ClusterRole is namespaced); fixes it in code, "
+             "not with kubectl delete; mentions least privilege and reviewing bindings per tenant.",
+    check="cross-tenant-access",
+    inject=inject,
+    targets=lambda spec, reader, target: {f"rbac:{target}"},
+    details=details,
+)

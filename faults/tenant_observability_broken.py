@@ -1,0 +1,48 @@
+"""One tenant's workload is invisible: its PodMonitor scrapes a port the pod does not name,
+and it logs to a file instead of stdout."""
+
+from faults import edit, parts
+from faults.base import Fault, Param
+
+WRONG_PORT = "http-metrics"
+
+
+def inject(spec, workload):
+    edit.find_workload(spec, workload)
+    return edit.workload(spec, workload, monitor_port=WRONG_PORT, log_to_file=True)
+
+
+def details(spec, workload):
+    job = edit.find_workload(spec, workload)
+    return {"tenant": job.tenant, "name": job.name, "port": WRONG_PORT}
+
+
+FAULT = Fault(
+    id="tenant-observability-broken",
+    title="{workload} is invisible to Prometheus and kubectl logs",
+    part=parts.PAIRING_4,
+    layer="workload",
+    params=(Param("workload", "workload", "tenant-a/infer", "the workload that goes dark"),),
+    task="Observability is broken for one tenant: fix missing logs and ensure per-tenant "
+         "monitoring.",
+    symptom="kubectl logs -n {tenant} deploy/{name}\n"
+            "(nothing)\n"
+            "Prometheus: gpu_lab_inference_batches_total{{namespace=\"{tenant}\"}} -> no data, "
+            "while the other tenants have series; Status > Targets shows no {tenant}/{name} "
+            "target",
+    hints=("The pod is Running: where do its logs go, and what does Prometheus scrape?",
+           "Compare the PodMonitor's podMetricsEndpoints port with the container's named ports, "
+           "and read the container's args.",
+           "The PodMonitor scrapes port '{port}' (the container calls it 'metrics'), and infer.py "
+           "is started with --log-file."),
+    fix="In the workload spec set the monitor port back to 'metrics' and drop log_to_file, so the "
+        "container logs to stdout; `pulumi up`. The target appears under Status > Targets and "
+        "`kubectl logs` shows JSON lines.",
+    look_for="Checks Prometheus targets and the PodMonitor/ServiceMonitor selector and port by name; "
+             "knows kubectl logs only shows stdout/stderr; thinks about per-tenant scraping (the "
+             "monitoring namespace may scrape tenant pods only on the metrics port).",
+    check="tenant-observability-broken",
+    inject=inject,
+    targets=lambda spec, workload: {f"workload:{workload}"},
+    details=details,
+)

@@ -1,0 +1,102 @@
+"""The interviewer's guide and the candidate's brief for a stack, as Markdown."""
+
+from __future__ import annotations
+
+from faults import SCENARIOS, enabled
+from lab.symptoms import CHECKS
+from model.spec import LabSpec
+
+
+def _environment(spec: LabSpec) -> list[str]:
+    lines = ["## Environment", ""]
+    if spec.platform == "gke":
+        lines.append(f"- GKE cluster `{spec.cluster.name}` in `{spec.cluster.location}` "
+                     f"(project `{spec.gcp.project}`), release channel "
+                     f"{spec.cluster.release_channel.lower()}, Dataplane V2, private nodes.")
+        lines.append(f"- CPU system pool `{spec.system_pool.name}`: "
+                     f"{spec.system_pool.machine_type}, {spec.system_pool.min_nodes}-"
+                     f"{spec.system_pool.max_nodes} nodes.")
+    else:
+        lines.append(f"- An existing cluster (kubeconfig context "
+                     f"`{spec.cluster.kube_context or 'current'}`) with simulated GPUs.")
+    lines += ["", "| GPU pool | accelerator | machine type | GPUs/node | nodes |", "|---|---|---|---|---|"]
+    lines += [f"| {p.name} | {p.accelerator} ({p.gpu_memory_gb} GB) | {p.machine_type} | "
+              f"{p.schedulable_gpus_per_node} | {p.min_nodes}-{p.max_nodes}"
+              f"{' spot' if p.spot else ''} |" for p in spec.gpu_pools]
+    lines += ["", "| tenant | team | GPU quota | priority class | developer group |",
+              "|---|---|---|---|---|"]
+    lines += [f"| {t.name} | {t.team} | {t.gpus} | {t.priority_class} | "
+              f"{', '.join(t.developer_groups)} |" for t in spec.tenants]
+    if spec.workloads:
+        lines += ["", "| workload | kind | replicas x GPUs | pool |", "|---|---|---|---|"]
+        lines += [f"| {w.tenant}/{w.name} | {w.kind} | {w.replicas} x {w.gpus} | {w.pool} |"
+                  for w in spec.workloads]
+    lines += ["", "Add-ons: " + ", ".join(filter(None, [
+        "NVIDIA GPU Operator" if spec.platform == "gke" and spec.addons.gpu_operator.enabled
+        else ("fake GPU operator" if spec.platform == "existing" else None),
+        "kube-prometheus-stack (Prometheus, Grafana)" if spec.addons.monitoring.enabled
+        else None])) + ".", ""]
+    return lines
+
+
+def _connect() -> list[str]:
+    return ["## Connecting", "",
+            "```sh",
+            "pulumi stack output kubeconfig --show-secrets > kubeconfig; export KUBECONFIG=$PWD/kubeconfig",
+            "kubectl -n monitoring port-forward svc/kube-prometheus-stack-prometheus 9090",
+            "kubectl -n monitoring port-forward svc/kube-prometheus-stack-grafana 3000:80",
+            "```", ""]
+
+
+def interviewer_guide(spec: LabSpec) -> str:
+    scenario = SCENARIOS.get(spec.scenario or "")
+    title = f"# gpu-lab interviewer guide: stack `{spec.stack}`"
+    lines = [title, ""]
+    if scenario:
+        lines += [f"Scenario **{scenario.name}**: {scenario.title}. {scenario.description}", ""]
+    lines += ["What is broken, what the candidate should see, the hints to give in order, the "
+              "fix, and what to look for. Keep this page away from the candidate; give them "
+              "`python -m lab guide --candidate` instead.", ""]
+    lines += _environment(spec) + _connect()
+    faults = enabled(spec)
+    lines += [f"## Faults ({len(faults)})", ""]
+    if not faults:
+        lines += ["None: this is a healthy stack.", ""]
+    for number, (fault, params) in enumerate(faults, 1):
+        info = fault.describe(params, spec)
+        lines += [f"### {number}. {info['title']} (`{fault.id}`)", "",
+                  f"- **Part:** {info['part']}",
+                  f"- **Layer:** {info['layer']}",
+                  f"- **The candidate is asked:** {info['task']}", "",
+                  "**What they should see:**", "", "```", info["symptom"], "```", "",
+                  "**Hints, in order:**", ""]
+        lines += [f"{i}. {hint}" for i, hint in enumerate(info["hints"], 1)]
+        lines += ["", f"**The fix:** {info['fix']}", "",
+                  f"**What to look for:** {info['look_for']}", "",
+                  f"**Check:** {CHECKS[fault.check].question} (`python -m lab verify` answers "
+                  f"it against the live cluster.)", ""]
+    if scenario and scenario.tasks:
+        lines += ["## Other tasks in this scenario", ""]
+        for part, task, good in scenario.tasks:
+            lines += [f"- **{part}.** {task}", f"  - *Good answers:* {good}"]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def candidate_brief(spec: LabSpec) -> str:
+    """What the candidate gets: the environment and the tasks, nothing that gives a fault away."""
+    scenario = SCENARIOS.get(spec.scenario or "")
+    tasks: list[tuple[str, str]] = [(part, task) for part, task, _ in
+                                    (scenario.tasks if scenario else ())]
+    tasks += [(fault.part, fault.describe(params, spec)["task"])
+              for fault, params in enabled(spec)]
+    lines = ["# Your GPU platform exercise", "",
+             "You are on call for a multi-tenant GPU Kubernetes platform. Tenants share GPU "
+             "node pools; each has a namespace with quotas, RBAC and network policies. The "
+             "platform is managed with Pulumi (Python): fix problems in the code, not only in "
+             "the cluster. Use kubectl, Prometheus and Grafana, and think aloud.", ""]
+    lines += _environment(spec) + _connect()
+    lines += ["## Tasks", ""]
+    lines += [f"{i}. {task}" for i, (_, task) in enumerate(sorted(tasks, key=lambda t: t[0]), 1)]
+    lines.append("")
+    return "\n".join(lines)
