@@ -79,7 +79,9 @@ class GkeCluster(pulumi.ComponentResource):
                 enable_components=["SYSTEM_COMPONENTS"],
                 managed_prometheus=container.ClusterMonitoringConfigManagedPrometheusArgs(
                     enabled=False)),
-            resource_labels={"gpu-lab-stack": _label_value(spec.stack)},
+            resource_labels={"gpu-lab-stack": _label_value(spec.stack),
+                             **({"expires-at": _label_value(spec.expires_at.replace(":", ""))}
+                                if spec.expires_at else {})},
             opts=pulumi.ResourceOptions(parent=self, depends_on=self.node_account_roles),
             **optional)
 

@@ -94,6 +94,9 @@ class Tenant(pulumi.ComponentResource):
                                        automount_service_account_token=False, opts=in_ns),
             "job-submitter": ServiceAccount(f"{name}-sa-job-submitter",
                                             metadata=meta("job-submitter"), opts=in_ns),
+            **{account: ServiceAccount(f"{name}-sa-{account}", metadata=meta(account),
+                                       opts=in_ns)
+               for account in tenant.extra_service_accounts},
         }
 
         self.role_bindings = [

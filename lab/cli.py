@@ -125,3 +125,178 @@ def guide(
         typer.echo(f"wrote {output}")
     else:
         typer.echo(text)
+
+
+# -- operating interviews -------------------------------------------------------------------
+
+def _echo(line: str) -> None:
+    typer.echo(line, nl=False)
+
+
+def _stack_spec(stack: Optional[str], config_file: Optional[Path]):
+    from faults import build_spec
+    from lab.render import PLACEHOLDER_PROJECT
+
+    name, values = load_stack_values(stack, config_file)
+    values.setdefault("gcp:project", PLACEHOLDER_PROJECT)
+    try:
+        return build_spec(values, stack=name)
+    except ConfigError as err:
+        _fail(str(err))
+
+
+def _api_client(kubeconfig: Optional[Path], context: Optional[str]):
+    from kubernetes import config as kube_config
+    from kubernetes.config.config_exception import ConfigException
+
+    try:
+        return kube_config.new_client_from_config(
+            config_file=str(kubeconfig) if kubeconfig else None, context=context)
+    except (ConfigException, OSError) as err:
+        _fail(f"cannot load the kubeconfig: {err}", code=3)
+
+
+def _run_verify(stack, config_file, kubeconfig, context, prometheus_url):
+    from datetime import datetime, timezone
+
+    from lab.live import live_context
+    from lab.verify import verify as run_verify
+
+    spec = _stack_spec(stack, config_file)
+    api_client = _api_client(kubeconfig, context)
+    started = datetime.now(timezone.utc)
+    try:
+        verdicts = run_verify(spec, live_context(spec, api_client, prometheus_url))
+    except Exception as err:  # noqa: BLE001 - the client raises many kinds; one line is enough
+        _fail(f"cannot read the cluster: {type(err).__name__}: {str(err).splitlines()[0]}",
+              code=3)
+    return spec, verdicts, started, datetime.now(timezone.utc)
+
+
+KUBECONFIG_OPTION = typer.Option(None, "--kubeconfig", help="Default: $KUBECONFIG or ~/.kube/config.")
+CONTEXT_OPTION = typer.Option(None, "--context", help="kubeconfig context (default: current).")
+PROMETHEUS_OPTION = typer.Option(None, "--prometheus-url",
+                                 help="e.g. http://localhost:9090 after a port-forward.")
+
+
+@app.command()
+def verify(
+    stack: Optional[str] = typer.Argument(None, help="The stack: Pulumi.<STACK>.yaml."),
+    config_file: Optional[Path] = typer.Option(None, "--config-file", "-c"),
+    kubeconfig: Optional[Path] = KUBECONFIG_OPTION,
+    context: Optional[str] = CONTEXT_OPTION,
+    prometheus_url: Optional[str] = PROMETHEUS_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="Print the verdicts as JSON."),
+) -> None:
+    """Check a live cluster: which of the stack's faults are still there (exit 0: all fixed)."""
+    from lab.verify import FIXED, table
+
+    _, verdicts, _, _ = _run_verify(stack, config_file, kubeconfig, context, prometheus_url)
+    typer.echo(json.dumps([v.to_json() for v in verdicts], indent=2) if as_json
+               else table(verdicts))
+    raise typer.Exit(0 if all(v.status == FIXED for v in verdicts) else 1)
+
+
+@app.command()
+def report(
+    stack: Optional[str] = typer.Argument(None, help="The stack: Pulumi.<STACK>.yaml."),
+    archive: str = typer.Option(..., "--archive", help="s3://BUCKET/PREFIX"),
+    endpoint_url: Optional[str] = typer.Option(None, "--endpoint-url",
+                                               help="S3-compatible endpoint (MinIO, GCS)."),
+    config_file: Optional[Path] = typer.Option(None, "--config-file", "-c"),
+    kubeconfig: Optional[Path] = KUBECONFIG_OPTION,
+    context: Optional[str] = CONTEXT_OPTION,
+    prometheus_url: Optional[str] = PROMETHEUS_OPTION,
+    output_dir: Path = typer.Option(Path("reports"), "--output-dir",
+                                    help="Where the local copy is written."),
+) -> None:
+    """Verify the stack, write the report (verdicts, scenario, timings) as JSON and upload it."""
+    from lab.archive import ArchiveError, build_report, parse_s3_url, save_local, upload
+
+    try:
+        parse_s3_url(archive)
+    except ArchiveError as err:
+        _fail(str(err))
+    spec, verdicts, started, finished = _run_verify(stack, config_file, kubeconfig, context,
+                                                    prometheus_url)
+    path = save_local(build_report(spec, verdicts, started, finished), output_dir)
+    typer.echo(f"report written to {path}")
+    try:
+        typer.echo(f"uploaded to {upload(path, archive, endpoint_url)}")
+    except ArchiveError as err:
+        _fail(f"upload failed: {err}; the report stays at {path}", code=4)
+
+
+@app.command()
+def new(
+    candidate: str = typer.Argument(..., help="Names the stack and the cluster."),
+    scenario: str = typer.Option("pairing", "--scenario"),
+    project: Optional[str] = typer.Option(None, "--project",
+                                          help="GCP project (default: $GOOGLE_CLOUD_PROJECT)."),
+    tenant: str = typer.Option("tenant-a", "--tenant",
+                               help="The tenant the candidate logs in to."),
+    hours: float = typer.Option(8.0, "--hours", help="When the stack should be gone."),
+    region: str = typer.Option("us-central1", "--region"),
+) -> None:
+    """Create a candidate's stack from a scenario, run `pulumi up`, and write their login."""
+    import os
+    from datetime import datetime, timezone
+
+    from lab import stacks
+
+    try:
+        stacks.require_cli()
+        stacks.check_candidate(candidate)
+        project = project or os.environ.get("GOOGLE_CLOUD_PROJECT") or \
+            os.environ.get("CLOUDSDK_CORE_PROJECT")
+        if not project:
+            raise stacks.LabError("no GCP project: pass --project or set GOOGLE_CLOUD_PROJECT")
+        config = stacks.candidate_config(candidate, scenario, project, hours, tenant,
+                                         datetime.now(timezone.utc), region)
+        result = stacks.new_stack(candidate, config, _echo)
+        kubeconfig = result.outputs["kubeconfig"].value
+        login = stacks.write_candidate_access(candidate, kubeconfig, tenant, hours)
+    except stacks.LabError as err:
+        _fail(str(err), code=1)
+    typer.echo(f"\nStack {candidate} is up (expires {config['gpu-lab:expiresAt']}).")
+    typer.echo(f"Candidate login (tenant-admin in {tenant} only, valid {hours:g}h): {login}")
+    typer.echo(f"Candidate brief:  python -m lab guide --stack {candidate} --candidate")
+    typer.echo(f"Your guide:       python -m lab guide --stack {candidate}")
+    typer.echo(f"Check progress:   python -m lab verify {candidate}")
+
+
+@app.command()
+def destroy(candidate: str = typer.Argument(...),
+            yes: bool = typer.Option(False, "--yes", help="Do not ask.")) -> None:
+    """Tear down a candidate's stack and remove it."""
+    from lab import stacks
+
+    try:
+        stacks.require_cli()
+        if not yes:
+            typer.confirm(f"Destroy every resource of stack {candidate}?", abort=True)
+        stacks.destroy_stack(candidate, _echo)
+    except stacks.LabError as err:
+        _fail(str(err), code=1)
+    typer.echo(f"stack {candidate} destroyed and removed")
+
+
+@app.command(name="list")
+def list_(as_json: bool = typer.Option(False, "--json")) -> None:
+    """List interview stacks: scenario, age, expiry, resources; flags expired ones."""
+    from dataclasses import asdict
+
+    from lab import stacks
+
+    try:
+        rows = stacks.list_stacks()
+    except stacks.LabError as err:
+        _fail(str(err), code=1)
+    if as_json:
+        typer.echo(json.dumps([asdict(r) for r in rows], indent=2))
+        return
+    typer.echo(f"{'STACK':24} {'SCENARIO':26} {'AGE':>6} {'EXPIRES':21} RESOURCES")
+    for r in rows:
+        flag = "  EXPIRED: destroy it" if r.expired and r.resources else ""
+        typer.echo(f"{r.name:24} {r.scenario:26} {r.age:>6} {r.expires_at:21} "
+                   f"{r.resources}{flag}")

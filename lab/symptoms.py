@@ -8,7 +8,7 @@ turns exactly its own check on. Answers carry the evidence.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
 
 from lab.checks.answer import Answer
@@ -22,11 +22,27 @@ from model.spec import ACCELERATOR_LABEL, GPU_RESOURCE, LabSpec, WorkloadSpec
 DCGM_APP = "nvidia-dcgm-exporter"
 
 
+Authorizer = Callable[[Subject, str, str, str], Answer]   # subject, verb, resource, namespace
+
+
 @dataclass
 class Context:
+    """What the checks look at. Offline: rendered objects, nodes from the spec, RBAC answered
+    by lab.checks.rbac. Live: objects and nodes read from the cluster, RBAC answered by the
+    API server (SubjectAccessReview), plus pods, events and logs as runtime evidence."""
     spec: LabSpec
     objects: ObjectSet
     nodes: list[dict]
+    authorizer: Optional[Authorizer] = None
+    live: bool = False
+    logs: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (ns, pod, container)
+    # Live only, when reachable: does this PromQL query return series?
+    prometheus: Optional[Callable[[str], Optional[bool]]] = None
+
+    def can_i(self, subject: Subject, verb: str, resource: str, namespace: str) -> Answer:
+        if self.authorizer is not None:
+            return self.authorizer(subject, verb, resource, namespace)
+        return can_i(self.objects, subject, verb, resource, namespace)
 
 
 @dataclass(frozen=True)
@@ -79,7 +95,7 @@ def cross_tenant_access(ctx: Context) -> Answer:
             if other.name == own.name:
                 continue
             for subject in members:
-                answer = can_i(ctx.objects, subject, "list", "pods", other.name)
+                answer = ctx.can_i(subject, "list", "pods", other.name)
                 if answer:
                     evidence.append(f"{subject} can list pods in {other.name}: {answer.reason}")
     return present(evidence, "no tenant member can list another tenant's pods")
@@ -124,7 +140,7 @@ def job_submission_forbidden(ctx: Context) -> Answer:
     evidence = []
     for tenant in ctx.spec.tenants:
         ci = Subject.service_account(tenant.name, "job-submitter")
-        answer = can_i(ctx.objects, ci, "create", "jobs", tenant.name)
+        answer = ctx.can_i(ci, "create", "jobs", tenant.name)
         if not answer:
             evidence.append(f"{tenant.name}: {answer.reason}")
     return present(evidence, "every tenant's job-submitter may create Jobs")

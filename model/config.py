@@ -10,6 +10,8 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from dataclasses import replace
+from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from model.errors import MISSING, ConfigError, Problem, did_you_mean
@@ -18,7 +20,7 @@ from model.reader import DNS_LABEL, Fields, check_bool, check_str
 from model.workloads import load_workloads
 from model.spec import (
     MIG_CAPABLE, AddonsSpec, ClusterSpec, FaultRef, GcpSpec, GpuOperatorSpec, GpuPoolSpec,
-    LabSpec, MonitoringSpec, NetworkSpec, NodePoolSpec, TenantSpec,
+    LabSpec, MonitoringSpec, NetworkSpec, NodePoolSpec, RoleBindingSpec, TenantSpec,
 )
 import tenants as tenant_catalog
 from tenants.defaults import default_role_bindings
@@ -37,7 +39,8 @@ FAKE_GPU_OPERATOR_CHART = "0.2.0"
 TOP_LEVEL_KEYS = {
     "platform": False, "cluster": True, "systemPool": True, "gpuPools": True,
     "tenants": True, "addons": True, "workload": True, "workloads": True, "faults": True,
-    "scenario": False, "allowFaults": False,
+    "scenario": False, "allowFaults": False, "expiresAt": False, "createdAt": False,
+    "candidate": True,
 }
 REGION = re.compile(r"[a-z]+-[a-z]+\d+")
 ZONE = re.compile(r"[a-z]+-[a-z]+\d+-[a-z]")
@@ -73,6 +76,18 @@ def load_spec(values: Mapping[str, Any], stack: str = "dev") -> LabSpec:
     scenario = ours.get("scenario")
     if scenario is not None:
         scenario = check_str(problems, f"{NAMESPACE}:scenario", scenario)
+    expires_at = _timestamp("expiresAt", ours.get("expiresAt"), problems)
+    _timestamp("createdAt", ours.get("createdAt"), problems)   # recorded by `lab new`
+    candidate = Fields(f"{NAMESPACE}:candidate", ours.get("candidate"), problems)
+    candidate_tenant = candidate.str("tenant", None)
+    candidate.finish()
+    if candidate_tenant is not None:
+        if candidate_tenant not in {t.name for t in tenants}:
+            problems.append(Problem(f"{NAMESPACE}:candidate.tenant", candidate_tenant,
+                                    "must be one of the stack's tenants: "
+                                    + ", ".join(t.name for t in tenants)))
+        else:
+            tenants = _with_candidate_login(tenants, candidate_tenant)
 
     if problems:
         raise ConfigError(problems)
@@ -80,7 +95,31 @@ def load_spec(values: Mapping[str, Any], stack: str = "dev") -> LabSpec:
                    system_pool=system_pool, gpu_pools=gpu_pools, tenants=tenants,
                    priority_classes=tenant_catalog.PRIORITY_CLASSES, addons=addons,
                    workloads=workloads, faults=faults, allow_faults=allow_faults,
-                   scenario=scenario)
+                   scenario=scenario, expires_at=expires_at, candidate_tenant=candidate_tenant)
+
+
+def _timestamp(key: str, value: Any, problems: list[Problem]) -> str | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        problems.append(Problem(f"{NAMESPACE}:{key}", value,
+                                "must be an ISO 8601 time such as 2026-11-24T18:00:00Z"))
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _with_candidate_login(tenants: tuple[TenantSpec, ...], name: str) -> tuple[TenantSpec, ...]:
+    """The candidate logs in as ServiceAccount `candidate`, admin of one tenant namespace
+    (never cluster-admin)."""
+    login = RoleBindingSpec(name="candidate", role="tenant-admin",
+                            service_accounts=("candidate",))
+    return tuple(replace(t, extra_service_accounts=t.extra_service_accounts + ("candidate",),
+                         role_bindings=t.role_bindings + (login,)) if t.name == name else t
+                 for t in tenants)
 
 
 def _own_keys(values: Mapping[str, Any], problems: list[Problem]) -> dict[str, Any]:

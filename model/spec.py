@@ -149,6 +149,7 @@ class TenantSpec:
     # constrains an extended resource; other keys are stored but not enforced.
     gpu_quota_keys: tuple[str, ...] = (f"requests.{GPU_RESOURCE}",)
     role_bindings: tuple[RoleBindingSpec, ...] = ()
+    extra_service_accounts: tuple[str, ...] = ()   # e.g. "candidate", for an interview login
     internet_egress: bool = True
     metrics_ports: tuple[int, ...] = (9400, 8000)
     default_cpu_request: str = "250m"
@@ -257,6 +258,8 @@ class LabSpec:
     faults: tuple[FaultRef, ...] = field(default=())
     allow_faults: bool = False
     scenario: Optional[str] = None
+    expires_at: Optional[str] = None   # ISO 8601 UTC: when this interview stack should be gone
+    candidate_tenant: Optional[str] = None   # the tenant the candidate logs in to
 
     def tenant(self, name: str) -> TenantSpec:
         for tenant in self.tenants:

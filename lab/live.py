@@ -1,0 +1,130 @@
+"""Reads what `lab verify` needs from a live cluster with the Kubernetes Python client.
+
+Objects come back as the API server serializes them (camelCase, like kubectl get -o json),
+so the same checks run on them as on rendered objects. RBAC questions go to the API server
+itself (SubjectAccessReview), which also knows built-in and aggregated roles.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+import urllib.request
+from typing import Any, Optional
+
+from lab.checks.answer import Answer
+from lab.checks.objects import ObjectSet
+from lab.checks.rbac import Subject, parse_resource
+from lab.symptoms import Context
+from model.spec import LabSpec
+
+# (kind, apiVersion, client API class, list method) for every kind the checks read.
+CORE_KINDS = [
+    ("Namespace", "v1", "CoreV1Api", "list_namespace"),
+    ("Node", "v1", "CoreV1Api", "list_node"),
+    ("Pod", "v1", "CoreV1Api", "list_pod_for_all_namespaces"),
+    ("Event", "v1", "CoreV1Api", "list_event_for_all_namespaces"),
+    ("ResourceQuota", "v1", "CoreV1Api", "list_resource_quota_for_all_namespaces"),
+    ("LimitRange", "v1", "CoreV1Api", "list_limit_range_for_all_namespaces"),
+    ("ServiceAccount", "v1", "CoreV1Api", "list_service_account_for_all_namespaces"),
+    ("Role", "rbac.authorization.k8s.io/v1", "RbacAuthorizationV1Api",
+     "list_role_for_all_namespaces"),
+    ("RoleBinding", "rbac.authorization.k8s.io/v1", "RbacAuthorizationV1Api",
+     "list_role_binding_for_all_namespaces"),
+    ("ClusterRole", "rbac.authorization.k8s.io/v1", "RbacAuthorizationV1Api",
+     "list_cluster_role"),
+    ("ClusterRoleBinding", "rbac.authorization.k8s.io/v1", "RbacAuthorizationV1Api",
+     "list_cluster_role_binding"),
+    ("NetworkPolicy", "networking.k8s.io/v1", "NetworkingV1Api",
+     "list_network_policy_for_all_namespaces"),
+    ("Deployment", "apps/v1", "AppsV1Api", "list_deployment_for_all_namespaces"),
+    ("Job", "batch/v1", "BatchV1Api", "list_job_for_all_namespaces"),
+]
+CUSTOM_KINDS = [("PodMonitor", "podmonitors"), ("ServiceMonitor", "servicemonitors")]
+FAILING = ("CrashLoopBackOff", "Error", "StartError", "RunContainerError")
+
+
+def _failing(status: dict) -> bool:
+    state, last = status.get("state") or {}, status.get("lastState") or {}
+    return (state.get("waiting") or {}).get("reason") in FAILING or bool(last.get("terminated"))
+
+
+def collect(api_client: Any) -> tuple[list[dict], dict[tuple[str, str, str], str]]:
+    """(objects, logs of failing containers) from the cluster `api_client` talks to."""
+    from kubernetes import client
+    from kubernetes.client.rest import ApiException
+
+    objects: list[dict] = []
+    for kind, api_version, api_name, method in CORE_KINDS:
+        items = getattr(getattr(client, api_name)(api_client), method)().items
+        for item in items:
+            objects.append({**api_client.sanitize_for_serialization(item), "kind": kind,
+                            "apiVersion": api_version})
+    custom = client.CustomObjectsApi(api_client)
+    for kind, plural in CUSTOM_KINDS:
+        try:
+            listed = custom.list_cluster_custom_object("monitoring.coreos.com", "v1", plural)
+        except ApiException as err:
+            if err.status != 404:      # no Prometheus operator: nothing scrapes anything
+                raise
+            continue
+        objects += [{**item, "kind": kind} for item in listed.get("items", [])]
+
+    logs: dict[tuple[str, str, str], str] = {}
+    core = client.CoreV1Api(api_client)
+    for pod in (o for o in objects if o["kind"] == "Pod"):
+        meta, status = pod["metadata"], pod.get("status") or {}
+        for container in (status.get("initContainerStatuses") or []) + \
+                (status.get("containerStatuses") or []):
+            if not _failing(container):
+                continue
+            try:
+                logs[(meta["namespace"], meta["name"], container["name"])] = \
+                    core.read_namespaced_pod_log(meta["name"], meta["namespace"],
+                                                 container=container["name"], previous=True,
+                                                 tail_lines=20)
+            except ApiException:
+                pass        # no previous container yet: the status says enough
+    return objects, logs
+
+
+def sar_authorizer(api_client: Any):
+    """Answers can-i questions with the API server's own authorizer."""
+    from kubernetes import client
+
+    api = client.AuthorizationV1Api(api_client)
+
+    def authorize(subject: Subject, verb: str, resource: str, namespace: str) -> Answer:
+        group, base, subresource = parse_resource(resource, None)
+        review = client.V1SubjectAccessReview(spec=client.V1SubjectAccessReviewSpec(
+            user=subject.user, groups=list(subject.groups),
+            resource_attributes=client.V1ResourceAttributes(
+                namespace=namespace, verb=verb, group=group, resource=base,
+                subresource=subresource or None)))
+        status = api.create_subject_access_review(review).status
+        reason = status.reason or ("allowed" if status.allowed else "no RBAC rule allows it")
+        return Answer(bool(status.allowed),
+                      f"the API server says {'yes' if status.allowed else 'no'} to {subject} "
+                      f"{verb} {resource} in {namespace}: {reason}")
+    return authorize
+
+
+def prometheus_has(url: str, query: str, timeout: float = 5.0) -> Optional[bool]:
+    """Does `query` return any series? None when Prometheus cannot be reached."""
+    address = f"{url.rstrip('/')}/api/v1/query?{urllib.parse.urlencode({'query': query})}"
+    try:
+        with urllib.request.urlopen(address, timeout=timeout) as response:
+            body = json.load(response)
+    except (OSError, ValueError):
+        return None
+    return bool(body.get("data", {}).get("result"))
+
+
+def live_context(spec: LabSpec, api_client: Any,
+                 prometheus_url: Optional[str] = None) -> Context:
+    objects, logs = collect(api_client)
+    nodes = [o for o in objects if o["kind"] == "Node"]
+    return Context(spec=spec, objects=ObjectSet(objects), nodes=nodes,
+                   authorizer=sar_authorizer(api_client), live=True, logs=logs,
+                   prometheus=(lambda q: prometheus_has(prometheus_url, q))
+                   if prometheus_url else None)

@@ -1,0 +1,209 @@
+"""Per-candidate interview stacks with the Pulumi Automation API: new, destroy, list.
+
+State lives in a local file backend under the project (.pulumi-state/) unless
+PULUMI_BACKEND_URL says otherwise. The Automation API drives the Pulumi CLI, which must
+be installed; every command says so in one line when it is not.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import yaml
+
+from model.source import PROJECT_DIR
+
+INSTALL_HINT = ("the Pulumi CLI is not installed (or not on PATH): install it with "
+                "`curl -fsSL https://get.pulumi.com | sh` and run this again")
+CANDIDATE_NAME = re.compile(r"[a-z][a-z0-9-]{0,22}[a-z0-9]")
+LOCAL_STATE = PROJECT_DIR / ".pulumi-state"
+
+
+class LabError(RuntimeError):
+    """A one-line explanation of why a command cannot go on."""
+
+
+def require_cli() -> str:
+    path = shutil.which("pulumi")
+    if path is None:
+        raise LabError(INSTALL_HINT)
+    return path
+
+
+def backend_url() -> str:
+    return os.environ.get("PULUMI_BACKEND_URL") or f"file://{LOCAL_STATE}"
+
+
+def check_candidate(name: str) -> str:
+    if not CANDIDATE_NAME.fullmatch(name):
+        raise LabError(f"candidate {name!r}: use 2-24 lowercase letters, digits and '-', "
+                       f"starting with a letter (it names the stack and the cluster)")
+    return name
+
+
+def candidate_config(candidate: str, scenario: str, project: str, hours: float, tenant: str,
+                     now: datetime, region: str = "us-central1") -> dict[str, Any]:
+    """The stack config of a candidate's stack: the scenario's stack file (or the scenario
+    itself), the project, an expiry, and a namespace-scoped login in `tenant`."""
+    from faults import SCENARIOS
+
+    if scenario not in SCENARIOS:
+        raise LabError(f"unknown scenario {scenario!r}; scenarios: {', '.join(SCENARIOS)}")
+    stack_file = PROJECT_DIR / f"Pulumi.{scenario}.yaml"
+    config: dict[str, Any] = {"gcp:region": region,
+                              "gpu-lab:allowFaults": True, "gpu-lab:scenario": scenario}
+    if stack_file.exists():
+        config.update((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {})
+    expires = (now + timedelta(hours=hours)).astimezone(timezone.utc)
+    config.update({
+        "gcp:project": project,
+        "gpu-lab:cluster": {**(config.get("gpu-lab:cluster") or {}),
+                            "name": f"gpu-lab-{candidate}"},
+        "gpu-lab:expiresAt": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "gpu-lab:createdAt": now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "gpu-lab:candidate": {"tenant": tenant},
+    })
+    return config
+
+
+def _workspace_options(stack: Optional[str] = None):
+    from pulumi import automation as auto
+
+    env = {"PULUMI_BACKEND_URL": backend_url(),
+           # The local backend encrypts secrets with a passphrase; empty unless set.
+           "PULUMI_CONFIG_PASSPHRASE": os.environ.get("PULUMI_CONFIG_PASSPHRASE", "")}
+    return auto.LocalWorkspaceOptions(work_dir=str(PROJECT_DIR), env_vars=env)
+
+
+def _as_config(values: dict[str, Any]):
+    from pulumi import automation as auto
+
+    return {key: auto.ConfigValue(value=value if isinstance(value, str) else json.dumps(value))
+            for key, value in values.items()}
+
+
+def new_stack(candidate: str, config: dict[str, Any], on_output: Callable[[str], None]):
+    """Create and select the candidate's stack, set its config and run `pulumi up`."""
+    require_cli()
+    from pulumi import automation as auto
+
+    LOCAL_STATE.mkdir(exist_ok=True)
+    stack = auto.create_or_select_stack(stack_name=candidate, work_dir=str(PROJECT_DIR),
+                                        opts=_workspace_options())
+    stack.set_all_config(_as_config(config), path=False)
+    return stack.up(on_output=on_output)
+
+
+def destroy_stack(candidate: str, on_output: Callable[[str], None]) -> None:
+    require_cli()
+    from pulumi import automation as auto
+
+    stack = auto.select_stack(stack_name=candidate, work_dir=str(PROJECT_DIR),
+                              opts=_workspace_options())
+    stack.destroy(on_output=on_output)
+    stack.workspace.remove_stack(candidate)
+    stack_file = PROJECT_DIR / f"Pulumi.{candidate}.yaml"
+    if stack_file.exists():
+        stack_file.unlink()
+
+
+@dataclass(frozen=True)
+class StackRow:
+    name: str
+    scenario: str
+    age: str
+    expires_at: str
+    expired: bool
+    resources: int
+
+
+def _parse_time(text: str) -> Optional[datetime]:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _age(since: Optional[datetime], now: datetime) -> str:
+    if since is None:
+        return "-"
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=timezone.utc)
+    hours = (now - since).total_seconds() / 3600
+    return f"{hours:.1f}h" if hours < 48 else f"{hours / 24:.1f}d"
+
+
+def list_stacks(now: Optional[datetime] = None) -> list[StackRow]:
+    require_cli()
+    from pulumi import automation as auto
+
+    now = now or datetime.now(timezone.utc)
+    options = _workspace_options()
+    workspace = auto.LocalWorkspace(work_dir=options.work_dir, env_vars=options.env_vars)
+    rows = []
+    for summary in workspace.list_stacks():
+        config = {key: value.value for key, value in
+                  workspace.get_all_config(summary.name).items()}
+        rows.append(stack_row(summary.name, config, summary.last_update,
+                              summary.resource_count or 0, now))
+    return rows
+
+
+def stack_row(name: str, config: dict[str, str], last_update: Optional[datetime],
+              resources: int, now: datetime) -> StackRow:
+    expires = _parse_time(config.get("gpu-lab:expiresAt", ""))
+    created = _parse_time(config.get("gpu-lab:createdAt", "")) or last_update
+    return StackRow(name=name, scenario=config.get("gpu-lab:scenario", "-"),
+                    age=_age(created, now),
+                    expires_at=expires.strftime("%Y-%m-%dT%H:%M:%SZ") if expires else "-",
+                    expired=bool(expires and expires < now), resources=resources)
+
+
+def candidate_kubeconfig(admin_kubeconfig: str, namespace: str, token: str,
+                         account: str = "candidate") -> str:
+    """A kubeconfig that logs in with a ServiceAccount token, defaulting to its namespace."""
+    admin = yaml.safe_load(admin_kubeconfig)
+    cluster = admin["clusters"][0]
+    context = f"{account}@{cluster['name']}"
+    return yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config",
+        "clusters": [cluster],
+        "users": [{"name": context, "user": {"token": token}}],
+        "contexts": [{"name": context, "context": {"cluster": cluster["name"], "user": context,
+                                                   "namespace": namespace}}],
+        "current-context": context,
+    }, sort_keys=False)
+
+
+def request_token(api_client: Any, namespace: str, hours: float,
+                  account: str = "candidate") -> str:
+    """A bound token for the candidate's ServiceAccount (TokenRequest API), valid `hours`."""
+    from kubernetes import client
+
+    request = client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(
+        audiences=[], expiration_seconds=int(hours * 3600)))
+    response = client.CoreV1Api(api_client).create_namespaced_service_account_token(
+        account, namespace, request)
+    return response.status.token
+
+
+def write_candidate_access(candidate: str, admin_kubeconfig: str, tenant: str,
+                           hours: float) -> Path:
+    """Ask the cluster for the candidate's token and write their kubeconfig."""
+    from kubernetes import config as kube_config
+
+    api_client = kube_config.new_client_from_config_dict(yaml.safe_load(admin_kubeconfig))
+    token = request_token(api_client, tenant, hours)
+    path = PROJECT_DIR / "candidates" / candidate / "kubeconfig"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(candidate_kubeconfig(admin_kubeconfig, tenant, token))
+    path.chmod(0o600)
+    return path

@@ -1,0 +1,236 @@
+"""Operating interviews: per-candidate stacks up to where the Pulumi CLI is needed, and the
+report archive against moto's standalone S3 server over real HTTP on a loopback port."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+
+import boto3
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from faults import build_spec
+from lab import stacks
+from lab.archive import ArchiveError, build_report, parse_s3_url, save_local, upload
+from lab.cli import app
+from lab.verify import Verdict
+from model import load_spec
+
+runner = CliRunner()
+NOW = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)
+
+
+# -- per-candidate stacks -------------------------------------------------------------------
+
+@pytest.mark.parametrize("command", [["new", "alice", "--project", "p"], ["destroy", "alice",
+                                                                            "--yes"], ["list"]])
+def test_missing_cli_is_one_line_with_the_install_hint(command, monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    result = runner.invoke(app, command)
+    assert result.exit_code == 1
+    assert result.output.strip() == stacks.INSTALL_HINT
+    assert "get.pulumi.com" in result.output
+
+
+def test_candidate_stack_config_is_a_valid_interview_stack():
+    config = stacks.candidate_config("alice", "pairing", "acme-interviews", 8, "tenant-a", NOW)
+    assert config["gpu-lab:scenario"] == "pairing"
+    assert config["gpu-lab:allowFaults"] is True
+    assert config["gcp:project"] == "acme-interviews"
+    assert config["gpu-lab:expiresAt"] == "2026-11-24T02:00:00Z"
+    assert config["gpu-lab:cluster"]["name"] == "gpu-lab-alice"
+    spec = build_spec(config, stack="alice")
+    assert spec.expires_at == "2026-11-24T02:00:00Z"
+    assert [f.id for f in spec.faults][0] == "rbac-cross-tenant-read"
+    # the candidate logs in as tenant-admin of one namespace, nothing cluster-wide
+    tenant = spec.tenant("tenant-a")
+    assert "candidate" in tenant.extra_service_accounts
+    [login] = [b for b in tenant.role_bindings if b.name == "candidate"]
+    assert (login.role, login.role_kind, login.service_accounts) == \
+        ("tenant-admin", "Role", ("candidate",))
+
+
+def test_candidate_login_renders_and_is_namespaced():
+    from lab.checks import ObjectSet, Subject, can_i
+    from lab.render import render
+    config = stacks.candidate_config("alice", "pairing", "p", 8, "tenant-b", NOW)
+    rendering = render(config, stack="alice")
+    objects = ObjectSet(rendering.kubernetes_objects())
+    assert objects.get("ServiceAccount", "candidate", "tenant-b") is not None
+    me = Subject.service_account("tenant-b", "candidate")
+    assert can_i(objects, me, "create", "rolebindings", "tenant-b")
+    assert not can_i(objects, me, "list", "pods", "tenant-a")
+    assert not can_i(objects, me, "list", "nodes")
+    labels = [r for r in rendering.resources if r.type == "gcp:container/cluster:Cluster"][0] \
+        .inputs["resourceLabels"]
+    assert labels["expires-at"] == "2026-11-24t020000z"
+
+
+@pytest.mark.parametrize("name", ["Alice", "a", "bob_smith", "x" * 25, "9lives"])
+def test_candidate_names_are_checked(name):
+    with pytest.raises(stacks.LabError):
+        stacks.check_candidate(name)
+
+
+def test_unknown_scenario_for_a_candidate():
+    with pytest.raises(stacks.LabError, match="unknown scenario 'paring'"):
+        stacks.candidate_config("alice", "paring", "p", 8, "tenant-a", NOW)
+
+
+def test_list_rows_flag_expired_stacks():
+    row = stacks.stack_row("alice", {"gpu-lab:scenario": "pairing",
+                                     "gpu-lab:expiresAt": "2026-11-23T17:00:00Z",
+                                     "gpu-lab:createdAt": "2026-11-23T09:00:00Z"},
+                           None, 112, NOW)
+    assert (row.scenario, row.age, row.expired, row.resources) == ("pairing", "9.0h", True, 112)
+    fresh = stacks.stack_row("bob", {"gpu-lab:expiresAt": "2026-11-24T01:00:00Z"},
+                             NOW - timedelta(hours=2), 0, NOW)
+    assert (fresh.expired, fresh.age, fresh.scenario) == (False, "2.0h", "-")
+
+
+def test_backend_defaults_to_a_local_file_backend(monkeypatch):
+    monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)
+    assert stacks.backend_url().startswith("file://") and \
+        stacks.backend_url().endswith(".pulumi-state")
+    monkeypatch.setenv("PULUMI_BACKEND_URL", "gs://acme-pulumi-state")
+    assert stacks.backend_url() == "gs://acme-pulumi-state"
+
+
+def test_candidate_kubeconfig_uses_the_token_and_the_namespace():
+    admin = yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "clusters": [
+        {"name": "gke_p_gpu-lab-alice", "cluster": {"server": "https://203.0.113.10",
+                                                    "certificate-authority-data": "Q0E="}}],
+        "users": [{"name": "admin", "user": {"exec": {"command": "gke-gcloud-auth-plugin"}}}]})
+    config = yaml.safe_load(stacks.candidate_kubeconfig(admin, "tenant-a", "tok3n"))
+    assert config["users"][0]["user"] == {"token": "tok3n"}
+    assert config["contexts"][0]["context"]["namespace"] == "tenant-a"
+    assert config["clusters"][0]["cluster"]["server"] == "https://203.0.113.10"
+    assert "gke-gcloud-auth-plugin" not in json.dumps(config)
+
+
+def test_token_request_is_bounded():
+    captured = {}
+
+    class FakeCore:
+        def create_namespaced_service_account_token(self, name, namespace, body):
+            captured.update(name=name, namespace=namespace, body=body)
+            return type("R", (), {"status": type("S", (), {"token": "abc"})})
+
+    from kubernetes import client
+    original = client.CoreV1Api
+    client.CoreV1Api = lambda api_client: FakeCore()
+    try:
+        assert stacks.request_token(None, "tenant-a", 8) == "abc"
+    finally:
+        client.CoreV1Api = original
+    assert (captured["name"], captured["namespace"]) == ("candidate", "tenant-a")
+    assert captured["body"].spec.expiration_seconds == 8 * 3600
+
+
+# -- the archive ------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def s3_server():
+    """moto's S3 server in its own process. The first four requests set up a user without
+    authentication; after that every request must carry valid credentials."""
+    port = free_port()
+    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "4"}
+    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1",
+                                "-p", str(port)], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    setup = dict(endpoint_url=url, region_name="us-east-1", aws_access_key_id="setup",
+                 aws_secret_access_key="setup")
+    iam = boto3.client("iam", **setup)
+    iam.create_user(UserName="interviewer")
+    key = iam.create_access_key(UserName="interviewer")["AccessKey"]
+    iam.put_user_policy(UserName="interviewer", PolicyName="s3", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
+    credentials = {"AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+                   "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
+                   "AWS_DEFAULT_REGION": "us-east-1"}
+    boto3.client("s3", endpoint_url=url, region_name="us-east-1",
+                 aws_access_key_id=key["AccessKeyId"],
+                 aws_secret_access_key=key["SecretAccessKey"]).create_bucket(Bucket="interviews")
+    yield url, credentials
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture
+def report_file(tmp_path):
+    spec = load_spec({"gcp:project": "p", "gpu-lab:scenario": "pairing"}, stack="alice")
+    verdicts = [Verdict("rbac-cross-tenant-read", "tenant-a can read tenant-b's pods", "fixed",
+                        "no tenant member can list another tenant's pods", "q")]
+    report = build_report(spec, verdicts, NOW, NOW + timedelta(seconds=2.5))
+    return save_local(report, tmp_path / "reports")
+
+
+def test_report_contents(report_file):
+    report = json.loads(report_file.read_text())
+    assert report["stack"] == "alice" and report["scenario"] == "pairing"
+    assert report["fixed"] == 1 and report["total"] == 1
+    assert report["timings"]["verify_seconds"] == 2.5
+    assert report["verify"][0]["status"] == "fixed"
+
+
+def test_upload_over_http(s3_server, report_file, monkeypatch):
+    url, credentials = s3_server
+    for key, value in credentials.items():
+        monkeypatch.setenv(key, value)
+    where = upload(report_file, "s3://interviews/2026/alice", endpoint_url=url)
+    assert where == f"s3://interviews/2026/alice/{report_file.name}"
+    s3 = boto3.client("s3", endpoint_url=url)
+    body = s3.get_object(Bucket="interviews", Key=f"2026/alice/{report_file.name}")["Body"]
+    assert json.loads(body.read()) == json.loads(report_file.read_text())
+
+
+def test_missing_bucket_is_explained_and_the_report_kept(s3_server, report_file, monkeypatch):
+    url, credentials = s3_server
+    for key, value in credentials.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ArchiveError, match="bucket 'no-such-bucket' does not exist at http://"):
+        upload(report_file, "s3://no-such-bucket/x", endpoint_url=url)
+    assert report_file.exists()
+
+
+def test_wrong_credentials_are_explained_and_the_report_kept(s3_server, report_file,
+                                                              monkeypatch):
+    url, _ = s3_server
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAWRONGWRONGWRONG0")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with pytest.raises(ArchiveError, match="rejected the credentials"):
+        upload(report_file, "s3://interviews/x", endpoint_url=url)
+    assert report_file.exists()
+
+
+def test_s3_addresses():
+    assert parse_s3_url("s3://bucket/a/b/") == ("bucket", "a/b")
+    assert parse_s3_url("s3://bucket") == ("bucket", "")
+    with pytest.raises(ArchiveError):
+        parse_s3_url("https://bucket/a")
+
+
+def test_report_command_rejects_a_bad_address():
+    result = runner.invoke(app, ["report", "pairing", "--archive", "bucket/prefix"])
+    assert result.exit_code == 2 and "not an s3://BUCKET/PREFIX address" in result.output
