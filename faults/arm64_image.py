@@ -7,14 +7,12 @@ ARM64_IMAGE = "arm64v8/python:3.11-slim"
 
 
 def inject(spec, workload, image):
-    job = edit.find_workload(spec, workload)
-    edit.workload_pool(spec, job)
+    edit.workload_pool(spec, edit.find_workload(spec, workload))
     return edit.workload(spec, workload, image=image, image_architecture="arm64")
 
 
 def details(spec, workload, image):
-    job = edit.find_workload(spec, workload)
-    return {"tenant": job.tenant, "name": job.name}
+    return edit.workload_names(spec, workload)
 
 
 FAULT = Fault(

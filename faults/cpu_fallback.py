@@ -1,20 +1,12 @@
 """A workload holds a GPU but computes on the CPU."""
 
 from faults import edit, parts
-from faults.base import Fault, Param, Unmet
+from faults.base import Fault, Param
 
 
 def inject(spec, workload):
-    job = edit.find_workload(spec, workload)
-    edit.workload_pool(spec, job)
-    if not job.gpus:
-        raise Unmet("workload", workload, "must request GPUs")
+    edit.gpu_workload(spec, workload)
     return edit.workload(spec, workload, device="cpu")
-
-
-def details(spec, workload):
-    job = edit.find_workload(spec, workload)
-    return {"tenant": job.tenant, "name": job.name}
 
 
 FAULT = Fault(
@@ -42,5 +34,5 @@ FAULT = Fault(
     check="gpu-held-on-cpu",
     inject=inject,
     targets=lambda spec, workload: {f"workload:{workload}"},
-    details=details,
+    details=edit.workload_names,
 )

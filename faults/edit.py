@@ -69,3 +69,19 @@ def workload_pool(spec: LabSpec, workload: WorkloadSpec, param: str = "workload"
             return p
     raise Unmet(param, f"{workload.tenant}/{workload.name}",
                 f"must run on a GPU pool (it targets {workload.pool})")
+
+
+def gpu_workload(spec: LabSpec, ref: str,
+                 param: str = "workload") -> tuple[WorkloadSpec, GpuPoolSpec]:
+    """A workload that requests GPUs on a GPU pool, and that pool: what GPU faults break."""
+    job = find_workload(spec, ref, param)
+    pool = workload_pool(spec, job, param)
+    if not job.gpus:
+        raise Unmet(param, ref, "must request GPUs")
+    return job, pool
+
+
+def workload_names(spec: LabSpec, workload: str, **_: Any) -> dict[str, str]:
+    """{tenant} and {name} for a fault's texts."""
+    job = find_workload(spec, workload)
+    return {"tenant": job.tenant, "name": job.name}

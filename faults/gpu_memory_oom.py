@@ -5,10 +5,7 @@ from faults.base import Fault, Param, Unmet
 
 
 def inject(spec, workload, memory_gb):
-    job = edit.find_workload(spec, workload)
-    pool = edit.workload_pool(spec, job)
-    if not job.gpus:
-        raise Unmet("workload", workload, "must request GPUs")
+    job, pool = edit.gpu_workload(spec, workload)
     if not isinstance(memory_gb, (int, float)) or memory_gb <= pool.gpu_memory_gb:
         raise Unmet("memory_gb", memory_gb, f"must exceed the {pool.gpu_memory_gb} GB of "
                     f"{pool.accelerator} GPUs in pool {pool.name}")
@@ -16,9 +13,8 @@ def inject(spec, workload, memory_gb):
 
 
 def details(spec, workload, memory_gb):
-    job = edit.find_workload(spec, workload)
-    pool = edit.workload_pool(spec, job)
-    return {"tenant": job.tenant, "name": job.name, "gpu_gb": pool.gpu_memory_gb,
+    job, pool = edit.gpu_workload(spec, workload)
+    return {**edit.workload_names(spec, workload), "gpu_gb": pool.gpu_memory_gb,
             "accelerator": pool.accelerator}
 
 

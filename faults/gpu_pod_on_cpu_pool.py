@@ -1,20 +1,17 @@
 """A GPU workload's node selector points at the CPU system pool."""
 
 from faults import edit, parts
-from faults.base import Fault, Param, Unmet
+from faults.base import Fault, Param
 from model.spec import POOL_LABEL
 
 
 def inject(spec, workload):
-    job = edit.find_workload(spec, workload)
-    if not job.gpus:
-        raise Unmet("workload", workload, "must request GPUs")
+    edit.gpu_workload(spec, workload)
     return edit.workload(spec, workload, pool=spec.system_pool.name)
 
 
 def details(spec, workload):
-    job = edit.find_workload(spec, workload)
-    return {"tenant": job.tenant, "name": job.name, "system": spec.system_pool.name,
+    return {**edit.workload_names(spec, workload), "system": spec.system_pool.name,
             "label": POOL_LABEL}
 
 

@@ -9,11 +9,9 @@ UNENFORCED_KEY = "limits.nvidia.com/gpu"
 
 def inject(spec, tenant, workload):
     owner = edit.find_tenant(spec, tenant)
-    job = edit.find_workload(spec, workload)
+    job, _ = edit.gpu_workload(spec, workload)
     if job.tenant != tenant:
         raise Unmet("workload", workload, f"must be a workload of tenant {tenant}")
-    if not job.gpus:
-        raise Unmet("workload", workload, "must request GPUs")
     spec = edit.tenant(spec, tenant, gpu_quota_keys=(UNENFORCED_KEY,))
     # One replica more than the allocation allows: the quota does not stop it.
     replicas = owner.gpus // job.gpus + 1

@@ -1,14 +1,11 @@
 """A workload asks for more GPUs per pod than any node of its pool has."""
 
 from faults import edit, parts
-from faults.base import Fault, Param, Unmet
+from faults.base import Fault, Param
 
 
 def inject(spec, workload):
-    job = edit.find_workload(spec, workload)
-    pool = edit.workload_pool(spec, job)
-    if not job.gpus:
-        raise Unmet("workload", workload, "must request GPUs")
+    job, pool = edit.gpu_workload(spec, workload)
     gpus = pool.schedulable_gpus_per_node + 1
     owner = edit.find_tenant(spec, job.tenant)
     # Quota and LimitRange let it through: the scheduler is what says no.
@@ -18,9 +15,8 @@ def inject(spec, workload):
 
 
 def details(spec, workload):
-    job = edit.find_workload(spec, workload)
-    pool = edit.workload_pool(spec, job)
-    return {"tenant": job.tenant, "name": job.name, "pool": pool.name,
+    _, pool = edit.gpu_workload(spec, workload)
+    return {**edit.workload_names(spec, workload), "pool": pool.name,
             "per_node": pool.schedulable_gpus_per_node,
             "asked": pool.schedulable_gpus_per_node + 1}
 

@@ -1,7 +1,5 @@
 """A RoleBinding in one tenant's namespace lets another tenant's developers read its pods."""
 
-from dataclasses import replace
-
 from faults import edit, parts
 from faults.base import Fault, Param, Unmet
 from model.spec import RoleBindingSpec

@@ -13,8 +13,7 @@ def inject(spec, workload):
 
 
 def details(spec, workload):
-    job = edit.find_workload(spec, workload)
-    return {"tenant": job.tenant, "name": job.name, "port": WRONG_PORT}
+    return {**edit.workload_names(spec, workload), "port": WRONG_PORT}
 
 
 FAULT = Fault(

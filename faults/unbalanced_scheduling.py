@@ -5,10 +5,7 @@ from faults.base import Fault, Param, Unmet
 
 
 def inject(spec, workload):
-    job = edit.find_workload(spec, workload)
-    pool = edit.workload_pool(spec, job)
-    if not job.gpus:
-        raise Unmet("workload", workload, "must request GPUs")
+    job, pool = edit.gpu_workload(spec, workload)
     if pool.min_nodes < 2:
         raise Unmet("workload", workload, f"its pool {pool.name} must keep at least 2 nodes "
                     f"(minNodes >= 2) so an identical node can sit idle")
@@ -24,8 +21,8 @@ def inject(spec, workload):
 
 
 def details(spec, workload):
-    job = edit.find_workload(spec, workload)
-    return {"tenant": job.tenant, "name": job.name, "pool": job.pool}
+    return {**edit.workload_names(spec, workload),
+            "pool": edit.find_workload(spec, workload).pool}
 
 
 FAULT = Fault(

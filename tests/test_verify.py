@@ -2,7 +2,6 @@
 fixed; faulty: every fault present), plus recorded shapes of live objects for the runtime
 evidence only a running cluster has."""
 
-import copy
 import json
 
 import pytest

@@ -58,35 +58,54 @@ def _containers(pod: dict) -> list[dict]:
     return pod.get("spec", {}).get("containers") or []
 
 
-def apply_limit_ranges(objects: ObjectSet, namespace: str, pod: dict) -> tuple[dict, Optional[str]]:
+def _container_defaults(item: dict, container: dict) -> tuple[dict, dict]:
+    """Fill in a LimitRange item's default limits and requests; (limits, requests)."""
+    resources = container.setdefault("resources", {})
+    limits = resources.setdefault("limits", {})
+    requests = resources.setdefault("requests", {})
+    for res, value in (item.get("default") or {}).items():
+        limits.setdefault(res, value)
+    for res, value in (item.get("defaultRequest") or {}).items():
+        requests.setdefault(res, value)
+    for res, value in limits.items():           # requests default to limits
+        requests.setdefault(res, value)
+    return limits, requests
+
+
+def _over_container_max(item: dict, limits: dict, requests: dict) -> Optional[str]:
+    for res, maximum in (item.get("max") or {}).items():
+        for kind, amounts in (("limit", limits), ("request", requests)):
+            if res in amounts and parse_quantity(amounts[res]) > parse_quantity(maximum):
+                return f"maximum {res} usage per Container is {maximum}, but {kind} is " \
+                       f"{amounts[res]}"
+    return None
+
+
+def _over_pod_max(item: dict, pod: dict) -> Optional[str]:
+    for res, maximum in (item.get("max") or {}).items():
+        total = sum((parse_quantity((c.get("resources") or {}).get("limits", {}).get(res, 0))
+                     for c in _containers(pod)), Decimal(0))
+        if total > parse_quantity(maximum):
+            return f"maximum {res} usage per Pod is {maximum}, but limit is " \
+                   f"{format_quantity(total)}"
+    return None
+
+
+def apply_limit_ranges(objects: ObjectSet, namespace: str,
+                       pod: dict) -> tuple[dict, Optional[str]]:
     """(the pod with defaults filled in, why LimitRanger rejects it or None)."""
     pod = copy.deepcopy(pod)
     for limit_range in objects.of_kind("LimitRange", namespace):
         for item in limit_range.get("spec", {}).get("limits") or []:
             if item.get("type") == "Container":
                 for container in _containers(pod):
-                    resources = container.setdefault("resources", {})
-                    limits = resources.setdefault("limits", {})
-                    requests = resources.setdefault("requests", {})
-                    for res, value in (item.get("default") or {}).items():
-                        limits.setdefault(res, value)
-                    for res, value in (item.get("defaultRequest") or {}).items():
-                        requests.setdefault(res, value)
-                    for res, value in limits.items():   # requests default to limits
-                        requests.setdefault(res, value)
-                    for res, maximum in (item.get("max") or {}).items():
-                        for kind, amounts in (("limit", limits), ("request", requests)):
-                            if res in amounts and parse_quantity(amounts[res]) > parse_quantity(maximum):
-                                return pod, (f"{ref(limit_range)}: maximum {res} usage per "
-                                             f"Container is {maximum}, but {kind} is "
-                                             f"{amounts[res]}")
+                    rejected = _over_container_max(item, *_container_defaults(item, container))
+                    if rejected:
+                        return pod, f"{ref(limit_range)}: {rejected}"
             if item.get("type") == "Pod":
-                for res, maximum in (item.get("max") or {}).items():
-                    total = sum((parse_quantity(c.get("resources", {}).get("limits", {}).get(res, 0))
-                                 for c in _containers(pod)), Decimal(0))
-                    if total > parse_quantity(maximum):
-                        return pod, (f"{ref(limit_range)}: maximum {res} usage per Pod is "
-                                     f"{maximum}, but limit is {format_quantity(total)}")
+                rejected = _over_pod_max(item, pod)
+                if rejected:
+                    return pod, f"{ref(limit_range)}: {rejected}"
     for container in _containers(pod):   # API defaulting: requests default to limits
         resources = container.setdefault("resources", {})
         for res, value in (resources.get("limits") or {}).items():
