@@ -96,7 +96,10 @@ def sar_authorizer(api_client: Any):
 
     def authorize(subject: Subject, verb: str, resource: str, namespace: str) -> Answer:
         group, base, subresource = parse_resource(resource, None)
-        review = client.V1SubjectAccessReview(spec=client.V1SubjectAccessReviewSpec(
+        # The API server refuses bodies without apiVersion and kind.
+        review = client.V1SubjectAccessReview(
+            api_version="authorization.k8s.io/v1", kind="SubjectAccessReview",
+            spec=client.V1SubjectAccessReviewSpec(
             user=subject.user, groups=list(subject.groups),
             resource_attributes=client.V1ResourceAttributes(
                 namespace=namespace, verb=verb, group=group, resource=base,

@@ -188,8 +188,9 @@ def request_token(api_client: Any, namespace: str, hours: float,
     """A bound token for the candidate's ServiceAccount (TokenRequest API), valid `hours`."""
     from kubernetes import client
 
-    request = client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(
-        audiences=[], expiration_seconds=int(hours * 3600)))
+    request = client.AuthenticationV1TokenRequest(
+        api_version="authentication.k8s.io/v1", kind="TokenRequest",
+        spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=int(hours * 3600)))
     response = client.CoreV1Api(api_client).create_namespaced_service_account_token(
         account, namespace, request)
     return response.status.token

@@ -61,14 +61,15 @@ def _running(pod: dict) -> bool:
         s.get("ready") for s in status.get("containerStatuses") or [])
 
 
-def _workload_runtime(marker: str, failure: str, affected: Callable[[LabSpec], list]) -> \
-        Callable[[Context], Optional[Answer]]:
-    """Runtime evidence for a workload that fails at start with `marker` in its output."""
-    def run(ctx: Context) -> Optional[Answer]:
-        evidence, healthy, seen = [], [], False
-        for workload in affected(ctx.spec):
-            for pod in pods_of(ctx, workload):
-                seen = True
+def _workload_runtime(marker: str, failure: str) -> Callable[..., Optional[Answer]]:
+    """Runtime evidence for the fault's workload, which fails at start with `marker` in its
+    output: present when a pod says so, fixed when its pods run, else cannot tell."""
+    def run(ctx: Context, workload: str = "", **_) -> Optional[Answer]:
+        evidence, healthy = [], []
+        for spec in ctx.spec.workloads:
+            if workload and f"{spec.tenant}/{spec.name}" != workload:
+                continue
+            for pod in pods_of(ctx, spec):
                 name = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
                 if marker in _crash_text(ctx, pod):
                     evidence.append(f"pod {name}: {failure}")
@@ -78,11 +79,11 @@ def _workload_runtime(marker: str, failure: str, affected: Callable[[LabSpec], l
             return Answer(True, "; ".join(evidence))
         if healthy:
             return Answer(False, "; ".join(healthy))
-        return None if not seen else Answer(False, "no pod shows the failure")
+        return None
     return run
 
 
-def _egress_runtime(ctx: Context) -> Optional[Answer]:
+def _egress_runtime(ctx: Context, **_) -> Optional[Answer]:
     """NetworkPolicies are in the cluster; the GCP firewall is not: image pulls that fail
     for a tenant whose policies allow the internet point at it."""
     policy = CHECKS["tenant-egress-blocked"].run(ctx)
@@ -99,7 +100,7 @@ def _egress_runtime(ctx: Context) -> Optional[Answer]:
     return Answer(False, "NetworkPolicies allow egress and no image pull fails")
 
 
-def _dcgm_runtime(ctx: Context) -> Optional[Answer]:
+def _dcgm_runtime(ctx: Context, **_) -> Optional[Answer]:
     """Prometheus's own view, when it can be reached; else the ServiceMonitors."""
     query = 'up{job="nvidia-dcgm-exporter"} == 1'
     scraped = ctx.prometheus(query) if ctx.prometheus else None
@@ -111,7 +112,7 @@ def _dcgm_runtime(ctx: Context) -> Optional[Answer]:
 
 def _with_scheduling_events(check_id: str) -> Callable[[Context], Optional[Answer]]:
     """The object check, plus why the affected pods are still Pending (their events)."""
-    def run(ctx: Context) -> Optional[Answer]:
+    def run(ctx: Context, **_) -> Optional[Answer]:
         answer = CHECKS[check_id].run(ctx)
         if not answer:
             return answer
@@ -127,17 +128,12 @@ def _with_scheduling_events(check_id: str) -> Callable[[Context], Optional[Answe
     return run
 
 
-def _workloads_where(check: Callable[[WorkloadSpec, LabSpec], bool]):
-    return lambda spec: [w for w in spec.workloads if check(w, spec)]
-
-
-RUNTIME: dict[str, Callable[[Context], Optional[Answer]]] = {
+# Live evidence by check id; called with the context and the fault's parameters.
+RUNTIME: dict[str, Callable[..., Optional[Answer]]] = {
     "image-arch-mismatch": _workload_runtime(
-        "exec format error", "exec format error: the image is built for another architecture",
-        _workloads_where(lambda w, spec: True)),
+        "exec format error", "exec format error: the image is built for another architecture"),
     "gpu-memory-exceeds-gpu": _workload_runtime(
-        "CUDA out of memory", "CUDA out of memory at start",
-        _workloads_where(lambda w, spec: w.gpus > 0)),
+        "CUDA out of memory", "CUDA out of memory at start"),
     "tenant-egress-blocked": _egress_runtime,
     "dcgm-not-scraped": _dcgm_runtime,
     **{check_id: _with_scheduling_events(check_id) for check_id in
@@ -151,8 +147,8 @@ def verify(spec: LabSpec, ctx: Context) -> list[Verdict]:
         info = fault.describe(params, spec)
         check = CHECKS[fault.check]
         answer: Optional[Answer]
-        answer = RUNTIME[fault.check](ctx) if ctx.live and fault.check in RUNTIME else \
-            check.run(ctx)
+        answer = RUNTIME[fault.check](ctx, **params) if ctx.live and fault.check in RUNTIME \
+            else check.run(ctx)
         if answer is None:
             verdicts.append(Verdict(fault.id, info["title"], UNKNOWN,
                                     "no pods to look at yet", check.question))

@@ -234,3 +234,51 @@ def test_s3_addresses():
 def test_report_command_rejects_a_bad_address():
     result = runner.invoke(app, ["report", "pairing", "--archive", "bucket/prefix"])
     assert result.exit_code == 2 and "not an s3://BUCKET/PREFIX address" in result.output
+
+
+def test_report_command_end_to_end(s3_server, tmp_path, monkeypatch):
+    """verify against a (fake) API server, the report on disk, the upload to S3."""
+    from lab.render import render
+    from lab.symptoms import offline_context
+    from tests.fake_kube_api import FakeKubeAPI
+    from tests.helpers import stack_values
+
+    url, credentials = s3_server
+    for key, value in credentials.items():
+        monkeypatch.setenv(key, value)
+    values = stack_values("pairing")
+    ctx = offline_context(build_spec(values, stack="pairing"), render(values, stack="pairing"))
+    objects = [o for o in ctx.objects.objects if o["kind"] not in ("HelmRelease", "GcpFirewall")]
+    with FakeKubeAPI(objects + ctx.nodes, {}) as api:
+        kubeconfig = tmp_path / "kubeconfig"
+        kubeconfig.write_text(yaml.safe_dump(api.kubeconfig()))
+        result = runner.invoke(app, ["report", "pairing", "--kubeconfig", str(kubeconfig),
+                                     "--archive", "s3://interviews/e2e", "--endpoint-url", url,
+                                     "--output-dir", str(tmp_path / "reports")])
+    assert result.exit_code == 0, result.output
+    [local] = list((tmp_path / "reports").glob("pairing-*.json"))
+    report = json.loads(local.read_text())
+    assert report["scenario"] == "pairing" and report["total"] == 4 and report["fixed"] == 0
+    s3 = boto3.session.Session().client("s3", endpoint_url=url)
+    stored = s3.get_object(Bucket="interviews", Key=f"e2e/{local.name}")["Body"].read()
+    assert json.loads(stored) == report
+    assert f"uploaded to s3://interviews/e2e/{local.name}" in result.output
+
+
+def test_report_command_keeps_the_local_copy_when_the_upload_fails(s3_server, tmp_path,
+                                                                    monkeypatch):
+    from tests.fake_kube_api import FakeKubeAPI
+
+    url, credentials = s3_server
+    for key, value in credentials.items():
+        monkeypatch.setenv(key, value)
+    with FakeKubeAPI([], {}) as api:
+        kubeconfig = tmp_path / "kubeconfig"
+        kubeconfig.write_text(yaml.safe_dump(api.kubeconfig()))
+        result = runner.invoke(app, ["report", "pairing", "--kubeconfig", str(kubeconfig),
+                                     "--archive", "s3://missing-bucket/x", "--endpoint-url", url,
+                                     "--output-dir", str(tmp_path / "reports")])
+    assert result.exit_code == 4
+    [local] = list((tmp_path / "reports").glob("pairing-*.json"))
+    assert "bucket 'missing-bucket' does not exist" in result.output
+    assert f"the report stays at {local}" in result.output

@@ -52,14 +52,24 @@ def test_faulty_objects_mean_every_fault_is_present(faulty_spec, faulty_ctx):
 
 # -- recorded shapes of live objects --------------------------------------------------------
 
+IMAGE = "pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime"
+
+
+def container_status(status: dict) -> dict:
+    """A container status as the API server writes it (image, imageID, restartCount)."""
+    return {"image": IMAGE, "imageID": "", "restartCount": 0, **status}
+
+
 def pod(namespace, name, app, phase="Running", ready=True, init=None, main=None):
+    main = main or {"name": "infer", "ready": ready, "state": {"running": {}}}
     return {"kind": "Pod", "apiVersion": "v1",
             "metadata": {"name": name, "namespace": namespace,
                          "labels": {"app.kubernetes.io/name": app}},
+            "spec": {"initContainers": [{"name": init["name"], "image": IMAGE}] if init else [],
+                     "containers": [{"name": main["name"], "image": IMAGE}]},
             "status": {"phase": phase,
-                       "initContainerStatuses": [init] if init else [],
-                       "containerStatuses": [main or {"name": "infer", "ready": ready,
-                                                      "state": {"running": {}}}]}}
+                       "initContainerStatuses": [container_status(init)] if init else [],
+                       "containerStatuses": [container_status(main)]}}
 
 
 def live(ctx: Context, *extra, logs=None) -> Context:
@@ -187,3 +197,59 @@ def test_verdicts_as_json(faulty_spec, faulty_ctx):
     verdicts = verify(faulty_spec, faulty_ctx)
     data = json.loads(json.dumps([v.to_json() for v in verdicts]))
     assert set(data[0]) == {"fault", "title", "status", "evidence", "question"}
+
+
+# -- end to end through the Kubernetes client, against a fake API server ---------------------
+
+def cluster_objects(ctx, *extra):
+    """What a cluster built from this context would hold: its objects and its nodes."""
+    kinds = {o["kind"] for o in ctx.objects.objects} - {"HelmRelease", "GcpFirewall"}
+    objects = [o for o in ctx.objects.objects if o["kind"] in kinds]
+    return objects + ctx.nodes + list(extra)
+
+
+def run_verify_command(tmp_path, objects, logs=None):
+    import yaml
+    from lab.cli import app
+    from tests.fake_kube_api import FakeKubeAPI
+
+    with FakeKubeAPI(objects, logs or {}) as api:
+        kubeconfig = tmp_path / "kubeconfig"
+        kubeconfig.write_text(yaml.safe_dump(api.kubeconfig()))
+        result = CliRunner().invoke(app, ["verify", "all-faults", "--kubeconfig",
+                                          str(kubeconfig), "--json"])
+        return result, api.reviews
+
+
+def test_live_verify_of_a_broken_cluster(tmp_path, faulty_ctx):
+    crashing = pod("tenant-a", "batch-1", "batch", phase="Pending", ready=False, init={
+        "name": "install-deps", "ready": False,
+        "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+        "lastState": {"terminated": {"exitCode": 255, "reason": "Error"}}})
+    logs = {("tenant-a", "batch-1", "install-deps"): "exec /usr/bin/python: exec format error"}
+    result, reviews = run_verify_command(tmp_path, cluster_objects(faulty_ctx, crashing), logs)
+    assert result.exit_code == 1, result.output
+    verdicts = {v["fault"]: v for v in json.loads(result.output)}
+    assert verdicts["arm64-image"]["status"] == PRESENT
+    assert "exec format error" in verdicts["arm64-image"]["evidence"]
+    assert verdicts["gpu-memory-oom"]["status"] == UNKNOWN        # no pod of big yet
+    assert verdicts["rbac-cross-tenant-read"]["status"] == PRESENT
+    assert "the API server says yes" in verdicts["rbac-cross-tenant-read"]["evidence"]
+    assert verdicts["job-submitter-forbidden"]["status"] == PRESENT
+    assert verdicts["gpu-quota-ineffective"]["status"] == PRESENT
+    assert verdicts["dcgm-metrics-missing"]["status"] == PRESENT
+    assert reviews and reviews[0]["kind"] == "SubjectAccessReview"
+
+
+def test_live_verify_of_a_fixed_cluster_exits_zero(tmp_path, baseline_ctx):
+    running = [pod("tenant-a", f"{app}-1", app) for app in ("batch", "big")]
+    # What the GPU Operator creates at run time when its ServiceMonitor is on.
+    dcgm_monitor = {"kind": "ServiceMonitor", "apiVersion": "monitoring.coreos.com/v1",
+                    "metadata": {"name": "nvidia-dcgm-exporter", "namespace": "gpu-operator"},
+                    "spec": {"selector": {"matchLabels": {"app": "nvidia-dcgm-exporter"}},
+                             "endpoints": [{"port": "gpu-metrics"}]}}
+    result, _ = run_verify_command(tmp_path, cluster_objects(baseline_ctx, *running,
+                                                             dcgm_monitor))
+    assert result.exit_code == 0, result.output
+    verdicts = json.loads(result.output)
+    assert len(verdicts) == 13 and {v["status"] for v in verdicts} == {FIXED}
