@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pulumi
-from pulumi_gcp import compute
+from pulumi_gcp import compute, dns
 
 from model.spec import ClusterSpec, GcpSpec
 
@@ -13,6 +13,11 @@ SERVICES_RANGE = "services"
 # (GKE itself only opens 443 and 10250 to private nodes): Prometheus operator
 # webhook 10250/8443, GPU Operator 8443, metrics-server 10250/4443, cert-style 9443.
 CONTROL_PLANE_TO_NODE_PORTS = ["443", "4443", "8443", "9443", "10250"]
+# private.googleapis.com: Google APIs over Private Google Access, never via the internet.
+GOOGLE_APIS_VIP = "199.36.153.8/30"
+GOOGLE_APIS_ADDRESSES = ["199.36.153.8", "199.36.153.9", "199.36.153.10", "199.36.153.11"]
+# Domains whose names resolve to that VIP inside the VPC (APIs, GCS, registries).
+GOOGLE_DOMAINS = ("googleapis.com", "gcr.io", "pkg.dev")
 
 
 class Network(pulumi.ComponentResource):
@@ -70,13 +75,41 @@ class Network(pulumi.ComponentResource):
             description="The GKE control plane calling webhooks and aggregated APIs on nodes.",
             opts=child)
 
-        # Node-to-cluster traffic stays allowed even where outbound traffic is denied.
+        # Google APIs (GCS for the GPU driver, Artifact Registry, gcr.io, logging) resolve to
+        # the Private Google Access VIP, so nodes keep reaching them even where egress to the
+        # internet is denied.
+        self.google_zones = []
+        self.google_records = []
+        for domain in GOOGLE_DOMAINS:
+            zone_name = f"{cluster.name}-{domain.replace('.', '-')}"[:63]
+            zone = dns.ManagedZone(
+                f"{name}-zone-{domain.replace('.', '-')}", name=zone_name, project=gcp.project,
+                dns_name=f"{domain}.", visibility="private",
+                description=f"{domain} through Private Google Access",
+                private_visibility_config=dns.ManagedZonePrivateVisibilityConfigArgs(
+                    networks=[dns.ManagedZonePrivateVisibilityConfigNetworkArgs(
+                        network_url=self.vpc.id)]),
+                opts=child)
+            self.google_zones.append(zone)
+            apex = "private.googleapis.com." if domain == "googleapis.com" else f"{domain}."
+            self.google_records += [
+                dns.RecordSet(f"{name}-zone-{domain.replace('.', '-')}-a", project=gcp.project,
+                              managed_zone=zone.name, name=apex, type="A", ttl=300,
+                              rrdatas=GOOGLE_APIS_ADDRESSES, opts=child),
+                dns.RecordSet(f"{name}-zone-{domain.replace('.', '-')}-cname",
+                              project=gcp.project, managed_zone=zone.name, name=f"*.{domain}.",
+                              type="CNAME", ttl=300, rrdatas=[apex], opts=child),
+            ]
+
+        # Node-to-cluster traffic and Google APIs stay allowed even where outbound traffic
+        # is denied.
         self.allow_internal_egress = compute.Firewall(
             f"{name}-allow-internal-egress", name=f"{cluster.name}-allow-internal-egress",
             project=gcp.project, network=self.vpc.id, direction="EGRESS", priority=900,
-            destination_ranges=net.internal_cidrs,
+            destination_ranges=[*net.internal_cidrs, GOOGLE_APIS_VIP],
             allows=[compute.FirewallAllowArgs(protocol="all")],
-            description="Nodes reach each other, pods, services and the control plane.",
+            description="Nodes reach each other, pods, services, the control plane and "
+                        "Google APIs (Private Google Access).",
             opts=child)
         self.egress_denials = [
             compute.Firewall(

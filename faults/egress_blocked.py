@@ -52,7 +52,8 @@ FAULT = Fault(
            "firewall rules for the nodes {tenant} runs on (pool {pools}).",
            "Two layers: {tenant} has no allow-internet-egress NetworkPolicy, and the firewall "
            "rule {cluster}-deny-egress-{tag} denies all egress from its nodes (image pulls "
-           "come from the node, so the NetworkPolicy alone would not break them)."),
+           "come from the node, so the NetworkPolicy alone would not break them; Google APIs "
+           "still work through Private Google Access, which is why the nodes stay healthy)."),
     fix="Give {tenant} the allow-internet-egress NetworkPolicy (internetEgress: true) and remove "
         "the egress deny for pool {pools} from the network (Cloud NAT already provides the "
         "way out); `pulumi up`, then delete the failing pods.",

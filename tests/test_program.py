@@ -156,3 +156,17 @@ def test_bad_config_registers_nothing():
     from model import ConfigError
     with pytest.raises(ConfigError):
         render_with(**{"gpu-lab:gpuPools": [{"name": "t4", "maxNodes": -2}]})
+
+
+def test_google_apis_resolve_to_private_google_access(dev):
+    zones = {r.inputs["dnsName"]: r.inputs for r in dev.of_type("gcp:dns/managedZone:ManagedZone")}
+    assert set(zones) == {"googleapis.com.", "gcr.io.", "pkg.dev."}
+    assert all(zone["visibility"] == "private" for zone in zones.values())
+    records = {(r.inputs["name"], r.inputs["type"]): r.inputs["rrdatas"]
+               for r in dev.of_type("gcp:dns/recordSet:RecordSet")}
+    assert records[("private.googleapis.com.", "A")] == ["199.36.153.8", "199.36.153.9",
+                                                        "199.36.153.10", "199.36.153.11"]
+    assert records[("*.gcr.io.", "CNAME")] == ["gcr.io."]
+    egress = one(dev, "gcp:compute/firewall:Firewall", direction="EGRESS").inputs
+    assert "199.36.153.8/30" in egress["destinationRanges"]
+    assert "172.16.0.0/28" in egress["destinationRanges"]      # the control plane
