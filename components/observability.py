@@ -153,6 +153,11 @@ def tenant_gpu_dashboard() -> dict:
         ("Requested GPUs by pod",
          [(f"sum by (pod) (kube_pod_container_resource_requests{{{ns}, {POD_GPU}}})",
            "{{pod}}")]),
+        ("Inference samples/s by pod",
+         [(f"sum by (pod) (gpu_lab_inference_samples_per_second{{{ns}}})", "{{pod}}")]),
+        ("Inference device by pod",
+         [(f"max by (pod, device, gpu_name) (gpu_lab_inference_device_info{{{ns}}})",
+           "{{pod}}: {{device}} {{gpu_name}}")]),
     ]), [tenant])
 
 

@@ -2,7 +2,8 @@
 that checks an expression only uses those.
 
 Sources: dcgm-exporter's default counters (as exported by the GPU Operator and by the
-fake GPU operator), kube-state-metrics v2 metric docs, node-exporter. Every scraped
+fake GPU operator), kube-state-metrics v2 metric docs, node-exporter, and the metrics
+workload/infer.py defines. Every scraped
 series also carries the target labels Prometheus's Kubernetes discovery adds.
 """
 
@@ -42,6 +43,13 @@ METRICS: dict[str, set[str]] = {
     # node exporter
     "node_cpu_seconds_total": {"cpu", "mode"},
     "node_memory_MemAvailable_bytes": set(),
+    # workload/infer.py, scraped through each workload's PodMonitor
+    "gpu_lab_inference_batches_total": set(),
+    "gpu_lab_inference_samples_total": set(),
+    "gpu_lab_inference_samples_per_second": set(),
+    "gpu_lab_inference_batch_latency_seconds_bucket": {"le"},
+    "gpu_lab_inference_device_info": {"device", "gpu_name"},
+    "gpu_lab_inference_gpu_memory_allocated_bytes": set(),
     # Prometheus itself
     "up": set(),
 }

@@ -254,7 +254,7 @@ def test_tenant_dashboard_has_a_tenant_variable():
     assert all('namespace="$tenant"' in e for e in exprs)
     titles = {p["title"] for p in dashboard["panels"]}
     assert {"GPU requests vs quota", "GPU utilization of the tenant's pods", "Pending GPU pods",
-            "Container restarts (1h)"} <= titles
+            "Container restarts (1h)", "Inference device by pod"} <= titles
 
 
 def test_prometheus_rule_is_a_valid_object(dev):
