@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import NoReturn, Optional
 
 import typer
 
@@ -20,7 +20,7 @@ def main() -> None:
     """Render, inspect and operate gpu-lab stacks. Every command has --help."""
 
 
-def _fail(message: str, code: int = 2) -> None:
+def _fail(message: str, code: int = 2) -> NoReturn:
     typer.echo(message, err=True)
     raise typer.Exit(code)
 
@@ -35,7 +35,6 @@ def load_stack_values(stack: Optional[str], config_file: Optional[Path]) -> tupl
         return name, read_stack_file(path)
     except StackFileError as err:
         _fail(str(err))
-    raise AssertionError("unreachable")
 
 
 @app.command()

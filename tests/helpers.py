@@ -13,8 +13,8 @@ NODE_POOL = "gcp:container/nodePool:NodePool"
 
 
 def stack_values(stack: str = "dev", **overrides: Any) -> dict[str, Any]:
-    """A stack file's config with some keys replaced (`gpu_lab__cluster` style is awkward,
-    so pass full keys through a dict: stack_values("dev", **{"gpu-lab:cluster": {...}}))."""
+    """A stack file's config, with a test project and some full keys replaced:
+    stack_values("dev", **{"gpu-lab:cluster": {...}})."""
     values = copy.deepcopy(read_stack_file(stack_file(stack)))
     values.setdefault("gcp:project", "gpu-lab-test")
     values.update(overrides)
