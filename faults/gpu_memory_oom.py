@@ -29,7 +29,7 @@ FAULT = Fault(
     symptom="kubectl get pods -n {tenant}      # {name}-...  CrashLoopBackOff, restarts climbing\n"
             "kubectl logs -n {tenant} <pod>\n"
             "CUDA out of memory: this model needs {memory_gb:.1f} GiB of GPU memory, but the GPU "
-            "(Tesla T4) has 14.6 GiB\n"
+            "(Tesla T4) has 14.8 GiB\n"
             "kubectl describe pod ...   Last State: Terminated, Exit Code: 3",
     hints=("The pod got its GPU. Read the logs of the previous container (kubectl logs "
            "--previous).",

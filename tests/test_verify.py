@@ -107,7 +107,7 @@ def test_oom_exit_is_the_gpu_memory_fault(faulty_spec, baseline_ctx):
         "lastState": {"terminated": {"exitCode": 3, "reason": "Error"}}})
     logs = {("tenant-a", "big-1", "infer"): '{"event": "error", "message": "CUDA out of memory: '
                                               'this model needs 32.0 GiB of GPU memory, but the '
-                                              'GPU (Tesla T4) has 14.6 GiB"}'}
+                                              'GPU (Tesla T4) has 14.8 GiB"}'}
     verdict = status_of(faulty_spec, live(baseline_ctx, oom, logs=logs), "gpu-memory-oom")
     assert verdict.status == PRESENT and "CUDA out of memory" in verdict.evidence
 
