@@ -129,6 +129,7 @@ class _RecordingMonitor(mocks.MockMonitor):
 def _plain(value: Any) -> Any:
     """Inputs as JSON-able data: secrets as {"$secret": value}, unknowns marked."""
     if isinstance(value, dict):
+        # The SDK's own wire marker for secrets (pulumi.runtime.rpc); no public name exists.
         if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
             return {SECRET: _plain(value.get("value"))}
         return {k: _plain(v) for k, v in value.items()}
