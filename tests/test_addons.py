@@ -89,6 +89,7 @@ def test_releases_are_pinned_to_their_repositories(dev):
 def test_every_helm_value_exists_in_the_pinned_chart(overrides, local):
     renderings = [render_with(**overrides), local]
     for rendering in renderings:
+        assert len(releases(rendering)) == 2
         for chart, release in releases(rendering).items():
             version, keys = VERIFIED_VALUES[chart]
             assert release["version"] == version, f"{chart}: re-check values for the new version"

@@ -94,6 +94,7 @@ def test_service_and_pod_monitor_scrape_the_metrics_port(objects):
 
 
 def test_workloads_skip_pulumi_readiness_waits(objects):
+    assert len(objects.of_kind("Deployment")) == 2
     for controller in objects.of_kind("Deployment"):
         assert controller["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
 
