@@ -39,36 +39,37 @@ def network(spec: LabSpec, **changes: Any) -> LabSpec:
 
 def find_workload(spec: LabSpec, ref: str, param: str = "workload") -> WorkloadSpec:
     tenant_name, _, name = ref.partition("/")
-    for w in spec.workloads:
-        if (w.tenant, w.name) == (tenant_name, name):
-            return w
-    raise Unmet(param, ref, "must name a workload of the stack as <tenant>/<name>: "
-                + (", ".join(f"{w.tenant}/{w.name}" for w in spec.workloads) or "none"))
+    try:
+        return spec.workload(tenant_name, name)
+    except KeyError:
+        raise Unmet(param, ref, "must name a workload of the stack as <tenant>/<name>: "
+                    + (", ".join(f"{w.tenant}/{w.name}" for w in spec.workloads) or "none")
+                    ) from None
 
 
 def find_tenant(spec: LabSpec, name: str, param: str = "tenant") -> TenantSpec:
-    for t in spec.tenants:
-        if t.name == name:
-            return t
-    raise Unmet(param, name, "must name a tenant of the stack: "
-                + ", ".join(t.name for t in spec.tenants))
+    try:
+        return spec.tenant(name)
+    except KeyError:
+        raise Unmet(param, name, "must name a tenant of the stack: "
+                    + ", ".join(t.name for t in spec.tenants)) from None
 
 
 def find_pool(spec: LabSpec, name: str, param: str = "pool") -> GpuPoolSpec:
-    for p in spec.gpu_pools:
-        if p.name == name:
-            return p
-    raise Unmet(param, name, "must name a GPU pool of the stack: "
-                + ", ".join(p.name for p in spec.gpu_pools))
+    try:
+        return spec.pool(name)
+    except KeyError:
+        raise Unmet(param, name, "must name a GPU pool of the stack: "
+                    + ", ".join(p.name for p in spec.gpu_pools)) from None
 
 
 def workload_pool(spec: LabSpec, workload: WorkloadSpec, param: str = "workload") -> GpuPoolSpec:
     """The GPU pool a healthy workload runs on."""
-    for p in spec.gpu_pools:
-        if p.name == workload.pool:
-            return p
-    raise Unmet(param, f"{workload.tenant}/{workload.name}",
-                f"must run on a GPU pool (it targets {workload.pool})")
+    try:
+        return spec.pool(workload.pool)
+    except KeyError:
+        raise Unmet(param, f"{workload.tenant}/{workload.name}",
+                    f"must run on a GPU pool (it targets {workload.pool})") from None
 
 
 def gpu_workload(spec: LabSpec, ref: str,

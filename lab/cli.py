@@ -37,6 +37,19 @@ def load_stack_values(stack: Optional[str], config_file: Optional[Path]) -> tupl
         _fail(str(err))
 
 
+def _stack_spec(stack: Optional[str], config_file: Optional[Path]):
+    """The validated, fault-injected spec of a stack file; exits 2 on bad config."""
+    from faults import build_spec
+    from lab.render import PLACEHOLDER_PROJECT
+
+    name, values = load_stack_values(stack, config_file)
+    values.setdefault("gcp:project", PLACEHOLDER_PROJECT)
+    try:
+        return build_spec(values, stack=name)
+    except ConfigError as err:
+        _fail(str(err))
+
+
 @app.command()
 def render(
     stack: Optional[str] = typer.Option(None, "--stack", "-s",
@@ -108,16 +121,9 @@ def guide(
                                           help="Write the Markdown here instead of stdout."),
 ) -> None:
     """Write the interviewer's guide for a stack (or, with --candidate, the candidate's brief)."""
-    from faults import build_spec
     from lab.guide import candidate_brief, interviewer_guide
-    from lab.render import PLACEHOLDER_PROJECT
 
-    name, values = load_stack_values(stack, config_file)
-    values.setdefault("gcp:project", PLACEHOLDER_PROJECT)
-    try:
-        spec = build_spec(values, stack=name)
-    except ConfigError as err:
-        _fail(str(err))
+    spec = _stack_spec(stack, config_file)
     text = candidate_brief(spec) if candidate else interviewer_guide(spec)
     if output:
         output.write_text(text)
@@ -130,18 +136,6 @@ def guide(
 
 def _echo(line: str) -> None:
     typer.echo(line, nl=False)
-
-
-def _stack_spec(stack: Optional[str], config_file: Optional[Path]):
-    from faults import build_spec
-    from lab.render import PLACEHOLDER_PROJECT
-
-    name, values = load_stack_values(stack, config_file)
-    values.setdefault("gcp:project", PLACEHOLDER_PROJECT)
-    try:
-        return build_spec(values, stack=name)
-    except ConfigError as err:
-        _fail(str(err))
 
 
 def _api_client(kubeconfig: Optional[Path], context: Optional[str]):
