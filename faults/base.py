@@ -39,7 +39,7 @@ class Fault:
     hints: tuple[str, str, str]  # progressive: a nudge, a direction, nearly the answer
     fix: str                    # what to change in the Pulumi code or config
     look_for: str               # what the interviewer looks for
-    check: str                  # the symptom check (lab/symptoms.py) that shows it
+    check: str                  # the symptom check (kube/symptoms.py) that shows it
     inject: Callable[..., LabSpec]
     targets: Callable[..., set[str]]   # what it breaks, for detecting contradictions
     platforms: tuple[str, ...] = ("gke", "existing")

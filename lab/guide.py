@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from faults import SCENARIOS, enabled
-from lab.symptoms import CHECKS
+from kube.symptoms import CHECKS
 from model.spec import LabSpec
 
 

@@ -12,10 +12,10 @@ import urllib.parse
 import urllib.request
 from typing import Any, Optional
 
-from lab.checks.answer import Answer
-from lab.checks.objects import ObjectSet
-from lab.checks.rbac import Subject, parse_resource
-from lab.symptoms import Context
+from kube.answer import Answer
+from kube.objects import ObjectSet
+from kube.rbac import Subject, parse_resource
+from kube.symptoms import Context
 from model.spec import LabSpec
 
 # (kind, apiVersion, client API class, list method) for every kind the checks read.

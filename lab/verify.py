@@ -1,7 +1,7 @@
 """Which of a stack's faults are still there? Per enabled fault: present, fixed, or cannot
 tell, with the evidence.
 
-The symptom checks of lab/symptoms.py run on what the cluster holds; where a symptom only
+The symptom checks of kube/symptoms.py run on what the cluster holds; where a symptom only
 shows at run time (an exec format error, a CUDA OOM, image pulls that time out behind a
 firewall), the verdict comes from the pods, their events and their logs instead.
 """
@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass
 from typing import Callable, Optional
 
 from faults import enabled
-from lab.checks.answer import Answer
-from lab.symptoms import CHECKS, Context
+from kube.answer import Answer
+from kube.symptoms import CHECKS, Context
 from model.spec import LabSpec, WorkloadSpec
 
 PRESENT, FIXED, UNKNOWN = "present", "fixed", "cannot tell"

@@ -10,8 +10,8 @@ import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from lab.checks.objects import ObjectSet
-from lab.checks.rbac import Subject, can_i
+from kube.objects import ObjectSet
+from kube.rbac import Subject, can_i
 
 LISTS = {
     "/api/v1/namespaces": "Namespace", "/api/v1/nodes": "Node", "/api/v1/pods": "Pod",

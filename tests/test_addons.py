@@ -7,7 +7,7 @@ import re
 import pytest
 
 from components.observability import ALERT_RULES, DASHBOARDS, TENANT_QUERY
-from lab.checks import ObjectSet
+from kube import ObjectSet
 from lab.metrics_catalog import lint
 from lab.render import SECRET
 from model import ConfigError, load_spec

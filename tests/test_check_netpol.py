@@ -1,6 +1,6 @@
 """egress_allowed / ingress_allowed against hand-written NetworkPolicies."""
 
-from lab.checks import Endpoint, ObjectSet, egress_allowed, ingress_allowed
+from kube import Endpoint, ObjectSet, egress_allowed, ingress_allowed
 
 
 def policy(name, namespace, spec):

@@ -1,8 +1,8 @@
 """quota_admits / pod_admitted against hand-written quotas and limit ranges."""
 
-from lab.checks import ObjectSet, pod_admitted, quota_admits
-from lab.checks.quantity import parse_quantity
-from lab.checks.quota import make_pod
+from kube import ObjectSet, pod_admitted, quota_admits
+from kube.quantity import parse_quantity
+from kube.quota import make_pod
 
 
 def quota(hard, name="compute", namespace="t", used=None, priority=None):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from lab.checks import ObjectSet, Subject, can_i
+from kube import ObjectSet, Subject, can_i
 
 
 def role(name, namespace, *rules, kind="Role", labels=None, aggregation=None):

@@ -8,7 +8,7 @@ import pytest
 from faults import FAULTS, SCENARIOS, build_spec, outputs
 from faults.base import LAYERS
 from lab.render import render
-from lab.symptoms import CHECKS, offline_context, run_all
+from kube.symptoms import CHECKS, offline_context, run_all
 from model import ConfigError
 from tests.helpers import stack_values
 

@@ -56,7 +56,7 @@ def test_candidate_stack_config_is_a_valid_interview_stack():
 
 
 def test_candidate_login_renders_and_is_namespaced():
-    from lab.checks import ObjectSet, Subject, can_i
+    from kube import ObjectSet, Subject, can_i
     from lab.render import render
     config = stacks.candidate_config("alice", "pairing", "p", 8, "tenant-b", NOW)
     rendering = render(config, stack="alice")
@@ -239,7 +239,7 @@ def test_report_command_rejects_a_bad_address():
 def test_report_command_end_to_end(s3_server, tmp_path, monkeypatch):
     """verify against a (fake) API server, the report on disk, the upload to S3."""
     from lab.render import render
-    from lab.symptoms import offline_context
+    from kube.symptoms import offline_context
     from tests.fake_kube_api import FakeKubeAPI
     from tests.helpers import stack_values
 

@@ -4,9 +4,9 @@ import itertools
 
 import pytest
 
-from lab.checks import Endpoint, ObjectSet, Subject, can_i, egress_allowed, ingress_allowed
-from lab.checks.quota import make_pod, pod_admitted, quota_admits
-from lab.checks.rbac import cluster_wide_grants
+from kube import Endpoint, ObjectSet, Subject, can_i, egress_allowed, ingress_allowed
+from kube.quota import make_pod, pod_admitted, quota_admits
+from kube.rbac import cluster_wide_grants
 from model import ConfigError, load_spec
 from tests.helpers import render_with
 

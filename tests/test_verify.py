@@ -8,11 +8,11 @@ import pytest
 from typer.testing import CliRunner
 
 from faults import build_spec
-from lab.checks import ObjectSet
-from lab.checks.rbac import Subject
+from kube import ObjectSet
+from kube.rbac import Subject
 from lab.live import sar_authorizer
 from lab.render import render
-from lab.symptoms import Context, offline_context
+from kube.symptoms import Context, offline_context
 from lab.verify import FIXED, PRESENT, UNKNOWN, table, verify
 from tests.helpers import stack_values
 
@@ -146,7 +146,7 @@ def test_access_questions_go_to_the_authorizer(faulty_spec, faulty_ctx):
     asked = []
 
     def authorizer(subject, verb, resource, namespace):
-        from lab.checks.answer import Answer
+        from kube.answer import Answer
         asked.append((subject.user, verb, resource, namespace))
         return Answer(False, "the API server says no")
 

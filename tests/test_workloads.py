@@ -3,8 +3,8 @@ workload is admitted by its tenant's quota and can be scheduled on a GPU pool.""
 
 import pytest
 
-from lab.checks import ObjectSet, pod_admitted, pod_schedulable
-from lab.checks.nodes import nodes_from_spec
+from kube import ObjectSet, pod_admitted, pod_schedulable
+from kube.nodes import nodes_from_spec
 from model import ConfigError, load_spec
 from model.source import PROJECT_DIR
 from model.workloads import PUBLIC_IMAGE

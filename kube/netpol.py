@@ -12,9 +12,9 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
-from lab.checks.answer import Answer
-from lab.checks.objects import ObjectSet, ref
-from lab.checks.selectors import selector_matches
+from kube.answer import Answer
+from kube.objects import ObjectSet, ref
+from kube.selectors import selector_matches
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
 
-from lab.checks.answer import Answer
-from lab.checks.netpol import Endpoint, egress_allowed
-from lab.checks.objects import ObjectSet, ref
-from lab.checks.quota import make_pod, quota_admits
-from lab.checks.rbac import Subject, can_i
-from lab.checks.scheduling import pod_requests, pod_schedulable
+from kube.answer import Answer
+from kube.netpol import Endpoint, egress_allowed
+from kube.objects import ObjectSet, ref
+from kube.quota import make_pod, quota_admits
+from kube.rbac import Subject, can_i
+from kube.scheduling import pod_requests, pod_schedulable
 from model.spec import ACCELERATOR_LABEL, GPU_RESOURCE, LabSpec, WorkloadSpec
 
 DCGM_APP = "nvidia-dcgm-exporter"
@@ -28,7 +28,7 @@ Authorizer = Callable[[Subject, str, str, str], Answer]   # subject, verb, resou
 @dataclass
 class Context:
     """What the checks look at. Offline: rendered objects, nodes from the spec, RBAC answered
-    by lab.checks.rbac. Live: objects and nodes read from the cluster, RBAC answered by the
+    by kube.rbac. Live: objects and nodes read from the cluster, RBAC answered by the
     API server (SubjectAccessReview), plus pods, events and logs as runtime evidence."""
     spec: LabSpec
     objects: ObjectSet
@@ -293,6 +293,6 @@ def run_all(ctx: Context) -> dict[str, Answer]:
 
 def offline_context(spec: LabSpec, rendering) -> Context:
     """The context of a rendered stack: its objects and the nodes its pools would have."""
-    from lab.checks.nodes import nodes_from_spec
+    from kube.nodes import nodes_from_spec
     return Context(spec=spec, objects=ObjectSet(rendering.check_objects()),
                    nodes=nodes_from_spec(spec))

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from lab.checks.answer import Answer
-from lab.checks.objects import ObjectSet, ref
-from lab.checks.selectors import selector_matches
+from kube.answer import Answer
+from kube.objects import ObjectSet, ref
+from kube.selectors import selector_matches
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
 

@@ -11,8 +11,8 @@ from collections import Counter
 from decimal import Decimal
 from typing import Iterable
 
-from lab.checks.answer import Answer
-from lab.checks.quantity import parse_quantity
+from kube.answer import Answer
+from kube.quantity import parse_quantity
 
 _SCHEDULING_EFFECTS = ("NoSchedule", "NoExecute")
 

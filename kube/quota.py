@@ -13,9 +13,9 @@ import copy
 from decimal import Decimal
 from typing import Optional
 
-from lab.checks.answer import Answer
-from lab.checks.objects import ObjectSet, ref
-from lab.checks.quantity import format_quantity, parse_quantity
+from kube.answer import Answer
+from kube.objects import ObjectSet, ref
+from kube.quantity import format_quantity, parse_quantity
 
 STANDARD = ("cpu", "memory", "ephemeral-storage")
 # Quota keys that count whole objects; a pod only ever adds to "pods".
