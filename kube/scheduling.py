@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Iterable
 
 from kube.answer import Answer
+from kube.pod_resources import pod_requests
 from kube.quantity import parse_quantity
 
 _SCHEDULING_EFFECTS = ("NoSchedule", "NoExecute")
@@ -53,19 +54,6 @@ def _tolerated(taint: dict, tolerations: list[dict]) -> bool:
               and toleration.get("value", "") == taint.get("value", "")):
             return True
     return False
-
-
-def pod_requests(spec: dict) -> dict[str, Decimal]:
-    """What the scheduler reserves: containers summed, or the largest init container."""
-    totals: dict[str, Decimal] = {}
-    for container in spec.get("containers") or []:
-        resources = container.get("resources") or {}
-        for name, value in ((resources.get("requests") or resources.get("limits")) or {}).items():
-            totals[name] = totals.get(name, Decimal(0)) + parse_quantity(value)
-    for container in spec.get("initContainers") or []:
-        for name, value in ((container.get("resources") or {}).get("requests") or {}).items():
-            totals[name] = max(totals.get(name, Decimal(0)), parse_quantity(value))
-    return totals
 
 
 def _why_not(spec: dict, node: dict) -> str | None:

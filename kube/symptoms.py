@@ -16,7 +16,8 @@ from kube.netpol import Endpoint, egress_allowed
 from kube.objects import ObjectSet, ref
 from kube.quota import make_pod, quota_admits
 from kube.rbac import Subject, can_i
-from kube.scheduling import pod_requests, pod_schedulable
+from kube.pod_resources import pod_requests
+from kube.scheduling import pod_schedulable
 from model.spec import ACCELERATOR_LABEL, GPU_RESOURCE, LabSpec, WorkloadSpec
 
 DCGM_APP = "nvidia-dcgm-exporter"
