@@ -9,6 +9,7 @@ from pulumi_gcp import container, projects, serviceaccount
 
 from components import node_settings
 from components.network import PODS_RANGE, SERVICES_RANGE, Network
+from model.names import account_id
 from model.spec import GcpSpec, LabSpec
 
 # The least a node's service account needs: GKE's node role (logs, metrics,
@@ -25,7 +26,7 @@ class GkeCluster(pulumi.ComponentResource):
 
         self.node_account = serviceaccount.Account(
             f"{name}-nodes", project=gcp.project,
-            account_id=_account_id(f"{cluster.name}-nodes"),
+            account_id=account_id(f"{cluster.name}-nodes"),
             display_name=f"gpu-lab {cluster.name} nodes", opts=child)
         self.node_account_roles = [
             projects.IAMMember(f"{name}-nodes-{role.split('/')[-1].replace('.', '-').lower()}",
@@ -82,7 +83,13 @@ class GkeCluster(pulumi.ComponentResource):
             resource_labels={"gpu-lab-stack": _label_value(spec.stack),
                              **({"expires-at": _label_value(spec.expires_at.replace(":", ""))}
                                 if spec.expires_at else {})},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=self.node_account_roles),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=self.node_account_roles,
+                # node_config describes only the default pool GKE makes first and
+                # remove_default_node_pool deletes; the API then reports no node config, and
+                # since the field forces a new cluster, every later `pulumi up` would
+                # replace the cluster. It matters at creation only.
+                ignore_changes=["nodeConfig"]),
             **optional)
 
         pool = spec.system_pool
@@ -115,7 +122,9 @@ class GkeCluster(pulumi.ComponentResource):
 
 
 def kubeconfig(gcp: GcpSpec, cluster_name: str, endpoint: str, ca_certificate: str) -> str:
-    """A kubeconfig that authenticates with gke-gcloud-auth-plugin (the gcloud user's identity)."""
+    """A kubeconfig that authenticates with gke-gcloud-auth-plugin in its application-default
+    mode: kubectl, `lab verify` and `lab new` then act as the same identity the Pulumi GCP
+    provider uses (`gcloud auth application-default login`), not gcloud's active account."""
     context = f"gke_{gcp.project}_{cluster_name}"
     return yaml.safe_dump({
         "apiVersion": "v1",
@@ -127,15 +136,11 @@ def kubeconfig(gcp: GcpSpec, cluster_name: str, endpoint: str, ca_certificate: s
         "users": [{"name": context, "user": {"exec": {
             "apiVersion": "client.authentication.k8s.io/v1beta1",
             "command": "gke-gcloud-auth-plugin",
+            "args": ["--use_application_default_credentials"],
             "installHint": "gcloud components install gke-gcloud-auth-plugin",
             "provideClusterInfo": True,
         }}}],
     }, sort_keys=False)
-
-
-def _account_id(text: str) -> str:
-    """A service account id: 6-30 characters, a letter first, no trailing '-'."""
-    return text[:30].rstrip("-")
 
 
 def _label_value(text: str) -> str:

@@ -14,7 +14,10 @@ from pulumi_kubernetes.apiextensions import CustomResource
 from pulumi_kubernetes.core.v1 import NodePatch
 from pulumi_kubernetes.helm.v3 import Release
 
-from components.gpu_operator import NAMESPACE, critical_pods_quota, operator_namespace
+from components.gpu_operator import (
+    NAMESPACE, critical_pods_quota, dcgm_service_monitor, operator_namespace,
+)
+from components.options import child_options
 from model.gpu_catalog import CATALOG
 from model.spec import LabSpec
 
@@ -44,10 +47,10 @@ def fake_operator_values(spec: LabSpec) -> dict[str, Any]:
 class FakeGpuOperator(pulumi.ComponentResource):
     def __init__(self, name: str, spec: LabSpec, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gpu-lab:addons:FakeGpuOperator", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = child_options(self, opts)
 
-        self.namespace = operator_namespace(name, self)
-        self.quota = critical_pods_quota(name, NAMESPACE, self)
+        self.namespace = operator_namespace(name, child)
+        self.quota = critical_pods_quota(name, self.namespace, child)
 
         # The nodes that play each GPU pool carry the pool labels a GKE node would have;
         # the fake operator only simulates GPUs on nodes with its pool label.
@@ -62,14 +65,12 @@ class FakeGpuOperator(pulumi.ComponentResource):
             f"{name}-release", name="fake-gpu-operator", namespace=NAMESPACE,
             chart=CHART, version=spec.addons.gpu_operator.fake_chart_version,
             values=fake_operator_values(spec), timeout=600,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[
-                self.namespace, self.quota, *self.node_labels]))
+            opts=child_options(self, opts, self.namespace, self.quota, *self.node_labels))
 
         # The fake exporter ships a Service but no ServiceMonitor; scrape it like the
         # real operator's DCGM exporter (same job name, workload labels kept).
         self.service_monitor = None
-        op = spec.addons.gpu_operator
-        if spec.addons.monitoring.enabled and op.dcgm_exporter and op.service_monitor:
+        if dcgm_service_monitor(spec):
             self.service_monitor = CustomResource(
                 f"{name}-dcgm-servicemonitor", api_version="monitoring.coreos.com/v1",
                 kind="ServiceMonitor",
@@ -77,6 +78,6 @@ class FakeGpuOperator(pulumi.ComponentResource):
                 spec={"selector": {"matchLabels": {"app": DCGM_SERVICE}},
                       "endpoints": [{"port": "gpu-metrics", "interval": "15s",
                                      "honorLabels": True}]},
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.release]))
+                opts=child_options(self, opts, self.release))
 
         self.register_outputs({"namespace": NAMESPACE})

@@ -43,6 +43,9 @@ class GpuNodePool(pulumi.ComponentResource):
                 guest_accelerators=[accelerator],
                 labels=pool.labels,
                 tags=[pool.network_tag],
+                # GKE taints GPU nodes with this itself only when the pool joins a cluster
+                # that already runs a non-GPU pool; the pools here are created alongside the
+                # system pool, so the taint is declared (the same key, value and effect).
                 taints=[container.NodePoolNodeConfigTaintArgs(
                     key=t["key"], value=t["value"], effect=TAINT_EFFECTS[t["effect"]])
                     for t in pool.taints],

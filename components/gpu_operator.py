@@ -15,6 +15,7 @@ from pulumi_kubernetes.core.v1 import Namespace, ResourceQuota
 from pulumi_kubernetes.helm.v3 import Release, RepositoryOptsArgs
 from pulumi_kubernetes.yaml.v2 import ConfigFile
 
+from components.options import child_options
 from model.spec import LabSpec
 
 NAMESPACE = "gpu-operator"
@@ -27,24 +28,32 @@ DRIVER_INSTALLER = ("https://raw.githubusercontent.com/GoogleCloudPlatform/"
 TIME_SLICING_CONFIG = "time-slicing"
 
 
-def critical_pods_quota(name: str, namespace: str, parent: pulumi.Resource) -> ResourceQuota:
+def critical_pods_quota(name: str, namespace: Namespace,
+                        opts: pulumi.ResourceOptions) -> ResourceQuota:
     """GKE admits system-node-critical / system-cluster-critical pods outside kube-system
     only in namespaces with a ResourceQuota scoped to those priority classes."""
     return ResourceQuota(f"{name}-critical-pods", metadata={
-        "name": "gcp-critical-pods", "namespace": namespace}, spec={
+        "name": "gcp-critical-pods", "namespace": NAMESPACE}, spec={
         "hard": {"pods": "100"},
         "scopeSelector": {"matchExpressions": [{
             "scopeName": "PriorityClass", "operator": "In",
             "values": ["system-node-critical", "system-cluster-critical"]}]},
-    }, opts=pulumi.ResourceOptions(parent=parent))
+    }, opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[namespace])))
 
 
-def operator_namespace(name: str, parent: pulumi.Resource) -> Namespace:
+def operator_namespace(name: str, opts: pulumi.ResourceOptions) -> Namespace:
     # Operands mount host paths and run privileged: the namespace must allow it.
     return Namespace(f"{name}-namespace", metadata={"name": NAMESPACE, "labels": {
         "pod-security.kubernetes.io/enforce": "privileged",
         "app.kubernetes.io/managed-by": "gpu-lab"}},
-        opts=pulumi.ResourceOptions(parent=parent))
+        opts=opts)
+
+
+def dcgm_service_monitor(spec: LabSpec) -> bool:
+    """Does Prometheus scrape the DCGM exporter? Only when there is a Prometheus: without
+    the monitoring add-on the ServiceMonitor CRD does not exist."""
+    op = spec.addons.gpu_operator
+    return spec.addons.monitoring.enabled and op.dcgm_exporter and op.service_monitor
 
 
 def gpu_operator_values(spec: LabSpec) -> dict[str, Any]:
@@ -65,7 +74,7 @@ def gpu_operator_values(spec: LabSpec) -> dict[str, Any]:
             "enabled": op.dcgm_exporter,
             # honorLabels keeps the workload's namespace/pod labels that DCGM attaches,
             # instead of renaming them exported_namespace/exported_pod.
-            "serviceMonitor": {"enabled": op.dcgm_exporter and op.service_monitor,
+            "serviceMonitor": {"enabled": dcgm_service_monitor(spec),
                                "honorLabels": True, "interval": "15s"},
         },
         "mig": {"strategy": op.mig_strategy},
@@ -99,17 +108,16 @@ class GpuOperator(pulumi.ComponentResource):
         super().__init__("gpu-lab:addons:GpuOperator", name, None, opts)
         op = spec.addons.gpu_operator
 
-        self.namespace = operator_namespace(name, self)
-        self.quota = critical_pods_quota(name, NAMESPACE, self)
-        after_namespace = pulumi.ResourceOptions(parent=self,
-                                                 depends_on=[self.namespace, self.quota])
+        child = child_options(self, opts)
+        self.namespace = operator_namespace(name, child)
+        self.quota = critical_pods_quota(name, self.namespace, child)
+        after_namespace = child_options(self, opts, self.namespace, self.quota)
 
         self.driver_installer = None
         if any(p.driver_version == "INSTALLATION_DISABLED" for p in spec.gpu_pools):
             # Runs in kube-system on nodes labelled cloud.google.com/gke-accelerator.
             self.driver_installer = ConfigFile(f"{name}-driver-installer",
-                                               file=DRIVER_INSTALLER,
-                                               opts=pulumi.ResourceOptions(parent=self))
+                                               file=DRIVER_INSTALLER, opts=child)
 
         self.release = Release(
             f"{name}-release", name="gpu-operator", namespace=NAMESPACE,

@@ -69,14 +69,16 @@ class Lab(pulumi.ComponentResource):
 
         self.priority_classes = PriorityClasses(f"{name}-priorities", spec.priority_classes,
                                                 opts=in_cluster)
-        self.tenants = [Tenant(f"{name}-{tenant.name}", tenant,
+        gcp_project = spec.gcp.project if spec.platform == "gke" else None
+        self.tenants = [Tenant(f"{name}-{tenant.name}", tenant, gcp_project=gcp_project,
                                opts=after(self.priority_classes))
                         for tenant in spec.tenants]
         self.outputs["tenants"] = [t.name for t in spec.tenants]
 
         tenant_by_name = {t.spec.name: t for t in self.tenants}
         self.workloads = [
-            InferenceWorkload(f"{name}-{w.tenant}-{w.name}", w, opts=after(
+            InferenceWorkload(f"{name}-{w.tenant}-{w.name}", w,
+                              monitored=spec.addons.monitoring.enabled, opts=after(
                 tenant_by_name[w.tenant], self.monitoring and self.monitoring.release,
                 self.gpu_operator))
             for w in spec.workloads

@@ -19,6 +19,7 @@ from pulumi_kubernetes.helm.v3 import Release, RepositoryOptsArgs
 from pulumi_random import RandomPassword
 
 from components import observability
+from components.options import child_options
 from model.spec import LabSpec
 
 NAMESPACE = "monitoring"
@@ -43,8 +44,13 @@ def monitoring_values(spec: LabSpec) -> dict[str, Any]:
         "ruleSelectorNilUsesHelmValues": False,
         "probeSelectorNilUsesHelmValues": False,
     }
+    # GKE runs kube-dns, not CoreDNS: scraping CoreDNS there finds no target and fires
+    # TargetDown in a healthy lab. kind and most other clusters run CoreDNS.
+    on_gke = spec.platform == "gke"
     return {
         "crds": {"enabled": True},
+        "coreDns": {"enabled": not on_gke},
+        "kubeDns": {"enabled": on_gke},
         "alertmanager": {"enabled": mon.alertmanager},
         # GKE runs these control-plane parts itself; there is nothing to scrape, and
         # Dataplane V2 has no kube-proxy.
@@ -75,14 +81,14 @@ def monitoring_values(spec: LabSpec) -> dict[str, Any]:
 class Monitoring(pulumi.ComponentResource):
     def __init__(self, name: str, spec: LabSpec, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gpu-lab:addons:Monitoring", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = child_options(self, opts)
 
         self.namespace = Namespace(f"{name}-namespace", metadata={
             "name": NAMESPACE, "labels": {
                 # node-exporter needs host access.
                 "pod-security.kubernetes.io/enforce": "privileged",
                 "app.kubernetes.io/managed-by": "gpu-lab"}}, opts=child)
-        in_ns = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
+        in_ns = child_options(self, opts, self.namespace)
 
         self.grafana_password = RandomPassword(f"{name}-grafana-password", length=24,
                                                special=False, opts=child)
@@ -96,9 +102,8 @@ class Monitoring(pulumi.ComponentResource):
             version=spec.addons.monitoring.chart_version,
             repository_opts=RepositoryOptsArgs(repo=REPOSITORY),
             values=monitoring_values(spec), skip_crds=False, timeout=900,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.namespace,
-                                                                 self.grafana_secret]))
-        after_release = pulumi.ResourceOptions(parent=self, depends_on=[self.release])
+            opts=child_options(self, opts, self.namespace, self.grafana_secret))
+        after_release = child_options(self, opts, self.release)
 
         self.dashboards = [
             ConfigMap(f"{name}-dashboard-{file.removesuffix('.json')}",

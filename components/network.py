@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 from pulumi_gcp import compute, dns
 
+from model.names import gcp_name
 from model.spec import ClusterSpec, GcpSpec
 
 PODS_RANGE = "pods"
@@ -28,11 +29,11 @@ class Network(pulumi.ComponentResource):
         net = cluster.network
 
         self.vpc = compute.Network(
-            f"{name}-vpc", name=f"{cluster.name}-vpc", project=gcp.project,
+            f"{name}-vpc", name=gcp_name(f"{cluster.name}-vpc"), project=gcp.project,
             auto_create_subnetworks=False, routing_mode="REGIONAL", opts=child)
 
         self.subnet = compute.Subnetwork(
-            f"{name}-subnet", name=f"{cluster.name}-nodes", project=gcp.project,
+            f"{name}-subnet", name=gcp_name(f"{cluster.name}-nodes"), project=gcp.project,
             region=gcp.region, network=self.vpc.id, ip_cidr_range=net.subnet_cidr,
             # Private nodes reach Google APIs (Artifact Registry, GCS) without NAT.
             private_ip_google_access=True,
@@ -47,10 +48,10 @@ class Network(pulumi.ComponentResource):
         # Private nodes have no external IPs: Cloud NAT lets them pull public images
         # (nvcr.io, docker.io, ghcr.io) and reach pip mirrors.
         self.router = compute.Router(
-            f"{name}-router", name=f"{cluster.name}-router", project=gcp.project,
+            f"{name}-router", name=gcp_name(f"{cluster.name}-router"), project=gcp.project,
             region=gcp.region, network=self.vpc.id, opts=child)
         self.nat = compute.RouterNat(
-            f"{name}-nat", name=f"{cluster.name}-nat", project=gcp.project,
+            f"{name}-nat", name=gcp_name(f"{cluster.name}-nat"), project=gcp.project,
             region=gcp.region, router=self.router.name,
             nat_ip_allocate_option="AUTO_ONLY",
             source_subnetwork_ip_ranges_to_nat="ALL_SUBNETWORKS_ALL_IP_RANGES",
@@ -58,7 +59,7 @@ class Network(pulumi.ComponentResource):
             opts=child)
 
         self.allow_internal = compute.Firewall(
-            f"{name}-allow-internal", name=f"{cluster.name}-allow-internal",
+            f"{name}-allow-internal", name=gcp_name(f"{cluster.name}-allow-internal"),
             project=gcp.project, network=self.vpc.id, direction="INGRESS",
             source_ranges=[net.subnet_cidr, net.pods_cidr, net.services_cidr],
             allows=[compute.FirewallAllowArgs(protocol="tcp"),
@@ -67,7 +68,7 @@ class Network(pulumi.ComponentResource):
             description="Node, pod and service traffic inside the cluster.",
             opts=child)
         self.allow_control_plane = compute.Firewall(
-            f"{name}-allow-control-plane", name=f"{cluster.name}-allow-control-plane",
+            f"{name}-allow-control-plane", name=gcp_name(f"{cluster.name}-allow-control-plane"),
             project=gcp.project, network=self.vpc.id, direction="INGRESS",
             source_ranges=[net.master_cidr],
             allows=[compute.FirewallAllowArgs(protocol="tcp",
@@ -81,7 +82,7 @@ class Network(pulumi.ComponentResource):
         self.google_zones = []
         self.google_records = []
         for domain in GOOGLE_DOMAINS:
-            zone_name = f"{cluster.name}-{domain.replace('.', '-')}"[:63]
+            zone_name = gcp_name(f"{cluster.name}-{domain.replace('.', '-')}")
             zone = dns.ManagedZone(
                 f"{name}-zone-{domain.replace('.', '-')}", name=zone_name, project=gcp.project,
                 dns_name=f"{domain}.", visibility="private",
@@ -104,7 +105,7 @@ class Network(pulumi.ComponentResource):
         # Node-to-cluster traffic and Google APIs stay allowed even where outbound traffic
         # is denied.
         self.allow_internal_egress = compute.Firewall(
-            f"{name}-allow-internal-egress", name=f"{cluster.name}-allow-internal-egress",
+            f"{name}-allow-internal-egress", name=gcp_name(f"{cluster.name}-allow-internal-egress"),
             project=gcp.project, network=self.vpc.id, direction="EGRESS", priority=900,
             destination_ranges=[*net.internal_cidrs, GOOGLE_APIS_VIP],
             allows=[compute.FirewallAllowArgs(protocol="all")],
@@ -113,7 +114,7 @@ class Network(pulumi.ComponentResource):
             opts=child)
         self.egress_denials = [
             compute.Firewall(
-                f"{name}-deny-egress-{tag}", name=f"{cluster.name}-deny-egress-{tag}"[:63],
+                f"{name}-deny-egress-{tag}", name=gcp_name(f"{cluster.name}-deny-egress-{tag}"),
                 project=gcp.project, network=self.vpc.id, direction="EGRESS", priority=1000,
                 destination_ranges=["0.0.0.0/0"], target_tags=[tag],
                 denies=[compute.FirewallDenyArgs(protocol="all")],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 from pulumi_kubernetes.scheduling.v1 import PriorityClass
 
+from components.options import child_options
 from model.spec import PriorityClassSpec
 
 
@@ -19,7 +20,7 @@ class PriorityClasses(pulumi.ComponentResource):
                           "labels": {"app.kubernetes.io/managed-by": "gpu-lab"}},
                 value=spec.value, preemption_policy=spec.preemption_policy,
                 global_default=False, description=spec.description,
-                opts=pulumi.ResourceOptions(parent=self))
+                opts=child_options(self, opts))
             for spec in classes
         }
         self.register_outputs({"names": list(self.classes)})

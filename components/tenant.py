@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import pulumi
+from pulumi_gcp import serviceaccount
 from pulumi_kubernetes.core.v1 import LimitRange, Namespace, ResourceQuota, ServiceAccount
 from pulumi_kubernetes.networking.v1 import NetworkPolicy
 from pulumi_kubernetes.rbac.v1 import Role, RoleBinding
 
+from components.options import child_options
 from components.tenant_rbac import ROLES
 from model.spec import GPU_RESOURCE, RoleBindingSpec, TenantSpec
 
@@ -24,12 +28,13 @@ def _namespace_selector(name: str) -> dict:
 
 
 class Tenant(pulumi.ComponentResource):
-    def __init__(self, name: str, tenant: TenantSpec,
+    def __init__(self, name: str, tenant: TenantSpec, gcp_project: Optional[str] = None,
                  opts: pulumi.ResourceOptions | None = None):
+        """gcp_project: on GKE, the project whose Workload Identity pool the cluster uses."""
         super().__init__("gpu-lab:tenant:Tenant", name, None, opts)
         self.spec = tenant
         ns = tenant.namespace
-        child = pulumi.ResourceOptions(parent=self)
+        child = child_options(self, opts)
 
         self.namespace = Namespace(f"{name}-namespace", metadata={
             "name": ns,
@@ -43,7 +48,7 @@ class Tenant(pulumi.ComponentResource):
             },
         }, opts=child)
         # Everything else lives in the namespace, so it waits for it.
-        in_ns = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
+        in_ns = child_options(self, opts, self.namespace)
 
         def meta(object_name: str, **extra) -> dict:
             return {"name": object_name, "namespace": ns,
@@ -99,14 +104,25 @@ class Tenant(pulumi.ComponentResource):
                for account in tenant.extra_service_accounts},
         }
 
+        # Workload Identity: the annotation says which GCP service account the `workload`
+        # KSA acts as; this grant lets it do so (without it every GCP call gets 403).
+        self.workload_identity = None
+        if gcp_project and tenant.gcp_service_account:
+            self.workload_identity = serviceaccount.IAMMember(
+                f"{name}-workload-identity",
+                service_account_id=service_account_path(tenant.gcp_service_account,
+                                                        gcp_project),
+                role="roles/iam.workloadIdentityUser",
+                member=f"serviceAccount:{gcp_project}.svc.id.goog[{ns}/workload]",
+                opts=child)
+
         self.role_bindings = [
             RoleBinding(f"{name}-binding-{binding.name}", metadata=meta(binding.name),
                         role_ref={"apiGroup": "rbac.authorization.k8s.io",
                                   "kind": binding.role_kind, "name": binding.role},
                         subjects=_subjects(binding, ns),
-                        opts=pulumi.ResourceOptions(
-                            parent=self, depends_on=[self.namespace,
-                                                     *self.service_accounts.values()]))
+                        opts=child_options(self, opts, self.namespace,
+                                           *self.service_accounts.values()))
             for binding in tenant.role_bindings
         ]
 
@@ -115,6 +131,15 @@ class Tenant(pulumi.ComponentResource):
                                  for policy_name, spec in _network_policies(tenant)]
 
         self.register_outputs({"namespace": ns})
+
+
+def service_account_path(email: str, default_project: str) -> str:
+    """projects/<project>/serviceAccounts/<email>: the project is the one the account lives
+    in (its e-mail says so for user-managed accounts)."""
+    domain = email.partition("@")[2]
+    project = (domain.removesuffix(".iam.gserviceaccount.com")
+               if domain.endswith(".iam.gserviceaccount.com") else default_project)
+    return f"projects/{project}/serviceAccounts/{email}"
 
 
 def _subjects(binding: RoleBindingSpec, namespace: str) -> list[dict]:

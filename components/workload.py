@@ -18,6 +18,7 @@ from pulumi_kubernetes.apps.v1 import Deployment
 from pulumi_kubernetes.batch.v1 import Job
 from pulumi_kubernetes.core.v1 import ConfigMap, Service
 
+from components.options import child_options
 from model.spec import GPU_RESOURCE, GPU_TAINT, POOL_LABEL, WorkloadSpec
 
 PROGRAM = Path(__file__).resolve().parent.parent / "workload" / "infer.py"
@@ -109,14 +110,16 @@ def pod_template(workload: WorkloadSpec, restart_policy: str) -> dict:
 
 
 class InferenceWorkload(pulumi.ComponentResource):
-    def __init__(self, name: str, workload: WorkloadSpec,
+    def __init__(self, name: str, workload: WorkloadSpec, monitored: bool = True,
                  opts: pulumi.ResourceOptions | None = None):
+        """monitored: the Prometheus Operator's CRDs exist (the monitoring add-on is on)."""
         super().__init__("gpu-lab:workload:InferenceWorkload", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        meta = {"name": workload.name, "namespace": workload.tenant, "labels": workload.labels}
+        child = child_options(self, opts)
         # The lab deploys broken workloads on purpose (Pending, crashing): `pulumi up` must
-        # not wait for them to become ready. `lab verify` looks at them instead.
-        controller_meta = {**meta, "annotations": {"pulumi.com/skipAwait": "true"}}
+        # not wait for them, nor for a Service whose pods never become ready.
+        # `lab verify` looks at them instead.
+        meta = {"name": workload.name, "namespace": workload.tenant, "labels": workload.labels,
+                "annotations": {"pulumi.com/skipAwait": "true"}}
 
         self.program = None
         if not workload.custom_image:
@@ -126,7 +129,7 @@ class InferenceWorkload(pulumi.ComponentResource):
 
         match = {"app.kubernetes.io/name": workload.name}
         if workload.kind == "Deployment":
-            self.controller = Deployment(f"{name}-deployment", metadata=controller_meta, spec={
+            self.controller = Deployment(f"{name}-deployment", metadata=meta, spec={
                 "replicas": workload.replicas,
                 "selector": {"matchLabels": match},
                 # A rolling update would briefly need one more GPU than the quota holds.
@@ -134,7 +137,7 @@ class InferenceWorkload(pulumi.ComponentResource):
                 "template": pod_template(workload, "Always"),
             }, opts=child)
         else:
-            self.controller = Job(f"{name}-job", metadata=controller_meta, spec={
+            self.controller = Job(f"{name}-job", metadata=meta, spec={
                 "completions": workload.replicas, "parallelism": workload.replicas,
                 "backoffLimit": 4,
                 "template": pod_template(workload, "OnFailure"),
@@ -145,12 +148,14 @@ class InferenceWorkload(pulumi.ComponentResource):
             "ports": [{"name": "metrics", "port": workload.metrics_port,
                        "targetPort": "metrics", "protocol": "TCP"}],
         }, opts=child)
-        self.pod_monitor = CustomResource(
-            f"{name}-podmonitor", api_version="monitoring.coreos.com/v1", kind="PodMonitor",
-            metadata=meta, spec={
-                "selector": {"matchLabels": workload.selector},
-                "podMetricsEndpoints": [{"port": workload.monitor_port, "path": "/metrics",
-                                         "interval": "15s"}],
-            }, opts=child)
+        self.pod_monitor = None
+        if monitored:
+            self.pod_monitor = CustomResource(
+                f"{name}-podmonitor", api_version="monitoring.coreos.com/v1", kind="PodMonitor",
+                metadata=meta, spec={
+                    "selector": {"matchLabels": workload.selector},
+                    "podMetricsEndpoints": [{"port": workload.monitor_port, "path": "/metrics",
+                                             "interval": "15s"}],
+                }, opts=child)
 
         self.register_outputs({"namespace": workload.tenant, "name": workload.name})

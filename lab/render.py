@@ -33,10 +33,13 @@ class RenderedResource:
     parent: Optional[str]          # "type::name" of the parent component, None under the stack
     inputs: dict[str, Any]
     provider: str = ""             # URN::id of the explicit provider, if any (not in JSON)
+    # The resource options the engine acts on (dependsOn as "type::name", ignoreChanges,
+    # protect, ...); only the ones that are set.
+    options: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {"type": self.type, "name": self.name, "parent": self.parent,
-                "inputs": self.inputs}
+                "inputs": self.inputs, "options": self.options}
 
 
 @dataclass
@@ -105,8 +108,8 @@ class _RecordingMonitor(mocks.MockMonitor):
     def __init__(self, mock: pulumi.runtime.Mocks):
         super().__init__(mock)
         self.lock = threading.Lock()
-        # urn, type, name, parent urn, inputs, provider reference
-        self.records: list[tuple[str, str, str, str, dict, str]] = []
+        # urn, type, name, parent urn, inputs, provider reference, options
+        self.records: list[tuple[str, str, str, str, dict, str, dict]] = []
         self.stack_outputs: dict[str, Any] = {}
 
     def RegisterResource(self, request):
@@ -115,7 +118,8 @@ class _RecordingMonitor(mocks.MockMonitor):
             inputs = rpc.deserialize_properties(request.object)
             with self.lock:
                 self.records.append((response.urn, request.type, request.name,
-                                     request.parent, _plain(inputs), request.provider))
+                                     request.parent, _plain(inputs), request.provider,
+                                     _options(request)))
         return response
 
     def RegisterResourceOutputs(self, request):
@@ -124,6 +128,19 @@ class _RecordingMonitor(mocks.MockMonitor):
             if outputs:
                 self.stack_outputs = outputs
         return super().RegisterResourceOutputs(request)
+
+
+def _options(request) -> dict[str, Any]:
+    """The options of one registration that change what the engine does, when set."""
+    options = {
+        "dependsOn": sorted(request.dependencies),
+        "ignoreChanges": list(request.ignoreChanges),
+        "replaceOnChanges": list(request.replaceOnChanges),
+        "protect": request.protect,
+        "deleteBeforeReplace": request.deleteBeforeReplace,
+        "retainOnDelete": request.retainOnDelete,
+    }
+    return {key: value for key, value in options.items() if value}
 
 
 def _plain(value: Any) -> Any:
@@ -163,9 +180,17 @@ def render(values: Mapping[str, Any], stack: str = "dev") -> Rendering:
 
     names = {urn: f"{type_}::{name}" for urn, type_, name, *_ in monitor.records}
     resources = [RenderedResource(type=type_, name=name, parent=names.get(parent),
-                                  inputs=inputs, provider=provider)
-                 for _, type_, name, parent, inputs, provider in monitor.records]
+                                  inputs=inputs, provider=provider,
+                                  options=_named_dependencies(options, names))
+                 for _, type_, name, parent, inputs, provider, options in monitor.records]
     return Rendering(resources=_tree_order(resources), outputs=monitor.stack_outputs)
+
+
+def _named_dependencies(options: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    if "dependsOn" in options:
+        options = {**options, "dependsOn": sorted(names.get(urn, urn)
+                                                  for urn in options["dependsOn"])}
+    return options
 
 
 def _tree_order(resources: list[RenderedResource]) -> list[RenderedResource]:

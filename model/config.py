@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from model.errors import MISSING, ConfigError, Problem, did_you_mean
+from model import names
 from model.gpu_catalog import CATALOG
 from model.reader import DNS_LABEL, Fields, check_bool, check_str
 from model.workloads import load_workloads
@@ -192,8 +193,9 @@ def _cluster(f: Fields, gcp: GcpSpec, stack: str, platform: str) -> ClusterSpec:
 
 
 def _default_cluster_name(stack: str) -> str:
+    # Long stack names keep a readable prefix and a hash, so two of them never collide.
     name = re.sub(r"[^a-z0-9-]+", "-", f"gpu-lab-{stack}".lower()).strip("-")
-    return name[:GKE_NAME_MAX].rstrip("-")
+    return names.fit(name, GKE_NAME_MAX)
 
 
 def _cidr(f: Fields, name: str, default: str) -> str:

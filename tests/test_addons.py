@@ -32,7 +32,7 @@ VERIFIED_VALUES = {
         "mig.strategy", "migManager.enabled",
     }),
     "kube-prometheus-stack": ("88.5.3", {
-        "crds.enabled", "alertmanager.enabled", "kubeControllerManager.enabled",
+        "crds.enabled", "coreDns.enabled", "kubeDns.enabled", "alertmanager.enabled", "kubeControllerManager.enabled",
         "kubeScheduler.enabled", "kubeEtcd.enabled", "kubeProxy.enabled",
         "prometheus.prometheusSpec.serviceMonitorSelectorNilUsesHelmValues",
         "prometheus.prometheusSpec.podMonitorSelectorNilUsesHelmValues",
