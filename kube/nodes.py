@@ -1,54 +1,118 @@
-"""The nodes a stack's pools would bring up, as Node objects, for offline scheduling checks.
+"""The nodes a stack's pools bring up, as Node objects, for the twin and the offline checks.
 
-On a live cluster `lab verify` reads the real nodes instead. CPU and memory here are
-rough (GKE keeps some of each for itself); GPUs, labels and taints are exact.
+Each pool stands at its maximum size: the cluster autoscaler adds a node whenever a
+pending pod would fit a new node of a pool, so once the cluster settles every pool that
+has pending pods it could take is as large as it may grow. Allocatable CPU and memory
+follow GKE's reservations (kube/machines.py). `nvidia.com/gpu` is on a node only when a
+device plugin runs there and could pull its images: GKE's own plugin (from Google's
+registries, reachable through Private Google Access) unless the node is labelled to keep
+it off, or the GPU Operator's (from nvcr.io, so it needs the node's way to the internet).
+On a live cluster `lab verify` reads the real nodes instead.
 """
 
 from __future__ import annotations
 
-import re
+from decimal import Decimal
+from typing import Optional
 
-from model.spec import GPU_RESOURCE, POOL_LABEL, GpuPoolSpec, LabSpec
+from kube.kubelet import NodeNetwork
+from kube.machines import machine
+from kube.objects import ObjectSet
+from kube.quantity import format_quantity
+from model.spec import (
+    GPU_RESOURCE, NO_GKE_DEVICE_PLUGIN_LABEL, NO_OPERATOR_DEVICE_PLUGIN_LABEL, POOL_LABEL,
+    GpuPoolSpec, LabSpec,
+)
 
 ARCH_LABEL = "kubernetes.io/arch"
+OPERATOR_REGISTRY = "nvcr.io"
+# platform `existing` (kind and the like): the nodes are whatever the cluster has; these
+# are the sizes gpu-lab assumes for them.
+EXISTING_NODE = {"cpu": "4", "memory": "16Gi"}
 
 
-def _vcpus(machine_type: str) -> int:
-    match = re.search(r"-(\d+)(g)?$", machine_type)
-    if not match:
-        return 4
-    if match.group(2):          # a2-highgpu-1g: 12 vCPUs per GPU
-        return 12 * int(match.group(1))
-    return int(match.group(1))
-
-
-def _node(name: str, labels: dict, taints: list, vcpus: int, gpus: int) -> dict:
-    allocatable = {"cpu": f"{vcpus * 930}m", "memory": f"{vcpus * 3}Gi", "pods": "110"}
-    if gpus:
-        allocatable[GPU_RESOURCE] = str(gpus)
+def _node(name: str, labels: dict, taints: list, allocatable: dict) -> dict:
     return {"apiVersion": "v1", "kind": "Node",
             "metadata": {"name": name, "labels": {**labels, "kubernetes.io/hostname": name}},
-            "spec": {"taints": taints}, "status": {"allocatable": allocatable}}
+            "spec": {"taints": taints}, "status": {"allocatable": allocatable,
+                                                   "capacity": dict(allocatable)}}
 
 
-def advertises_gpus(spec: LabSpec, pool: GpuPoolSpec) -> bool:
-    """Does a device plugin put nvidia.com/gpu on this pool's nodes?"""
-    if not pool.gpu_advertised:
-        return False
+def _allocatable(spec: LabSpec, machine_type: str) -> dict:
     if spec.platform == "existing":
-        return True                      # the fake GPU operator's plugin
-    operator = spec.addons.gpu_operator
-    return pool.gke_device_plugin or (operator.enabled and operator.device_plugin)
+        return {**EXISTING_NODE, "pods": "110"}
+    m = machine(machine_type)
+    mib = (m.allocatable_memory / (Decimal(2) ** 20)).quantize(Decimal(1))
+    return {"cpu": f"{format_quantity(m.allocatable_cpu * 1000)}m",
+            "memory": f"{format_quantity(mib)}Mi", "pods": "110"}
 
 
-def nodes_from_spec(spec: LabSpec) -> list[dict]:
+def denied_tags(objects: Optional[ObjectSet]) -> set[str]:
+    """Network tags whose nodes a firewall rule keeps from the internet."""
+    if objects is None:
+        return set()
+    return {tag for fw in objects.of_kind("GcpFirewall")
+            if fw["spec"].get("direction") == "EGRESS" and fw["spec"].get("denies")
+            and "0.0.0.0/0" in (fw["spec"].get("destinationRanges") or [])
+            for tag in fw["spec"].get("targetTags") or []}
+
+
+def pool_network(pool: GpuPoolSpec, objects: Optional[ObjectSet]) -> NodeNetwork:
+    return NodeNetwork(internet=pool.network_tag not in denied_tags(objects))
+
+
+def _operator_device_plugin(objects: Optional[ObjectSet]) -> Optional[bool]:
+    """Is the GPU Operator's device plugin enabled (None: no operator release)?"""
+    release = objects.get("HelmRelease", "gpu-operator", "gpu-operator") if objects else None
+    if release is None:
+        return None
+    values = release["spec"].get("values") or {}
+    return bool((values.get("devicePlugin") or {}).get("enabled", True))
+
+
+def advertises_gpus(spec: LabSpec, pool: GpuPoolSpec,
+                    objects: Optional[ObjectSet] = None) -> bool:
+    """Does a device plugin put nvidia.com/gpu on this pool's nodes?"""
+    labels = pool.labels
+    if spec.platform == "existing":
+        return pool.gpu_advertised               # the fake GPU operator's plugin
+    gke_plugin = labels.get(NO_GKE_DEVICE_PLUGIN_LABEL) != "true"
+    if objects is None:
+        operator = spec.addons.gpu_operator.enabled and spec.addons.gpu_operator.device_plugin
+    else:
+        operator = bool(_operator_device_plugin(objects))
+    operator = (operator and labels.get(NO_OPERATOR_DEVICE_PLUGIN_LABEL) != "false"
+                and pool_network(pool, objects).reaches_registry(OPERATOR_REGISTRY))
+    return gke_plugin or operator
+
+
+def nodes_from_spec(spec: LabSpec, objects: Optional[ObjectSet] = None) -> list[dict]:
     system = spec.system_pool
-    nodes = [_node(f"{system.name}-{i}", {POOL_LABEL: system.name, ARCH_LABEL: "amd64"}, [],
-                   _vcpus(system.machine_type), 0)
-             for i in range(system.max_nodes)]
+    nodes = []
+    if spec.platform == "gke":
+        nodes = [_node(f"{system.name}-{i}", {POOL_LABEL: system.name, ARCH_LABEL: "amd64"},
+                       [], _allocatable(spec, system.machine_type))
+                 for i in range(system.max_nodes)]
     for pool in spec.gpu_pools:
-        gpus = pool.schedulable_gpus_per_node if advertises_gpus(spec, pool) else 0
-        nodes += [_node(f"{pool.name}-{i}", {**pool.labels, ARCH_LABEL: pool.architecture},
-                        [dict(t) for t in pool.taints], _vcpus(pool.machine_type), gpus)
-                  for i in range(pool.max_nodes)]
+        allocatable = _allocatable(spec, pool.machine_type)
+        if advertises_gpus(spec, pool, objects):
+            allocatable[GPU_RESOURCE] = str(pool.schedulable_gpus_per_node)
+        count = len(pool.nodes) if spec.platform == "existing" and pool.nodes \
+            else pool.max_nodes
+        names = list(pool.nodes) if spec.platform == "existing" and pool.nodes \
+            else [f"{pool.name}-{i}" for i in range(count)]
+        nodes += [_node(name, {**pool.labels, ARCH_LABEL: pool.architecture},
+                        [dict(t) for t in pool.taints], dict(allocatable))
+                  for name in names]
     return nodes
+
+
+def node_pools(spec: LabSpec) -> dict[str, GpuPoolSpec]:
+    """GPU pool of each node name nodes_from_spec gives."""
+    found = {}
+    for node in nodes_from_spec(spec):
+        pool_name = node["metadata"]["labels"].get(POOL_LABEL)
+        for pool in spec.gpu_pools:
+            if pool.name == pool_name:
+                found[node["metadata"]["name"]] = pool
+    return found

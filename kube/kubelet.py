@@ -1,0 +1,197 @@
+"""What the kubelet (and containerd) would make of a pod bound to a node: image pulls,
+container starts, what the containers' programs do, restarts, and the STATUS kubectl
+prints for the result.
+
+Pulls go out from the node, not the pod: a NetworkPolicy never stops them, a VPC firewall
+rule on the node's network tag does. Private Google Access still reaches Google's
+registries (gcr.io, pkg.dev) when the node may not reach the internet. A container's own
+traffic (pip in the init container) needs both the node's way out and the pod's
+NetworkPolicy egress.
+
+The programs are gpu-lab's own: workload/infer.py (exit 3 with its CUDA out-of-memory
+line when the model's working set exceeds the GPU, exit 4 for --device cuda without a
+GPU, the CPU otherwise when no GPU is visible) and `pip install` in the init container.
+STATUS follows kubectl's pod printer (pkg/printers/internalversion/printers.go, printPod):
+a waiting init container shows `Init:<reason>`, a failed one `Init:Error`, a waiting
+container its reason, a terminated one its reason (Completed, Error).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from kube.images import image
+from kube.quantity import parse_quantity
+
+GPU = "nvidia.com/gpu"
+ACCELERATOR_LABEL = "gpu-lab/accelerator"
+ARCH_LABEL = "kubernetes.io/arch"
+GIB = 2 ** 30
+# GPU memory as torch.cuda reports it (total_memory), which is what infer.py compares the
+# model's working set with: a little less than the marketed size.
+TORCH_GPU_MEMORY_GIB = {"nvidia-tesla-t4": 14.7, "nvidia-l4": 22.0,
+                        "nvidia-tesla-a100": 39.4, "nvidia-a100-80gb": 79.1,
+                        "nvidia-h100-80gb": 79.1}
+GOOGLE_REGISTRIES = ("gcr.io", "pkg.dev", "googleapis.com")
+EXIT_OOM, EXIT_NO_GPU = 3, 4
+EXEC_FORMAT_EXIT = 255
+
+
+@dataclass
+class NodeNetwork:
+    """What a node's traffic may reach."""
+    internet: bool = True          # False: a firewall rule denies egress to 0.0.0.0/0
+
+    def reaches_registry(self, registry: str) -> bool:
+        google = any(registry == r or registry.endswith("." + r) for r in GOOGLE_REGISTRIES)
+        return self.internet or google
+
+
+@dataclass
+class Outcome:
+    """A container's fate: ran to the end (exit code), runs on, or never started."""
+    running: bool = False
+    exit_code: Optional[int] = None
+    waiting: Optional[str] = None          # ErrImagePull / ImagePullBackOff
+    message: str = ""
+    logs: str = ""
+
+
+@dataclass
+class PodResult:
+    status: str                            # kubectl's STATUS column
+    phase: str                             # Pending, Running, Succeeded, Failed
+    reason: str = ""
+    message: str = ""
+    events: list[str] = field(default_factory=list)
+    logs: dict[str, str] = field(default_factory=dict)   # container -> last log lines
+    restarts: int = 0
+
+
+def _arg(args: list[str], flag: str, default: str) -> str:
+    return args[args.index(flag) + 1] if flag in args and args.index(flag) + 1 < len(args) \
+        else default
+
+
+def run_infer(args: list[str], gpus: int, accelerator: Optional[str]) -> Outcome:
+    """workload/infer.py with these arguments in a container holding `gpus` GPUs."""
+    device = _arg(args, "--device", "auto")
+    batches = int(_arg(args, "--batches", "0"))
+    demand = float(_arg(args, "--gpu-memory-gb", "0"))
+    on_gpu = gpus > 0 and device in ("auto", "cuda")
+    if device == "cuda" and gpus == 0:
+        return Outcome(exit_code=EXIT_NO_GPU, logs='{"event": "error", "message": "--device '
+                       'cuda, but no GPU is visible to this container"}')
+    if on_gpu and accelerator in TORCH_GPU_MEMORY_GIB \
+            and demand > TORCH_GPU_MEMORY_GIB[accelerator]:
+        have = TORCH_GPU_MEMORY_GIB[accelerator]
+        return Outcome(exit_code=EXIT_OOM, logs=(
+            f'{{"event": "error", "message": "CUDA out of memory: this model needs '
+            f'{demand:.1f} GiB of GPU memory, but the GPU has {have:.1f} GiB"}}'))
+    where = "cuda" if on_gpu else "cpu"
+    logs = "" if "--log-file" in args else f'{{"event": "startup", "device": "{where}"}}'
+    if batches:
+        return Outcome(exit_code=0, logs=logs)
+    return Outcome(running=True, logs=logs)
+
+
+def run_pip(internet: bool) -> Outcome:
+    if internet:
+        return Outcome(exit_code=0)
+    return Outcome(exit_code=1, logs=(
+        "WARNING: Retrying ... after connection broken by 'ConnectTimeoutError(... "
+        "'Connection to pypi.org timed out. (connect timeout=15)')'\n"
+        "ERROR: Could not find a version that satisfies the requirement prometheus-client"))
+
+
+def run_container(container: dict, node: dict, network: NodeNetwork, pod_internet: bool,
+                  gpus: int) -> Outcome:
+    """Pull, start and run one container on `node`."""
+    labels = node["metadata"].get("labels") or {}
+    arch = labels.get(ARCH_LABEL, "amd64")
+    img = image(container.get("image", ""))
+    if not network.reaches_registry(img.registry):
+        return Outcome(waiting="ImagePullBackOff", message=(
+            f'Failed to pull image "{img.reference}": failed to do request: Head '
+            f'"https://{img.registry}/v2/...": dial tcp ...:443: i/o timeout'))
+    if not img.resolves_for(arch):
+        return Outcome(waiting="ImagePullBackOff", message=(
+            f'Failed to pull image "{img.reference}": no match for platform in manifest: '
+            f"not found"))
+    command = (container.get("command") or []) + (container.get("args") or [])
+    if not img.runs_on(arch):
+        program = command[0] if command else "/entrypoint"
+        return Outcome(exit_code=EXEC_FORMAT_EXIT,
+                       logs=f"exec /usr/local/bin/{program}: exec format error")
+    if command[:4] == ["python", "-m", "pip", "install"]:
+        return run_pip(network.internet and pod_internet)
+    if len(command) > 1 and command[0] == "python" and command[1].endswith("infer.py"):
+        return run_infer(command[2:], gpus, labels.get(ACCELERATOR_LABEL))
+    return Outcome(running=True)
+
+
+def container_gpus(container: dict) -> int:
+    limits = (container.get("resources") or {}).get("limits") or {}
+    return int(parse_quantity(limits.get(GPU, 0)))
+
+
+def run_pod(pod: dict, node: dict, network: NodeNetwork,
+            pod_internet: Callable[[dict], bool]) -> PodResult:
+    """The settled state of a pod bound to `node`."""
+    spec = pod["spec"]
+    policy = spec.get("restartPolicy", "Always")
+    events = [f"Normal Scheduled default-scheduler Successfully assigned "
+              f"{pod['metadata']['namespace']}/{pod['metadata']['name']} to "
+              f"{node['metadata']['name']}"]
+    internet = pod_internet(pod)
+    for container in spec.get("initContainers") or []:
+        outcome = run_container(container, node, network, internet, container_gpus(container))
+        logs = {container["name"]: outcome.logs}
+        if outcome.waiting:
+            return _pull_failed(container, outcome, events, logs, init=True)
+        if outcome.exit_code:
+            return _crashed(container, outcome, policy, events, logs, init=True)
+    logs: dict[str, str] = {}
+    finished = True
+    for container in spec.get("containers") or []:
+        outcome = run_container(container, node, network, internet, container_gpus(container))
+        logs[container["name"]] = outcome.logs
+        if outcome.waiting:
+            return _pull_failed(container, outcome, events, logs, init=False)
+        if outcome.exit_code:
+            return _crashed(container, outcome, policy, events, logs, init=False)
+        finished = finished and not outcome.running
+    events.append(f"Normal Started kubelet Started container "
+                  f"{spec['containers'][0]['name']}")
+    if finished:
+        return PodResult("Completed", "Succeeded", events=events, logs=logs)
+    return PodResult("Running", "Running", events=events, logs=logs)
+
+
+def _pull_failed(container: dict, outcome: Outcome, events: list[str], logs: dict,
+                 init: bool) -> PodResult:
+    events += [f"Warning Failed kubelet {outcome.message}",
+               "Warning Failed kubelet Error: ErrImagePull",
+               f'Normal BackOff kubelet Back-off pulling image "{container.get("image")}"',
+               "Warning Failed kubelet Error: ImagePullBackOff"]
+    status = f"Init:{outcome.waiting}" if init else outcome.waiting
+    return PodResult(status, "Pending", reason=outcome.waiting, message=outcome.message,
+                     events=events, logs=logs)
+
+
+def _crashed(container: dict, outcome: Outcome, policy: str, events: list[str], logs: dict,
+             init: bool) -> PodResult:
+    name = container["name"]
+    message = outcome.logs.splitlines()[-1] if outcome.logs else ""
+    if policy == "Never":
+        status = "Init:Error" if init else "Error"
+        return PodResult(status, "Failed", reason="Error",
+                         message=f"container {name} exited with code {outcome.exit_code}: "
+                                 f"{message}", events=events, logs=logs)
+    events.append(f"Warning BackOff kubelet Back-off restarting failed container {name}")
+    status = "Init:CrashLoopBackOff" if init else "CrashLoopBackOff"
+    return PodResult(status, "Pending" if init else "Running", reason="CrashLoopBackOff",
+                     message=f"container {name}: Last State Terminated, Reason Error, Exit "
+                             f"Code {outcome.exit_code}: {message}",
+                     events=events, logs=logs, restarts=5)

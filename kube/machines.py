@@ -1,0 +1,89 @@
+"""Compute Engine machine types and what GKE leaves of them for pods.
+
+A node's allocatable CPU and memory is its capacity less what GKE reserves for the
+kubelet, the container runtime and the OS, and less the kubelet's hard eviction
+threshold. The formula is GKE's documented one ("Standard cluster architecture", section
+"Node allocatable resources", cloud.google.com/kubernetes-engine/docs/concepts/
+plan-node-sizes): memory 255 MiB on machines under 1 GiB, else 25% of the first 4 GiB,
+20% of the next 4, 10% of the next 8, 6% of the next 112 and 2% above 128 GiB, plus a
+100 MiB eviction threshold; CPU 6% of the first core, 1% of the second, 0.5% of the next
+two and 0.25% of every core above four.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+
+GIB = Decimal(2) ** 30
+MIB = Decimal(2) ** 20
+
+# GiB of memory per vCPU for the predefined families gpu-lab uses (Compute Engine's
+# machine family pages); accelerator-optimized types are listed one by one below.
+MEMORY_PER_VCPU = {"n1-standard": Decimal("3.75"), "n1-highmem": Decimal("6.5"),
+                   "n1-highcpu": Decimal("0.9"), "e2-standard": Decimal(4),
+                   "e2-highmem": Decimal(8), "e2-highcpu": Decimal(1),
+                   "n2-standard": Decimal(4), "n2-highmem": Decimal(8),
+                   "n2-highcpu": Decimal(1), "n2d-standard": Decimal(4)}
+FIXED = {  # machine type: (vCPUs, GiB)
+    "e2-medium": (2, 4), "e2-small": (2, 2), "e2-micro": (2, 1),
+    "g2-standard-4": (4, 16), "g2-standard-8": (8, 32), "g2-standard-12": (12, 48),
+    "g2-standard-16": (16, 64), "g2-standard-24": (24, 96), "g2-standard-32": (32, 128),
+    "g2-standard-48": (48, 192), "g2-standard-96": (96, 384),
+    "a2-highgpu-1g": (12, 85), "a2-highgpu-2g": (24, 170), "a2-highgpu-4g": (48, 340),
+    "a2-highgpu-8g": (96, 680), "a2-megagpu-16g": (96, 1360),
+    "a2-ultragpu-1g": (12, 170), "a2-ultragpu-2g": (24, 340), "a2-ultragpu-4g": (48, 680),
+    "a2-ultragpu-8g": (96, 1360),
+    "a3-highgpu-1g": (26, 234), "a3-highgpu-2g": (52, 468), "a3-highgpu-4g": (104, 936),
+    "a3-highgpu-8g": (208, 1872),
+}
+EVICTION_THRESHOLD = 100 * MIB
+SMALL_MACHINE_RESERVE = 255 * MIB
+MEMORY_TIERS = ((4, "0.25"), (4, "0.20"), (8, "0.10"), (112, "0.06"), (None, "0.02"))
+CPU_TIERS = ((1, "0.06"), (1, "0.01"), (2, "0.005"), (None, "0.0025"))
+
+
+@dataclass(frozen=True)
+class Machine:
+    type: str
+    vcpus: int
+    memory: Decimal          # bytes
+
+    @property
+    def allocatable_cpu(self) -> Decimal:
+        """In cores."""
+        return Decimal(self.vcpus) - _tiered(Decimal(self.vcpus), CPU_TIERS)
+
+    @property
+    def allocatable_memory(self) -> Decimal:
+        """In bytes."""
+        if self.memory < GIB:
+            reserved = SMALL_MACHINE_RESERVE
+        else:
+            reserved = _tiered(self.memory / GIB, MEMORY_TIERS) * GIB
+        return self.memory - reserved - EVICTION_THRESHOLD
+
+
+def _tiered(amount: Decimal, tiers) -> Decimal:
+    """Sum of rate x the part of `amount` that falls in each tier, in order."""
+    reserved, left = Decimal(0), amount
+    for size, rate in tiers:
+        part = left if size is None else min(left, Decimal(size))
+        reserved += part * Decimal(rate)
+        left -= part
+        if left <= 0:
+            break
+    return reserved
+
+
+def machine(machine_type: str) -> Machine:
+    """The machine type's vCPUs and memory; ValueError for types gpu-lab does not know."""
+    if machine_type in FIXED:
+        vcpus, gib = FIXED[machine_type]
+        return Machine(machine_type, vcpus, Decimal(gib) * GIB)
+    match = re.fullmatch(r"([a-z0-9]+-[a-z]+)-(\d+)", machine_type)
+    if match and match.group(1) in MEMORY_PER_VCPU:
+        vcpus = int(match.group(2))
+        return Machine(machine_type, vcpus, MEMORY_PER_VCPU[match.group(1)] * vcpus * GIB)
+    raise ValueError(f"unknown machine type {machine_type!r}")
