@@ -74,13 +74,18 @@ class Tenant(pulumi.ComponentResource):
             for priority, gpus in tenant.gpu_priority_quotas
         ]
 
+        # The API server copies a Container item's max into its default (and default into
+        # defaultRequest) where they are unset (SetDefaults_LimitRangeItem), so a GPU max
+        # alone would hand every container that names no GPU the maximum: the GPU default
+        # is 0, explicitly.
         self.limit_range = LimitRange(f"{name}-limits", metadata=meta("defaults"), spec={
             "limits": [
                 {"type": "Container",
                  "defaultRequest": {"cpu": tenant.default_cpu_request,
-                                    "memory": tenant.default_memory_request},
+                                    "memory": tenant.default_memory_request,
+                                    GPU_RESOURCE: "0"},
                  "default": {"cpu": tenant.default_cpu_limit,
-                             "memory": tenant.default_memory_limit},
+                             "memory": tenant.default_memory_limit, GPU_RESOURCE: "0"},
                  "max": {GPU_RESOURCE: str(tenant.max_gpus_per_pod)}},
                 {"type": "Pod", "max": {GPU_RESOURCE: str(tenant.max_gpus_per_pod)}},
             ],

@@ -25,6 +25,7 @@ PROGRAM = Path(__file__).resolve().parent.parent / "workload" / "infer.py"
 DEPENDENCIES = ["prometheus-client==0.26.0"]
 USER = 1000
 LOG_FILE = "/tmp/infer.log"
+JOB_BACKOFF_LIMIT = 3
 
 # Pod Security "restricted" (warned in tenant namespaces) asks for all of this.
 CONTAINER_SECURITY = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
@@ -137,10 +138,13 @@ class InferenceWorkload(pulumi.ComponentResource):
                 "template": pod_template(workload, "Always"),
             }, opts=child)
         else:
+            # restartPolicy Never: a failed pod stays, with its logs, and the Job makes a
+            # new one (OnFailure would restart in place and delete the pods, logs and all,
+            # once backoffLimit is reached).
             self.controller = Job(f"{name}-job", metadata=meta, spec={
                 "completions": workload.replicas, "parallelism": workload.replicas,
-                "backoffLimit": 4,
-                "template": pod_template(workload, "OnFailure"),
+                "backoffLimit": JOB_BACKOFF_LIMIT,
+                "template": pod_template(workload, "Never"),
             }, opts=child)
 
         self.service = Service(f"{name}-service", metadata=meta, spec={

@@ -2,8 +2,12 @@
 
 from faults import edit, parts
 from faults.base import Fault, Param
+from kube.images import ARM64_PYTHON
 
-ARM64_IMAGE = "arm64v8/python:3.11-slim"
+# One platform's manifest (linux/arm64), pinned by digest: containerd pulls it on amd64
+# nodes and the kernel then refuses to run it. A tag such as arm64v8/python:3.11-slim is an
+# index without an amd64 entry and fails earlier, at the pull.
+ARM64_IMAGE = ARM64_PYTHON
 
 
 def inject(spec, workload, image):

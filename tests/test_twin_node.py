@@ -1,0 +1,103 @@
+"""The twin's node side: GKE's allocatable formula, the registry stand-in and the kubelet's
+outcomes for gpu-lab's containers."""
+
+from decimal import Decimal
+
+import pytest
+
+from kube.images import ARM64_PYTHON, image, registry_of
+from kube.kubelet import NodeNetwork, run_container, run_infer
+from kube.machines import GIB, machine
+
+T4_NODE = {"metadata": {"name": "t4-0", "labels": {
+    "kubernetes.io/arch": "amd64", "gpu-lab/accelerator": "nvidia-tesla-t4"}}}
+
+
+# GKE's "Node allocatable resources" (plan-node-sizes): CPU reserve 6% of the first core,
+# 1% of the next, 0.5% of the next two, 0.25% above four; memory 25/20/10/6/2% tiers plus
+# a 100 MiB eviction threshold.
+@pytest.mark.parametrize("machine_type, cpu, memory_gib", [
+    # 1 core: 6% reserved.
+    ("n1-standard-1", Decimal("0.94"), Decimal("3.75") - Decimal("0.9375") - Decimal(100) / 1024),
+    # 4 cores: 0.06 + 0.01 + 2 x 0.005 = 0.08; 16 GiB: 1 + 0.8 + 0.8 = 2.6 GiB.
+    ("e2-standard-4", Decimal("3.92"), Decimal(16) - Decimal("2.6") - Decimal(100) / 1024),
+    # 8 cores: 0.08 + 4 x 0.0025 = 0.09; 30 GiB: 1 + 0.8 + 0.8 + 0.06 x 14 = 3.44 GiB.
+    ("n1-standard-8", Decimal("7.91"), Decimal(30) - Decimal("3.44") - Decimal(100) / 1024),
+    # 12 cores, 85 GiB: 2.6 + 0.06 x 69 = 6.74 GiB.
+    ("a2-highgpu-1g", Decimal("11.90"), Decimal(85) - Decimal("6.74") - Decimal(100) / 1024),
+])
+def test_gke_allocatable(machine_type, cpu, memory_gib):
+    m = machine(machine_type)
+    assert m.allocatable_cpu == cpu
+    assert m.allocatable_memory / GIB == memory_gib
+
+
+def test_machines_under_1_gib_reserve_255_mib():
+    from kube.machines import Machine
+    tiny = Machine("f1-micro", 1, Decimal("0.6") * GIB)
+    assert tiny.allocatable_memory / GIB == Decimal("0.6") - Decimal(355) / 1024
+
+
+def test_unknown_machine_types_are_refused():
+    with pytest.raises(ValueError, match="unknown machine type"):
+        machine("z9-mega-7")
+
+
+def test_registries_of_references():
+    assert registry_of("pytorch/pytorch:2.5.1") == "docker.io"
+    assert registry_of("python@sha256:abc") == "docker.io"
+    assert registry_of("nvcr.io/nvidia/gpu-operator:v26.3.3") == "nvcr.io"
+    assert registry_of("us-docker.pkg.dev/p/r/img:1") == "us-docker.pkg.dev"
+    assert registry_of("localhost:5000/img") == "localhost:5000"
+
+
+def test_an_index_without_the_nodes_platform_fails_the_pull():
+    outcome = run_container({"name": "c", "image": "arm64v8/python:3.11-slim",
+                             "command": ["python"]}, T4_NODE, NodeNetwork(), True, 0)
+    assert outcome.waiting == "ImagePullBackOff"
+    assert "no match for platform in manifest" in outcome.message
+
+
+def test_a_single_arm64_manifest_pulls_and_then_cannot_exec():
+    assert not image(ARM64_PYTHON).index
+    outcome = run_container({"name": "c", "image": ARM64_PYTHON,
+                             "command": ["python", "-m", "pip", "install", "x"]},
+                            T4_NODE, NodeNetwork(), True, 0)
+    assert outcome.exit_code == 255
+    assert outcome.logs == "exec /usr/local/bin/python: exec format error"
+
+
+def test_pulls_from_the_internet_need_the_nodes_way_out_but_google_registries_do_not():
+    cut_off = NodeNetwork(internet=False)
+    assert run_container({"name": "c", "image": "pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime",
+                          "command": ["sleep"]}, T4_NODE, cut_off, True, 0).waiting
+    assert run_container({"name": "c", "image": "us-docker.pkg.dev/p/r/img:1",
+                          "command": ["sleep"]}, T4_NODE, cut_off, True, 0).running
+
+
+def test_pip_needs_the_pods_egress():
+    container = {"name": "install-deps", "image": "pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime",
+                 "command": ["python", "-m", "pip", "install", "prometheus-client"]}
+    assert run_container(container, T4_NODE, NodeNetwork(), True, 0).exit_code == 0
+    blocked = run_container(container, T4_NODE, NodeNetwork(), False, 0)
+    assert blocked.exit_code == 1 and "Connection to pypi.org timed out" in blocked.logs
+
+
+def test_infer_runs_out_of_gpu_memory_as_infer_py_does():
+    """The twin's rule is infer.py's: the working set against the GPU's memory."""
+    from workload.infer import memory_shortfall
+    too_big = run_infer(["--device", "auto", "--gpu-memory-gb", "32"], 1, "nvidia-tesla-t4")
+    assert too_big.exit_code == 3 and "CUDA out of memory" in too_big.logs
+    assert memory_shortfall(32, int(14.7 * 2 ** 30), "Tesla T4") is not None
+    fits = run_infer(["--device", "auto", "--gpu-memory-gb", "2"], 1, "nvidia-tesla-t4")
+    assert fits.running and '"device": "cuda"' in fits.logs
+    assert memory_shortfall(2, int(14.7 * 2 ** 30), "Tesla T4") is None
+
+
+def test_infer_device_choices():
+    assert '"device": "cpu"' in run_infer(["--device", "cpu"], 1, "nvidia-tesla-t4").logs
+    assert '"device": "cpu"' in run_infer(["--device", "auto"], 0, None).logs
+    assert run_infer(["--device", "cuda"], 0, None).exit_code == 4
+    assert run_infer(["--device", "auto", "--batches", "5"], 1, "nvidia-tesla-t4").exit_code == 0
+    assert run_infer(["--device", "auto", "--log-file", "/tmp/x"], 1,
+                     "nvidia-tesla-t4").logs == ""
