@@ -27,12 +27,16 @@ class GpuNodePool(pulumi.ComponentResource):
             .NodePoolNodeConfigGuestAcceleratorGpuDriverInstallationConfigArgs(
                 gpu_driver_version=pool.driver_version))
 
+        # Zones default to every zone of the region that offers the GPU (model/config.py);
+        # minNodes/maxNodes stay totals over them (autoscaling uses total_* limits), and
+        # spread() keeps GKE's per-zone initial count between the two.
+        zones, initial_per_zone = node_settings.spread(spec.cluster, pool.min_nodes,
+                                                       pool.max_nodes, pool.zones)
         self.node_pool = container.NodePool(
             name, name=pool.name, project=spec.gcp.project,
             cluster=cluster.cluster.name, location=spec.cluster.location,
-            node_locations=list(pool.zones) or None,
-            initial_node_count=node_settings.initial_nodes_per_zone(
-                spec.cluster, pool.min_nodes, pool.zones),
+            node_locations=list(zones) or None,
+            initial_node_count=initial_per_zone,
             # Spot capacity is scarce: let the autoscaler take any zone that has it.
             autoscaling=node_settings.autoscaling(pool.min_nodes, pool.max_nodes,
                                                   "ANY" if pool.spot else "BALANCED"),

@@ -73,6 +73,31 @@ def candidate_config(candidate: str, scenario: str, project: str, hours: float, 
     return config
 
 
+class PreflightUnreadable(LabError):
+    """The project's quotas or APIs cannot be read (exit 3, like `lab preflight`)."""
+    exit_code = 3
+
+
+def preflight(candidate: str, config: dict[str, Any], project: str) -> None:
+    """Refuse to create the stack when the project lacks the quota or the APIs it needs with
+    every pool at its largest (`python -m lab preflight`, read live with ADC)."""
+    from faults import build_spec
+    from lab import preflight as checks
+    from model.errors import ConfigError
+
+    try:
+        report = checks.run(build_spec(config, stack=candidate), project)
+    except (ConfigError, checks.PreflightError) as err:
+        raise LabError(str(err)) from None
+    except checks.Unreadable as err:
+        raise PreflightUnreadable(f"preflight: {err} (or pass --skip-preflight)") from None
+    if not report.ok:
+        raise LabError("\n".join(
+            [f"project {report.project} cannot hold stack {candidate} at its largest "
+             "(python -m lab preflight; or pass --skip-preflight):"]
+            + [f"  - {line}" for line in checks.shortfall_lines(report)]))
+
+
 def _workspace_options(stack: Optional[str] = None):
     from pulumi import automation as auto
 

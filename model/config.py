@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 from model.errors import MISSING, ConfigError, Problem, did_you_mean
 from model import names
-from model.gpu_catalog import CATALOG
+from model.gpu_catalog import CATALOG, ZONE_TABLE_REGIONS, Accelerator
 from model.reader import DNS_LABEL, Fields, check_bool, check_str
 from model.workloads import load_workloads
 from model.spec import (
@@ -282,10 +282,7 @@ def _gpu_pool(f: Fields, gcp: GcpSpec, addons: AddonsSpec, platform: str) -> Gpu
     min_nodes = f.int("minNodes", 0, minimum=0)
     max_nodes = f.int("maxNodes", 1, minimum=1)
     _check_min_max(f, min_nodes, max_nodes)
-    zones = f.str_list("zones")
-    for zone in zones:
-        if not (ZONE.fullmatch(zone) and zone.startswith(gcp.region + "-")):
-            f.problem(f.path("zones"), zone, f"every entry must be a zone of {gcp.region}")
+    zones = _pool_zones(f, gcp, platform, catalog_entry)
     operator = addons.gpu_operator
     return GpuPoolSpec(
         name=name or "",
@@ -302,6 +299,50 @@ def _gpu_pool(f: Fields, gcp: GcpSpec, addons: AddonsSpec, platform: str) -> Gpu
         nodes=_pool_nodes(f, platform, max_nodes),
         gpu_replicas=max(1, operator.time_slicing_replicas),
     )
+
+
+def _pool_zones(f: Fields, gcp: GcpSpec, platform: str,
+                entry: Accelerator | None) -> tuple[str, ...]:
+    """The zones a GPU pool's nodes come from. By default every zone of gcp:region that offers
+    the pool's GPU (ZONE_TABLE in model/gpu_catalog.py), so one zone's stockout does not block
+    the pool and Spot pools (location policy ANY) go where there is capacity. Explicit `zones`
+    win, but each must offer the GPU."""
+    key = f.path("zones")
+    zones = f.str_list("zones")
+    if platform == "existing":          # nothing is created in GCP: the pool is its `nodes`
+        if zones:
+            f.problem(key, list(zones), "only applies to gpu-lab:platform gke; on existing "
+                      "the pool is the nodes listed under nodes")
+        return ()
+    in_region = [z for z in zones if ZONE.fullmatch(z) and z.startswith(gcp.region + "-")]
+    for zone in zones:
+        if zone not in in_region:
+            f.problem(key, zone, f"every entry must be a zone of {gcp.region}")
+    if entry is None:                   # an unknown accelerator is reported already
+        return zones
+    offered = entry.zones_in(gcp.region)
+    elsewhere = "regions that have it: " + ", ".join(entry.regions)
+    if gcp.region not in ZONE_TABLE_REGIONS:
+        if not zones:
+            f.problem(key, MISSING, f"gpu-lab's zone table (model/gpu_catalog.py) does not "
+                      f"cover gcp:region {gcp.region}: list the zones of {gcp.region} that offer "
+                      f"{entry.type}, or use one of the {elsewhere}")
+        return zones                    # explicit zones of an uncovered region: taken as given
+    if not zones:
+        if not offered:
+            f.problem(f.path("accelerator"), entry.type,
+                      f"no zone of gcp:region {gcp.region} offers it; {elsewhere}")
+        return offered
+    for zone in in_region:
+        if zone in offered:
+            continue
+        if offered:
+            f.problem(key, zone, f"does not offer {entry.type}; zones of {gcp.region} that "
+                      "do: " + ", ".join(offered))
+        else:
+            f.problem(key, zone, f"no zone of gcp:region {gcp.region} offers {entry.type}; "
+                      f"{elsewhere}")
+    return zones
 
 
 def _driver_version(f: Fields, operator: GpuOperatorSpec) -> str:

@@ -26,7 +26,7 @@ def test_render_json_contract(tmp_path):
     assert isinstance(resources, list) and resources
     keys = {f"{r['type']}::{r['name']}" for r in resources}
     for resource in resources:
-        assert set(resource) == {"type", "name", "parent", "inputs"}
+        assert set(resource) == {"type", "name", "parent", "inputs", "options"}
         assert resource["parent"] is None or resource["parent"] in keys
     cluster = [r for r in resources if r["type"] == "gcp:container/cluster:Cluster"]
     assert cluster[0]["inputs"]["deletionProtection"] is False

@@ -101,7 +101,10 @@ def test_regional_cluster_with_two_accelerator_pools():
     })
     assert one(rendering, CLUSTER).inputs["location"] == "us-central1"
     t4 = one(rendering, NODE_POOL, name="t4").inputs
-    assert t4["initialNodeCount"] == 1          # 3 nodes over a region's 3 zones
+    # t4 spreads over us-central1's 4 T4 zones: 1 node in each, within minNodes 3..maxNodes 6
+    assert t4["nodeLocations"] == ["us-central1-a", "us-central1-b", "us-central1-c",
+                                   "us-central1-f"]
+    assert t4["initialNodeCount"] == 1
     l4 = one(rendering, NODE_POOL, name="l4").inputs
     assert l4["nodeLocations"] == ["us-central1-a", "us-central1-b"]
     assert l4["nodeConfig"]["guestAccelerators"][0]["count"] == 2

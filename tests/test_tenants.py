@@ -152,7 +152,11 @@ def test_namespace_labels_for_cost_and_pod_security(objects):
 def test_limit_range_defaults_and_gpu_maximum(objects):
     limits = objects.get("LimitRange", "defaults", "tenant-a")["spec"]["limits"]
     container = next(item for item in limits if item["type"] == "Container")
-    assert container["defaultRequest"] == {"cpu": "250m", "memory": "512Mi"}
+    # An explicit GPU default of 0: without it the API server would copy the max into
+    # default and defaultRequest, and every container would ask for GPUs.
+    assert container["defaultRequest"] == {"cpu": "250m", "memory": "512Mi",
+                                           "nvidia.com/gpu": "0"}
+    assert container["default"] == {"cpu": "2", "memory": "4Gi", "nvidia.com/gpu": "0"}
     assert container["max"] == {"nvidia.com/gpu": "1"}
     assert any(item["type"] == "Pod" and item["max"] == {"nvidia.com/gpu": "1"}
                for item in limits)

@@ -137,7 +137,9 @@ def test_a_batch_job_and_a_custom_image():
     job = objects.get("Job", "batch", "tenant-a")
     assert job["spec"]["completions"] == 1
     pod = job["spec"]["template"]["spec"]
-    assert pod["restartPolicy"] == "OnFailure"
+    # Failed pods stay, logs and all, until the Job gives up.
+    assert pod["restartPolicy"] == "Never"
+    assert job["spec"]["backoffLimit"] == 3
     assert pod["initContainers"] == []
     assert pod["containers"][0]["image"] == "registry.example.com/gpu-lab-infer:1"
     args = pod["containers"][0]["args"]
