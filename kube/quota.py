@@ -1,25 +1,25 @@
-"""Would a pod be admitted in a namespace? LimitRange defaults and maxima, then ResourceQuotas.
+"""Would a pod be admitted in a namespace? LimitRange defaults and checks, then ResourceQuotas.
 
-The admission chain in the order the API server runs it: LimitRanger fills in default
-requests and limits and enforces maxima, then ResourceQuota charges the pod against
-every quota whose scope covers it. For extended resources such as nvidia.com/gpu only
-`requests.<resource>` keys constrain; `limits.<resource>` and a bare `<resource>` key are
-accepted by the API server and then ignored, which is exactly the trap a candidate must spot.
+The admission chain in the order the API server runs it (kube/limitrange.py): the pod is
+defaulted, LimitRanger fills in default requests and limits, the pod is validated, LimitRanger
+enforces its minima and maxima, then ResourceQuota charges the pod against every quota whose
+scopes cover it (kube/resourcequota.py). Reasons are the API server's own messages.
+
+For extended resources such as nvidia.com/gpu only `requests.<resource>` quota keys constrain;
+`limits.<resource>` and a bare `<resource>` key are accepted by the API server and then
+ignored, which is exactly the trap a candidate must spot.
 """
 
 from __future__ import annotations
 
-import copy
-from decimal import Decimal
 from typing import Optional
 
 from kube.answer import Answer
+from kube.limitrange import (forbidden_message, invalid_message, mutate_pod,
+                             validate_pod, validate_pod_resources)
 from kube.objects import ObjectSet, ref
-from kube.quantity import format_quantity, parse_quantity
-
-STANDARD = ("cpu", "memory", "ephemeral-storage")
-# Quota keys that count whole objects; a pod only ever adds to "pods".
-OBJECT_COUNTS = {"pods": 1, "count/pods": 1}
+from kube.resourcequota import (admit_copies, constraints, is_extended_resource,
+                                matching_resources)
 
 
 def make_pod(name: str = "probe", gpus: int = 0, cpu: Optional[str] = None,
@@ -41,158 +41,76 @@ def make_pod(name: str = "probe", gpus: int = 0, cpu: Optional[str] = None,
 
 def is_enforced(key: str) -> bool:
     """Does a ResourceQuota hard key constrain pods at all?"""
-    if key in OBJECT_COUNTS or key in ("cpu", "memory", "ephemeral-storage"):
-        return True
-    prefix, _, resource = key.partition(".")
-    if prefix == "requests" and resource:
-        return True
-    if prefix == "limits" and resource in STANDARD:
-        return True
-    return key.startswith("count/") or key in ("services", "secrets", "configmaps",
-                                               "persistentvolumeclaims", "replicationcontrollers",
-                                               "resourcequotas", "services.loadbalancers",
-                                               "services.nodeports")
+    return bool(matching_resources([key]))
 
 
-def _containers(pod: dict) -> list[dict]:
-    return pod.get("spec", {}).get("containers") or []
+def _looks_like_a_pod_key(key: str) -> bool:
+    """A key that names something containers ask for, though no pod is ever charged it:
+    limits.<extended resource>, a bare extended resource, limits.hugepages-<size>."""
+    resource = key.split(".", 1)[1] if key.startswith(("limits.", "requests.")) else key
+    return is_extended_resource(resource) or resource.startswith("hugepages-")
 
 
-def _container_defaults(item: dict, container: dict) -> tuple[dict, dict]:
-    """Fill in a LimitRange item's default limits and requests; (limits, requests)."""
-    resources = container.setdefault("resources", {})
-    limits = resources.setdefault("limits", {})
-    requests = resources.setdefault("requests", {})
-    for res, value in (item.get("default") or {}).items():
-        limits.setdefault(res, value)
-    for res, value in (item.get("defaultRequest") or {}).items():
-        requests.setdefault(res, value)
-    for res, value in limits.items():           # requests default to limits
-        requests.setdefault(res, value)
-    return limits, requests
+def key_missing(key: str, pod: dict) -> bool:
+    """Would a quota on this key reject the pod for a container that does not name it
+    ("must specify")? Only cpu and memory keys demand that."""
+    return constraints([key], pod) is not None
 
 
-def _over_container_max(item: dict, limits: dict, requests: dict) -> Optional[str]:
-    for res, maximum in (item.get("max") or {}).items():
-        for kind, amounts in (("limit", limits), ("request", requests)):
-            if res in amounts and parse_quantity(amounts[res]) > parse_quantity(maximum):
-                return f"maximum {res} usage per Container is {maximum}, but {kind} is " \
-                       f"{amounts[res]}"
-    return None
+def _name(pod: dict) -> str:
+    return (pod.get("metadata") or {}).get("name", "")
 
 
-def _over_pod_max(item: dict, pod: dict) -> Optional[str]:
-    for res, maximum in (item.get("max") or {}).items():
-        total = sum((parse_quantity((c.get("resources") or {}).get("limits", {}).get(res, 0))
-                     for c in _containers(pod)), Decimal(0))
-        if total > parse_quantity(maximum):
-            return f"maximum {res} usage per Pod is {maximum}, but limit is " \
-                   f"{format_quantity(total)}"
-    return None
+def _limit_ranges(objects: ObjectSet, namespace: str) -> list[dict]:
+    return objects.of_kind("LimitRange", namespace)
 
 
 def apply_limit_ranges(objects: ObjectSet, namespace: str,
                        pod: dict) -> tuple[dict, Optional[str]]:
-    """(the pod with defaults filled in, why LimitRanger rejects it or None)."""
-    pod = copy.deepcopy(pod)
-    for limit_range in objects.of_kind("LimitRange", namespace):
-        for item in limit_range.get("spec", {}).get("limits") or []:
-            if item.get("type") == "Container":
-                for container in _containers(pod):
-                    rejected = _over_container_max(item, *_container_defaults(item, container))
-                    if rejected:
-                        return pod, f"{ref(limit_range)}: {rejected}"
-            if item.get("type") == "Pod":
-                rejected = _over_pod_max(item, pod)
-                if rejected:
-                    return pod, f"{ref(limit_range)}: {rejected}"
-    for container in _containers(pod):   # API defaulting: requests default to limits
-        resources = container.setdefault("resources", {})
-        for res, value in (resources.get("limits") or {}).items():
-            resources.setdefault("requests", {}).setdefault(res, value)
-    return pod, None
+    """(the pod with API and LimitRange defaults filled in, why LimitRanger rejects it or
+    None)."""
+    limit_ranges = _limit_ranges(objects, namespace)
+    pod = mutate_pod(pod, limit_ranges)
+    errors = validate_pod(pod, limit_ranges)
+    return pod, forbidden_message(_name(pod), errors) if errors else None
 
 
-def pod_usage(pod: dict) -> dict[str, Decimal]:
-    """What the pod charges against quota keys (requests.X, limits.X, cpu, memory, pods)."""
-    usage: dict[str, Decimal] = dict((k, Decimal(v)) for k, v in OBJECT_COUNTS.items())
-    for container in _containers(pod):
-        resources = container.get("resources") or {}
-        for kind in ("requests", "limits"):
-            for res, value in (resources.get(kind) or {}).items():
-                key = f"{kind}.{res}"
-                usage[key] = usage.get(key, Decimal(0)) + parse_quantity(value)
-    for res in ("cpu", "memory", "ephemeral-storage"):
-        if f"requests.{res}" in usage:
-            usage[res] = usage[f"requests.{res}"]
-    return usage
-
-
-def _scope_covers(quota: dict, pod: dict) -> bool:
-    spec = quota.get("spec", {})
-    priority = pod.get("spec", {}).get("priorityClassName")
-    for expr in (spec.get("scopeSelector") or {}).get("matchExpressions") or []:
-        if expr.get("scopeName") != "PriorityClass":
-            continue
-        op, values = expr.get("operator"), expr.get("values") or []
-        if op == "In" and priority not in values:
-            return False
-        if op == "NotIn" and priority in values:
-            return False
-        if op == "Exists" and priority is None:
-            return False
-        if op == "DoesNotExist" and priority is not None:
-            return False
-    best_effort = not any((c.get("resources") or {}).get(kind)
-                          for c in _containers(pod) for kind in ("requests", "limits"))
-    scopes = spec.get("scopes") or []
-    if "BestEffort" in scopes and not best_effort:
-        return False
-    if "NotBestEffort" in scopes and best_effort:
-        return False
-    return True
+def _unenforced_notes(quotas: list[dict]) -> list[str]:
+    notes = []
+    for quota in quotas:
+        for key, limit in sorted(((quota.get("spec") or {}).get("hard") or {}).items()):
+            if not is_enforced(key) and _looks_like_a_pod_key(key):
+                notes.append(f"{ref(quota)} sets {key}={limit}, which Kubernetes does not "
+                             f"enforce (only requests.<resource> constrains extended "
+                             f"resources)")
+    return notes
 
 
 def quota_admits(objects: ObjectSet, namespace: str, pod: dict, copies: int = 1) -> Answer:
     """Would the namespace's ResourceQuotas admit this pod (after LimitRange defaults)?
-    With copies > 1: would all of them be admitted (a Deployment's replicas)?"""
+    With copies > 1: would all of them be admitted, created one at a time as a
+    ReplicaSet creates a Deployment's replicas?"""
     pod, _ = apply_limit_ranges(objects, namespace, pod)
-    usage = {key: amount * copies for key, amount in pod_usage(pod).items()}
-    notes = []
-    for quota in objects.of_kind("ResourceQuota", namespace):
-        if not _scope_covers(quota, pod):
-            continue
-        hard = quota.get("spec", {}).get("hard") or {}
-        used = (quota.get("status") or {}).get("used") or {}
-        for key, limit in sorted(hard.items()):
-            if not is_enforced(key):
-                notes.append(f"{ref(quota)} sets {key}={limit}, which Kubernetes does not "
-                             f"enforce (only requests.<resource> constrains extended resources)")
-                continue
-            if key in ("cpu", "memory", "requests.cpu", "requests.memory", "limits.cpu",
-                       "limits.memory") and key_missing(key, pod):
-                return Answer(False, f"{ref(quota)}: must specify {key} (no LimitRange default)")
-            if key not in usage:
-                continue
-            total = parse_quantity(used.get(key, 0)) + usage[key]
-            if total > parse_quantity(limit):
-                return Answer(False, f"exceeded quota: {ref(quota)}, requested: "
-                                     f"{key}={format_quantity(usage[key])}, used: {key}="
-                                     f"{format_quantity(parse_quantity(used.get(key, 0)))}, "
-                                     f"limited: {key}={limit}")
-    quotas = [ref(q) for q in objects.of_kind("ResourceQuota", namespace)]
-    reason = (f"within {', '.join(quotas)}" if quotas else f"no ResourceQuota in {namespace}")
-    return Answer(True, "; ".join([reason, *notes]))
-
-
-def key_missing(key: str, pod: dict) -> bool:
-    kind, _, res = key.partition(".") if "." in key else ("requests", "", key)
-    return any(res not in ((c.get("resources") or {}).get(kind) or {}) for c in _containers(pod))
+    quotas = objects.of_kind("ResourceQuota", namespace)
+    admitted, problem = admit_copies(pod, quotas, {}, copies)
+    if problem:
+        message = forbidden_message(_name(pod), [problem])
+        prefix = f"replica {admitted + 1} of {copies}: " if copies > 1 else ""
+        return Answer(False, prefix + message)
+    names = [ref(q) for q in quotas]
+    reason = f"within {', '.join(names)}" if names else f"no ResourceQuota in {namespace}"
+    return Answer(True, "; ".join([reason, *_unenforced_notes(quotas)]))
 
 
 def pod_admitted(objects: ObjectSet, namespace: str, pod: dict, copies: int = 1) -> Answer:
-    """LimitRange then ResourceQuota admission, as the API server runs them."""
-    _, rejected = apply_limit_ranges(objects, namespace, pod)
-    if rejected:
-        return Answer(False, rejected)
+    """The whole chain as the API server runs it on create: defaults, LimitRanger's
+    defaults, validation of requests against limits, LimitRanger's checks, then quota."""
+    limit_ranges = _limit_ranges(objects, namespace)
+    mutated = mutate_pod(pod, limit_ranges)
+    invalid = validate_pod_resources(mutated)
+    if invalid:
+        return Answer(False, invalid_message(_name(mutated), invalid))
+    errors = validate_pod(mutated, limit_ranges)
+    if errors:
+        return Answer(False, forbidden_message(_name(mutated), errors))
     return quota_admits(objects, namespace, pod, copies)

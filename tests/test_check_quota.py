@@ -21,9 +21,19 @@ def test_requests_key_limits_gpus():
     assert quota_admits(objects, "t", make_pod(gpus=1))
     answer = quota_admits(objects, "t", make_pod(gpus=2))
     assert not answer
-    assert answer.reason == ("exceeded quota: ResourceQuota/t/compute, requested: "
+    assert answer.reason == ('pods "probe" is forbidden: exceeded quota: compute, requested: '
                              "requests.nvidia.com/gpu=2, used: requests.nvidia.com/gpu=0, "
                              "limited: requests.nvidia.com/gpu=1")
+
+
+def test_replicas_are_admitted_one_at_a_time():
+    objects = ObjectSet([quota({"requests.nvidia.com/gpu": "2"})])
+    assert quota_admits(objects, "t", make_pod(gpus=1), copies=2)
+    answer = quota_admits(objects, "t", make_pod(gpus=1), copies=3)
+    assert not answer
+    assert answer.reason == ('replica 3 of 3: pods "probe" is forbidden: exceeded quota: '
+                             "compute, requested: requests.nvidia.com/gpu=1, used: "
+                             "requests.nvidia.com/gpu=2, limited: requests.nvidia.com/gpu=2")
 
 
 def test_limits_and_bare_gpu_keys_are_accepted_but_not_enforced():
@@ -61,6 +71,26 @@ def test_cpu_quota_needs_requests_unless_a_limit_range_defaults_them():
     assert quota_admits(with_defaults, "t", make_pod())
     assert not quota_admits(with_defaults, "t", make_pod(cpu="5"))
     assert not quota_admits(with_defaults, "t", make_pod(memory="9Gi"))
+
+
+def test_limit_range_maximum_becomes_every_containers_gpu_default():
+    limits = {"kind": "LimitRange", "metadata": {"name": "defaults", "namespace": "t"},
+              "spec": {"limits": [{"type": "Container", "max": {"nvidia.com/gpu": "2"}}]}}
+    objects = ObjectSet([quota({"requests.nvidia.com/gpu": "1"}), limits])
+    answer = pod_admitted(objects, "t", make_pod(name="busybox"))
+    assert not answer
+    assert "requested: requests.nvidia.com/gpu=2" in answer.reason
+
+
+def test_limit_range_default_below_a_gpu_request_makes_the_pod_invalid():
+    limits = {"kind": "LimitRange", "metadata": {"name": "defaults", "namespace": "t"},
+              "spec": {"limits": [{"type": "Container", "max": {"nvidia.com/gpu": "2"}}]}}
+    pod = make_pod(name="half")
+    pod["spec"]["containers"][0]["resources"] = {"requests": {"nvidia.com/gpu": "1"}}
+    answer = pod_admitted(ObjectSet([limits]), "t", pod)
+    assert not answer
+    assert answer.reason == ('Pod "half" is invalid: spec.containers[0].resources.requests: '
+                             'Invalid value: "1": must be equal to nvidia.com/gpu limit of 2')
 
 
 def test_limit_range_maximum_rejects_before_quota():
