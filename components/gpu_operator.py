@@ -16,6 +16,7 @@ from pulumi_kubernetes.helm.v3 import Release, RepositoryOptsArgs
 from pulumi_kubernetes.yaml.v2 import ConfigFile
 
 from components.options import child_options
+from components.placement import avoid_pools
 from model.spec import LabSpec
 
 NAMESPACE = "gpu-operator"
@@ -80,6 +81,11 @@ def gpu_operator_values(spec: LabSpec) -> dict[str, Any]:
         "mig": {"strategy": op.mig_strategy},
         "migManager": {"enabled": op.mig_strategy != "none"},
     }
+    gke_served = [p.name for p in spec.gpu_pools if not p.gpu_operator]
+    if gke_served:
+        # GKE's own GPU stack serves these pools (the operands stay off them through the
+        # nvidia.com/gpu.deploy.operands=false label); NFD's worker is not needed there.
+        values["node-feature-discovery"] = {"worker": {"affinity": avoid_pools(gke_served)}}
     if op.time_slicing_replicas:
         values["devicePlugin"]["config"] = {
             "create": True, "name": TIME_SLICING_CONFIG, "default": "any",

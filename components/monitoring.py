@@ -20,6 +20,7 @@ from pulumi_random import RandomPassword
 
 from components import observability
 from components.options import child_options
+from components.placement import avoid_pools
 from model.spec import LabSpec
 
 NAMESPACE = "monitoring"
@@ -75,7 +76,16 @@ def monitoring_values(spec: LabSpec) -> dict[str, Any]:
             "metricLabelsAllowlist": ["namespaces=[tenant,team,cost-center,gpu-lab/tenant]"],
         },
         "prometheusOperator": {"resources": _small("100m", "128Mi", "500m", "256Mi")},
+        **node_exporter_values(spec),
     }
+
+
+def node_exporter_values(spec: LabSpec) -> dict[str, Any]:
+    """node-exporter's image comes from quay.io: keep it off nodes that cannot reach it."""
+    cut_off = spec.cluster.network.egress_denied_pools
+    if not cut_off:
+        return {}
+    return {"prometheus-node-exporter": {"affinity": avoid_pools(cut_off)}}
 
 
 class Monitoring(pulumi.ComponentResource):

@@ -19,6 +19,15 @@ def inject(spec, tenant):
                     f"{', '.join(shared)}: give {tenant}'s workloads a pool of their own")
     spec = edit.tenant(spec, tenant, internet_egress=False)
     denied = tuple(dict.fromkeys(spec.cluster.network.egress_denied_pools + tuple(sorted(pools))))
+    # The nodes must stay healthy: their GPU stack comes from GKE (driver and device plugin
+    # from Google's registries, reached through Private Google Access) instead of the GPU
+    # Operator, whose images are on nvcr.io. Without this the nodes would advertise no GPUs
+    # and the tenant's pods would wait for GPUs instead of failing their pulls.
+    for name in sorted(pools):
+        pool = edit.find_pool(spec, name)
+        driver = "LATEST" if pool.driver_version == "INSTALLATION_DISABLED" else pool.driver_version
+        spec = edit.pool(spec, name, gpu_operator=False, gke_device_plugin=True,
+                         driver_version=driver)
     return edit.network(spec, egress_denied_pools=denied)
 
 

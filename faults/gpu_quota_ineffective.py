@@ -13,15 +13,21 @@ def inject(spec, tenant, workload):
     if job.tenant != tenant:
         raise Unmet("workload", workload, f"must be a workload of tenant {tenant}")
     spec = edit.tenant(spec, tenant, gpu_quota_keys=(UNENFORCED_KEY,))
-    # One replica more than the allocation allows: the quota does not stop it.
-    replicas = owner.gpus // job.gpus + 1
-    return edit.workload(spec, workload, replicas=replicas)
+    return edit.workload(spec, workload, replicas=replicas_beyond(spec, owner, job))
+
+
+def replicas_beyond(spec, owner, job) -> int:
+    """Enough replicas that the tenant's pods hold one pod's GPUs more than its allocation
+    (its other workloads count too): the quota does not stop them."""
+    asked = sum(w.gpus * w.replicas for w in spec.workloads if w.tenant == owner.name)
+    room = max(0, owner.gpus - asked) // job.gpus
+    return job.replicas + room + 1
 
 
 def details(spec, tenant, workload):
     owner = edit.find_tenant(spec, tenant)
     job = edit.find_workload(spec, workload)
-    return {"gpus": owner.gpus, "used": (owner.gpus // job.gpus + 1) * job.gpus,
+    return {"gpus": owner.gpus, "used": job.replicas * job.gpus,
             "key": UNENFORCED_KEY, "name": job.name}
 
 

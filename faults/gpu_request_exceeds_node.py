@@ -8,9 +8,11 @@ def inject(spec, workload):
     job, pool = edit.gpu_workload(spec, workload)
     gpus = pool.schedulable_gpus_per_node + 1
     owner = edit.find_tenant(spec, job.tenant)
-    # Quota and LimitRange let it through: the scheduler is what says no.
+    # Quota and LimitRange let it through: the scheduler is what says no. The quota grows by
+    # what the bigger pods add (a quota charges Pending pods too), so the tenant's other
+    # workloads keep their share.
     spec = edit.tenant(spec, job.tenant, max_gpus_per_pod=max(owner.max_gpus_per_pod, gpus),
-                       gpus=max(owner.gpus, gpus * job.replicas))
+                       gpus=owner.gpus + (gpus - job.gpus) * job.replicas)
     return edit.workload(spec, workload, gpus=gpus)
 
 

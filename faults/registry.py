@@ -9,6 +9,7 @@ from faults import (arm64_image, cpu_fallback, dcgm_metrics_missing, egress_bloc
                     gpu_quota_ineffective, gpu_request_exceeds_node, job_submitter_forbidden,
                     rbac_cross_tenant_read, tenant_observability_broken, unbalanced_scheduling)
 from faults.base import Fault, Unmet
+from model import capacity
 from model.errors import ConfigError, Problem, did_you_mean
 from model.spec import LabSpec
 
@@ -112,6 +113,24 @@ def apply_faults(spec: LabSpec) -> LabSpec:
         except Unmet as unmet:
             problems.append(Problem(f"{key}.{unmet.param}" if unmet.param != "id" else key,
                                     unmet.value, f"{fault.id}: {unmet.allowed}"))
+    if not problems:
+        problems = _room_after_faults(current, planned, claimed)
     if problems:
         raise ConfigError(problems)
     return current
+
+
+def _room_after_faults(spec: LabSpec, planned, claimed: dict[str, tuple[int, str]]
+                       ) -> list[Problem]:
+    """A stack whose faults starve what they do not target is refused, naming the faults."""
+    problems = []
+    for shortfall in capacity.shortfalls(spec):
+        involved = sorted({claimed[f"workload:{w}"] for w in shortfall.workloads
+                           if f"workload:{w}" in claimed})
+        if not involved:
+            involved = sorted({(i, fault.id) for i, fault, _ in planned})
+        faults = ", ".join(f"{fault_id} (gpu-lab:faults[{i}])" for i, fault_id in involved)
+        problems.append(Problem(shortfall.key, "too small", f"with its faults injected, "
+                                f"{shortfall.message}; faults involved: {faults}. Give the "
+                                f"stack room for what the faults add"))
+    return problems

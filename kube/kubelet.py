@@ -112,9 +112,10 @@ def run_container(container: dict, node: dict, network: NodeNetwork, pod_interne
     arch = labels.get(ARCH_LABEL, "amd64")
     img = image(container.get("image", ""))
     if not network.reaches_registry(img.registry):
+        host = "registry-1.docker.io" if img.registry == "docker.io" else img.registry
         return Outcome(waiting="ImagePullBackOff", message=(
             f'Failed to pull image "{img.reference}": failed to do request: Head '
-            f'"https://{img.registry}/v2/...": dial tcp ...:443: i/o timeout'))
+            f'"https://{host}/v2/...": dial tcp ...:443: i/o timeout'))
     if not img.resolves_for(arch):
         return Outcome(waiting="ImagePullBackOff", message=(
             f'Failed to pull image "{img.reference}": no match for platform in manifest: '

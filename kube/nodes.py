@@ -20,8 +20,8 @@ from kube.machines import machine
 from kube.objects import ObjectSet
 from kube.quantity import format_quantity
 from model.spec import (
-    GPU_RESOURCE, NO_GKE_DEVICE_PLUGIN_LABEL, NO_OPERATOR_DEVICE_PLUGIN_LABEL, POOL_LABEL,
-    GpuPoolSpec, LabSpec,
+    GPU_RESOURCE, NO_GKE_DEVICE_PLUGIN_LABEL, NO_OPERATOR_DEVICE_PLUGIN_LABEL,
+    NO_OPERATOR_OPERANDS_LABEL, POOL_LABEL, GpuPoolSpec, LabSpec,
 )
 
 ARCH_LABEL = "kubernetes.io/arch"
@@ -82,6 +82,7 @@ def advertises_gpus(spec: LabSpec, pool: GpuPoolSpec,
     else:
         operator = bool(_operator_device_plugin(objects))
     operator = (operator and labels.get(NO_OPERATOR_DEVICE_PLUGIN_LABEL) != "false"
+                and labels.get(NO_OPERATOR_OPERANDS_LABEL) != "false"
                 and pool_network(pool, objects).reaches_registry(OPERATOR_REGISTRY))
     return gke_plugin or operator
 

@@ -24,14 +24,14 @@ from kube.resourcequota import (admit_copies, constraints, is_extended_resource,
 
 def make_pod(name: str = "probe", gpus: int = 0, cpu: Optional[str] = None,
              memory: Optional[str] = None, priority_class: Optional[str] = None) -> dict:
-    """A one-container pod asking for these resources (GPU requests equal limits)."""
+    """A one-container pod asking for these resources (requests equal limits)."""
     requests, limits = {}, {}
     if gpus:
         requests["nvidia.com/gpu"] = limits["nvidia.com/gpu"] = str(gpus)
     if cpu:
-        requests["cpu"] = cpu
+        requests["cpu"] = limits["cpu"] = cpu
     if memory:
-        requests["memory"] = memory
+        requests["memory"] = limits["memory"] = memory
     spec = {"containers": [{"name": "main", "image": "probe",
                             "resources": {"requests": requests, "limits": limits}}]}
     if priority_class:

@@ -107,7 +107,9 @@ def cross_tenant_access(ctx: Context) -> Answer:
 def gpu_quota_unenforced(ctx: Context) -> Answer:
     evidence = []
     for tenant in ctx.spec.tenants:
-        beyond = quota_admits(ctx.objects, tenant.name, make_pod(gpus=1), copies=tenant.gpus + 1)
+        # A probe that asks for next to no CPU and memory, so only the GPU line is tested.
+        probe = make_pod(gpus=1, cpu="10m", memory="16Mi")
+        beyond = quota_admits(ctx.objects, tenant.name, probe, copies=tenant.gpus + 1)
         if beyond:
             asked = sum(w.gpus * w.replicas for w in ctx.spec.workloads if w.tenant == tenant.name)
             evidence.append(f"{tenant.name} is allocated {tenant.gpus} GPU(s) but its quota "

@@ -132,6 +132,30 @@ def guide(
         typer.echo(text)
 
 
+@app.command()
+def simulate(
+    stack: Optional[str] = typer.Option(None, "--stack", "-s", help="Pulumi.<STACK>.yaml."),
+    config_file: Optional[Path] = typer.Option(None, "--config-file", "-c",
+                                               help="Any file in Pulumi.<stack>.yaml format."),
+    as_json: bool = typer.Option(False, "--json",
+                                 help="Print the pods as a JSON list (namespace, pod, owner, "
+                                      "status, node, reason, message, events)."),
+) -> None:
+    """Show what `kubectl get pods -A` would show once the stack's cluster settles (offline)."""
+    from lab.simulate import simulate_stack, table
+
+    name, values = load_stack_values(stack, config_file)
+    try:
+        views = simulate_stack(values, name)
+    except ConfigError as err:
+        _fail(str(err))
+    if as_json:
+        typer.echo(json.dumps([v.to_json() for v in views], indent=2))
+        return
+    for line in table(views):
+        typer.echo(line)
+
+
 # -- operating interviews -------------------------------------------------------------------
 
 def _echo(line: str) -> None:
@@ -220,6 +244,40 @@ def report(
         _fail(f"upload failed: {err}; the report stays at {path}", code=4)
 
 
+@app.command(name="preflight")
+def preflight_command(
+    stack: Optional[str] = typer.Option(None, "--stack", "-s", help="Pulumi.<STACK>.yaml."),
+    config_file: Optional[Path] = typer.Option(None, "--config-file", "-c",
+                                               help="Any file in Pulumi.<stack>.yaml format."),
+    offline: bool = typer.Option(False, "--offline",
+                                 help="Only compute what the stack needs; read nothing from GCP."),
+    as_json: bool = typer.Option(False, "--json", help="Print requirements and APIs as JSON."),
+    project: Optional[str] = typer.Option(None, "--project",
+                                          help="GCP project (default: the stack's gcp:project, "
+                                               "then $GOOGLE_CLOUD_PROJECT)."),
+) -> None:
+    """Check a GCP project's quotas and APIs against what the stack needs at its largest
+    (exit 0: it fits, 1: something is short, 3: the project cannot be read)."""
+    from faults import build_spec
+    from lab import preflight as checks
+    from lab.render import PLACEHOLDER_PROJECT
+
+    name, values = load_stack_values(stack, config_file)
+    project = project or values.get("gcp:project")
+    values["gcp:project"] = project or PLACEHOLDER_PROJECT
+    try:
+        spec = build_spec(values, stack=name)
+        report = checks.run(spec, project, offline=offline)
+    except ConfigError as err:
+        _fail(str(err))
+    except checks.PreflightError as err:
+        _fail(str(err))
+    except checks.Unreadable as err:
+        _fail(f"preflight: {err}", code=3)
+    typer.echo(json.dumps(report.to_json(), indent=2) if as_json else checks.table(report))
+    raise typer.Exit(0 if report.ok else 1)
+
+
 @app.command()
 def new(
     candidate: str = typer.Argument(..., help="Names the stack and the cluster."),
@@ -230,8 +288,12 @@ def new(
                                help="The tenant the candidate logs in to."),
     hours: float = typer.Option(8.0, "--hours", help="When the stack should be gone."),
     region: str = typer.Option("us-central1", "--region"),
+    skip_preflight: bool = typer.Option(False, "--skip-preflight",
+                                        help="Do not check the project's quotas and APIs first "
+                                             "(for projects whose quotas cannot be read)."),
 ) -> None:
-    """Create a candidate's stack from a scenario, run `pulumi up`, and write their login."""
+    """Create a candidate's stack from a scenario, run `pulumi up`, and write their login.
+    First checks that the project has the quota and APIs the stack needs (`lab preflight`)."""
     import os
     from datetime import datetime, timezone
 
@@ -246,11 +308,13 @@ def new(
             raise stacks.LabError("no GCP project: pass --project or set GOOGLE_CLOUD_PROJECT")
         config = stacks.candidate_config(candidate, scenario, project, hours, tenant,
                                          datetime.now(timezone.utc), region)
+        if not skip_preflight:
+            stacks.preflight(candidate, config, project)
         result = stacks.new_stack(candidate, config, _echo)
         kubeconfig = result.outputs["kubeconfig"].value
         login = stacks.write_candidate_access(candidate, kubeconfig, tenant, hours)
     except stacks.LabError as err:
-        _fail(str(err), code=1)
+        _fail(str(err), code=getattr(err, "exit_code", 1))
     typer.echo(f"\nStack {candidate} is up (expires {config['gpu-lab:expiresAt']}).")
     typer.echo(f"Candidate login (tenant-admin in {tenant} only, valid {hours:g}h): {login}")
     typer.echo(f"Candidate brief:  python -m lab guide --stack {candidate} --candidate")

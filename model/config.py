@@ -284,6 +284,12 @@ def _gpu_pool(f: Fields, gcp: GcpSpec, addons: AddonsSpec, platform: str) -> Gpu
     _check_min_max(f, min_nodes, max_nodes)
     zones = _pool_zones(f, gcp, platform, catalog_entry)
     operator = addons.gpu_operator
+    # Whether the GPU Operator serves this pool, or GKE's own GPU stack does.
+    pool_operator = f.bool("gpuOperator", operator.enabled)
+    if pool_operator and not operator.enabled:
+        f.problem(f.path("gpuOperator"), True, "the GPU Operator add-on is off "
+                  "(gpu-lab:addons.gpuOperator.enabled)")
+        pool_operator = False
     return GpuPoolSpec(
         name=name or "",
         accelerator=accelerator or "",
@@ -294,8 +300,9 @@ def _gpu_pool(f: Fields, gcp: GcpSpec, addons: AddonsSpec, platform: str) -> Gpu
         disk_size_gb=f.int("diskSizeGb", 100, minimum=10),
         spot=f.bool("spot", False),
         zones=zones,
-        driver_version=_driver_version(f, operator),
-        gke_device_plugin=_gke_device_plugin(f, operator),
+        driver_version=_driver_version(f, operator, pool_operator),
+        gke_device_plugin=_gke_device_plugin(f, operator, pool_operator),
+        gpu_operator=pool_operator,
         nodes=_pool_nodes(f, platform, max_nodes),
         gpu_replicas=max(1, operator.time_slicing_replicas),
     )
@@ -345,22 +352,22 @@ def _pool_zones(f: Fields, gcp: GcpSpec, platform: str,
     return zones
 
 
-def _driver_version(f: Fields, operator: GpuOperatorSpec) -> str:
+def _driver_version(f: Fields, operator: GpuOperatorSpec, pool_operator: bool) -> str:
     """Who installs the driver. GKE always does: with the GPU Operator, NVIDIA's GKE guide
     disables GKE's automatic install and runs Google's driver installer DaemonSet
     (the operator then runs with driver.enabled=false); without it, GKE installs LATEST."""
-    default = "INSTALLATION_DISABLED" if operator.enabled else "LATEST"
+    default = "INSTALLATION_DISABLED" if pool_operator else "LATEST"
     version = f.str("driverVersion", default, choices=DRIVER_VERSIONS)
-    if version == "INSTALLATION_DISABLED" and not operator.enabled:
+    if version == "INSTALLATION_DISABLED" and not pool_operator:
         f.problem(f.path("driverVersion"), version, "nothing would install the NVIDIA driver: "
-                  "with gpu-lab:addons.gpuOperator.enabled false use DEFAULT or LATEST")
+                  "without the GPU Operator on this pool use DEFAULT or LATEST")
         return "LATEST"
     return version
 
 
-def _gke_device_plugin(f: Fields, operator: GpuOperatorSpec) -> bool:
+def _gke_device_plugin(f: Fields, operator: GpuOperatorSpec, pool_operator: bool) -> bool:
     """Exactly one device plugin advertises nvidia.com/gpu: GKE's, or the GPU Operator's."""
-    operator_plugin = operator.enabled and operator.device_plugin
+    operator_plugin = pool_operator and operator.device_plugin
     value = f.bool("gkeDevicePlugin", not operator_plugin)
     if value and operator_plugin:
         f.problem(f.path("gkeDevicePlugin"), value, "the GPU Operator's device plugin is on "

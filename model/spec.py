@@ -17,6 +17,8 @@ GPU_TAINT = {"key": GPU_RESOURCE, "value": "present", "effect": "NoSchedule"}
 NO_GKE_DEVICE_PLUGIN_LABEL = "gke-no-default-nvidia-gpu-device-plugin"
 # The GPU Operator skips its device plugin on nodes labelled like this.
 NO_OPERATOR_DEVICE_PLUGIN_LABEL = "nvidia.com/gpu.deploy.device-plugin"
+# ... and every operand (driver, toolkit, device plugin, DCGM exporter, validator).
+NO_OPERATOR_OPERANDS_LABEL = "nvidia.com/gpu.deploy.operands"
 # Node labels gpu-lab sets on every platform (GKE's own cloud.google.com/* labels exist
 # only on GKE); workloads select GPU pools by these.
 POOL_LABEL = "gpu-lab/pool"
@@ -87,6 +89,9 @@ class GpuPoolSpec:
     nodes: tuple[str, ...] = ()   # platform "existing": the nodes that simulate this pool
     gpu_replicas: int = 1         # time-slicing: how many pods share one physical GPU
     gpu_advertised: bool = True   # False: no device plugin at all runs on these nodes
+    # False: GKE's own driver and device plugin serve this pool and the GPU Operator keeps
+    # its operands off it (their images come from nvcr.io; GKE's from Google's registries)
+    gpu_operator: bool = True
 
     @property
     def network_tag(self) -> str:
@@ -117,6 +122,8 @@ class GpuPoolSpec:
             labels[NO_GKE_DEVICE_PLUGIN_LABEL] = "true"
         if not self.gpu_advertised:
             labels[NO_OPERATOR_DEVICE_PLUGIN_LABEL] = "false"
+        if not self.gpu_operator:
+            labels[NO_OPERATOR_OPERANDS_LABEL] = "false"
         return labels
 
 

@@ -30,6 +30,8 @@ VERIFIED_VALUES = {
         "dcgmExporter.enabled", "dcgmExporter.serviceMonitor.enabled",
         "dcgmExporter.serviceMonitor.honorLabels", "dcgmExporter.serviceMonitor.interval",
         "mig.strategy", "migManager.enabled",
+        # node-feature-discovery 0.18.3, the chart's dependency: values.yaml worker.affinity
+        "node-feature-discovery.worker.affinity",
     }),
     "kube-prometheus-stack": ("88.5.3", {
         "crds.enabled", "coreDns.enabled", "kubeDns.enabled", "alertmanager.enabled", "kubeControllerManager.enabled",
@@ -43,12 +45,14 @@ VERIFIED_VALUES = {
         "grafana.sidecar.dashboards.enabled", "grafana.sidecar.dashboards.label",
         "grafana.sidecar.dashboards.searchNamespace", "grafana.resources",
         "kube-state-metrics.metricLabelsAllowlist", "prometheusOperator.resources",
+        # prometheus-node-exporter 4.56.1 (the 88.5.3 dependency): top-level affinity
+        "prometheus-node-exporter.affinity",
     }),
     "oci://ghcr.io/run-ai/fake-gpu-operator/fake-gpu-operator": ("0.2.0", {
         "topology.nodePoolLabelKey", "topology.migStrategy", "topology.nodePools",
     }),
 }
-FREE_FORM = ("resources", "devicePlugin.config.data", "topology.nodePools")
+FREE_FORM = ("resources", "devicePlugin.config.data", "topology.nodePools", "affinity")
 
 
 def value_paths(values: dict, prefix: str = ""):

@@ -37,15 +37,15 @@ def test_all_faults_needs_by_hand():
     payload = json.loads(result.stdout)
     region = "region:us-central1"
     # Pulumi.all-faults.yaml, every pool at maxNodes, all GPU pools spot:
-    #   t4          4 x n1-standard-4, 1 T4 each
+    #   t4          10 x n1-standard-4, 1 T4 each
     #   t4x2        2 x n1-standard-8, 2 T4 each
     #   t4-tenant-c 1 x n1-standard-4, 1 T4
     #   t4-spare    1 x n1-standard-4, 1 T4
     # plus the system pool from the model's defaults: 3 x e2-standard-4, 50 GB, not spot.
-    gpus = 4 * 1 + 2 * 2 + 1 * 1 + 1 * 1                # = 10
-    spot_vcpus = 4 * 4 + 2 * 8 + 1 * 4 + 1 * 4           # = 40
+    gpus = 10 * 1 + 2 * 2 + 1 * 1 + 1 * 1               # = 16
+    spot_vcpus = 10 * 4 + 2 * 8 + 1 * 4 + 1 * 4          # = 64
     system_vcpus = 3 * 4                                 # = 12
-    disks = (4 + 2 + 1 + 1) * 100 + 3 * 50               # pd-balanced boot disks = 950 GB
+    disks = (10 + 2 + 1 + 1) * 100 + 3 * 50              # pd-balanced boot disks = 1550 GB
     assert {key: r["required"] for key, r in rows(payload).items()} == {
         ("PREEMPTIBLE_NVIDIA_T4_GPUS", region): gpus,
         ("GPUS_ALL_REGIONS", "global"): gpus,
@@ -56,7 +56,7 @@ def test_all_faults_needs_by_hand():
         ("IN_USE_ADDRESSES", region): 1,                 # Cloud NAT's address; nodes are private
         ("NETWORKS", "global"): 1,                       # the lab's VPC
     }
-    assert gpus == 10 and spot_vcpus + system_vcpus == 52 and disks == 950
+    assert gpus == 16 and spot_vcpus + system_vcpus == 76 and disks == 1550
     assert all(r["available"] is None for r in payload["requirements"])
     assert {a["name"]: a["enabled"] for a in payload["apis"]} == dict.fromkeys(
         ["cloudresourcemanager.googleapis.com", "compute.googleapis.com",

@@ -1,0 +1,254 @@
+"""The twin: what `kubectl get pods -A` would show once the cluster settles, computed from
+the rendered objects and the nodes of the stack's pools.
+
+In the order the cluster does it:
+1. controllers create pods from their templates, one at a time (a ReplicaSet its
+   replicas, a Job its parallelism), and every create goes through admission: the API
+   server's defaulting and LimitRanger (kube/limitrange.py), Priority (priorityClassName
+   to a priority), then ResourceQuota (kube/resourcequota.py). A refused create is a
+   FailedCreate event on the controller, and no pod;
+2. the scheduler binds pods in priority order (kube/scheduler.py); a pod that fits no
+   node stays Pending with the scheduler's FailedScheduling message;
+3. the kubelet pulls, starts and runs the containers (kube/kubelet.py);
+4. the controllers react: a Job whose pods fail with restartPolicy Never creates new
+   ones until its backoffLimit, keeping the failed pods; with OnFailure the kubelet
+   restarts in place and the Job deletes its pods once the limit is reached.
+
+Only the tenants' workloads are simulated: the add-ons' pods come from Helm charts that
+are not rendered offline.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Optional
+
+from kube import limitrange, resourcequota
+from kube.kubelet import NodeNetwork, PodResult, run_pod
+from kube.netpol import Endpoint, egress_allowed
+from kube.nodes import nodes_from_spec, pool_network
+from kube.objects import ObjectSet
+from kube.scheduler import schedule
+from model.spec import POOL_LABEL, LabSpec
+
+TERMINAL = ("Succeeded", "Failed")
+
+
+@dataclass
+class PodView:
+    """One line of `kubectl get pods -A -o wide`, with what describe and events add."""
+    namespace: str
+    pod: Optional[str]                   # None: the controller could not create it
+    owner: str                           # Deployment/<name> or Job/<name>
+    status: str
+    node: Optional[str] = None
+    reason: str = ""
+    message: str = ""
+    events: list[str] = field(default_factory=list)
+    logs: dict[str, str] = field(default_factory=dict)
+    restarts: int = 0
+
+    def to_json(self) -> dict:
+        return {"namespace": self.namespace, "pod": self.pod, "owner": self.owner,
+                "status": self.status, "node": self.node, "reason": self.reason,
+                "message": self.message, "events": self.events}
+
+
+def _suffix(*parts: object, length: int = 5) -> str:
+    digest = hashlib.sha256("/".join(map(str, parts)).encode()).hexdigest()
+    alphabet = "bcdfghjklmnpqrstvwxz2456789"     # the characters Kubernetes' names use
+    return "".join(alphabet[int(digest[i:i + 2], 16) % len(alphabet)]
+                   for i in range(0, length * 2, 2))
+
+
+@dataclass
+class _Controller:
+    obj: dict
+    kind: str
+    name: str
+    namespace: str
+    template: dict
+    count: int
+    backoff_limit: int = 6
+
+    @property
+    def owner(self) -> str:
+        return f"{self.kind}/{self.name}"
+
+    def pod_name(self, index: int) -> str:
+        if self.kind == "Deployment":
+            return f"{self.name}-{_suffix(self.namespace, self.name, 'rs', length=10)}-" \
+                   f"{_suffix(self.namespace, self.name, index)}"
+        return f"{self.name}-{_suffix(self.namespace, self.name, index)}"
+
+    def new_pod(self, index: int) -> dict:
+        template = copy.deepcopy(self.template)
+        return {"apiVersion": "v1", "kind": "Pod",
+                "metadata": {**(template.get("metadata") or {}), "name": self.pod_name(index),
+                             "namespace": self.namespace},
+                "spec": template.get("spec") or {}}
+
+
+def _controllers(objects: ObjectSet) -> list[_Controller]:
+    found = []
+    for obj in objects.objects:
+        kind = obj.get("kind")
+        if kind not in ("Deployment", "Job"):
+            continue
+        spec = obj.get("spec") or {}
+        meta = obj["metadata"]
+        count = int(spec.get("replicas", 1)) if kind == "Deployment" \
+            else int(spec.get("parallelism", 1))
+        found.append(_Controller(obj, kind, meta["name"], meta.get("namespace", "default"),
+                                 spec.get("template") or {}, count,
+                                 int(spec.get("backoffLimit", 6))))
+    return found
+
+
+class Twin:
+    def __init__(self, spec: LabSpec, objects: ObjectSet, nodes: Optional[list[dict]] = None):
+        self.spec, self.objects = spec, objects
+        self.nodes = nodes if nodes is not None else nodes_from_spec(spec, objects)
+        self.priorities = {pc["metadata"]["name"]: int(pc.get("value", 0))
+                           for pc in objects.of_kind("PriorityClass")}
+        self.used: dict[tuple[str, str], dict[str, Decimal]] = {}   # (ns, quota) -> usage
+        self.views: list[PodView] = []
+
+    # -- admission ---------------------------------------------------------------------
+
+    def admit(self, pod: dict) -> tuple[Optional[dict], str]:
+        """The pod as stored, or None and the API server's refusal."""
+        namespace, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
+        pod, errors = limitrange.admit_pod(pod, self.objects.of_kind("LimitRange", namespace))
+        if errors:
+            return None, limitrange.forbidden_message(name, errors)
+        class_name = pod["spec"].get("priorityClassName")
+        if class_name:
+            if class_name not in self.priorities:
+                return None, (f'pods "{name}" is forbidden: no PriorityClass with name '
+                              f"{class_name} was found")
+            pod["spec"]["priority"] = self.priorities[class_name]
+        quotas = self.objects.of_kind("ResourceQuota", namespace)
+        used = {q["metadata"]["name"]: self.used.setdefault(
+            (namespace, q["metadata"]["name"]), {}) for q in quotas}
+        admitted, message = resourcequota.admit(pod, quotas, used)
+        if not admitted:
+            return None, f'pods "{name}" is forbidden: {message}'
+        return pod, ""
+
+    def release(self, pod: dict) -> None:
+        """A pod that ended gives its quota back."""
+        namespace = pod["metadata"]["namespace"]
+        for quota in self.objects.of_kind("ResourceQuota", namespace):
+            usage = self.used.setdefault((namespace, quota["metadata"]["name"]), {})
+            if resourcequota.quota_matches(quota, pod):
+                for key, amount in resourcequota.pod_usage(pod).items():
+                    if key in usage:
+                        usage[key] -= amount
+
+    # -- the whole cluster ------------------------------------------------------------
+
+    def network(self, node: dict) -> NodeNetwork:
+        pool_name = node["metadata"]["labels"].get(POOL_LABEL)
+        for pool in self.spec.gpu_pools:
+            if pool.name == pool_name:
+                return pool_network(pool, self.objects)
+        return NodeNetwork()
+
+    def pod_internet(self, pod: dict) -> bool:
+        return bool(egress_allowed(self.objects, pod["metadata"]["namespace"],
+                                   Endpoint.internet(),
+                                   pod["metadata"].get("labels") or {}))
+
+    def run(self) -> list[PodView]:
+        controllers = _controllers(self.objects)
+        created: list[tuple[_Controller, dict]] = []
+        for controller in controllers:
+            created += self._create(controller, range(controller.count))
+        placed: list[tuple[dict, str]] = []
+        by_priority = sorted(created, key=lambda c: -c[1]["spec"].get("priority", 0))
+        for controller, pod in by_priority:
+            self._bind_and_run(controller, pod, placed)
+        order = {c.owner + c.namespace: i for i, c in enumerate(controllers)}
+        return sorted(self.views, key=lambda v: (v.namespace, order.get(v.owner + v.namespace,
+                                                                         0), v.pod or ""))
+
+    def _create(self, controller: _Controller, indexes) -> list[tuple[_Controller, dict]]:
+        created = []
+        for index in indexes:
+            pod, refusal = self.admit(controller.new_pod(index))
+            if pod is None:
+                kind = "ReplicaSet" if controller.kind == "Deployment" else "Job"
+                self.views.append(PodView(
+                    controller.namespace, None, controller.owner, "FailedCreate",
+                    reason="FailedCreate", message=f"Error creating: {refusal}",
+                    events=[f"Warning FailedCreate {kind.lower()}-controller Error creating: "
+                            f"{refusal}"]))
+                continue
+            created.append((controller, pod))
+        return created
+
+    def _bind_and_run(self, controller: _Controller, pod: dict,
+                      placed: list[tuple[dict, str]]) -> None:
+        placement = schedule(pod, self.nodes, placed,
+                             namespace_labels=self.objects.namespace_labels)
+        meta = pod["metadata"]
+        if placement.node is None:
+            self.views.append(PodView(
+                meta["namespace"], meta["name"], controller.owner, "Pending",
+                reason="Unschedulable", message=placement.message,
+                events=[f"Warning FailedScheduling default-scheduler {placement.message}"]))
+            return
+        node = next(n for n in self.nodes if n["metadata"]["name"] == placement.node)
+        placed.append((pod, placement.node))
+        result = run_pod(pod, node, self.network(node), self.pod_internet)
+        if controller.kind == "Job" and result.reason == "CrashLoopBackOff":
+            # restartPolicy OnFailure: restarts in place count against backoffLimit, and
+            # once it is reached the Job deletes its pods, and their logs with them.
+            placed.remove((pod, placement.node))
+            self.release(pod)
+            self.views.append(PodView(
+                meta["namespace"], None, controller.owner, "BackoffLimitExceeded",
+                reason="BackoffLimitExceeded",
+                message=f"Job has reached the specified backoff limit; pod {meta['name']} "
+                        f"was deleted ({result.message})",
+                events=["Warning BackoffLimitExceeded job-controller Job has reached the "
+                        "specified backoff limit"]))
+            return
+        self._record(controller, pod, placement.node, result)
+        if result.phase in TERMINAL:
+            placed.remove((pod, placement.node))
+            self.release(pod)
+        if result.phase == "Failed" and controller.kind == "Job":
+            self._retry_job(controller, pod, placed)
+
+    def _record(self, controller: _Controller, pod: dict, node: str,
+                result: PodResult) -> None:
+        meta = pod["metadata"]
+        self.views.append(PodView(meta["namespace"], meta["name"], controller.owner,
+                                  result.status, node, result.reason, result.message,
+                                  result.events, result.logs, result.restarts))
+
+    def _retry_job(self, controller: _Controller, failed: dict,
+                   placed: list[tuple[dict, str]]) -> None:
+        """restartPolicy Never: the Job makes a new pod for each failure until more pods
+        have failed than its backoffLimit allows; the failed pods stay."""
+        failures = sum(1 for v in self.views if v.owner == controller.owner
+                       and v.namespace == controller.namespace and v.status.endswith("Error"))
+        if failures > controller.backoff_limit:
+            for view in self.views:
+                if view.owner == controller.owner and view.namespace == controller.namespace:
+                    view.events.append("Warning BackoffLimitExceeded job-controller Job has "
+                                       "reached the specified backoff limit")
+            return
+        index = controller.count + failures - 1
+        for _, pod in self._create(controller, [index]):
+            self._bind_and_run(controller, pod, placed)
+
+
+def simulate(spec: LabSpec, objects: ObjectSet,
+             nodes: Optional[list[dict]] = None) -> list[PodView]:
+    return Twin(spec, objects, nodes).run()
