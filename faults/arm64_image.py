@@ -16,7 +16,8 @@ def inject(spec, workload, image):
 
 
 def details(spec, workload, image):
-    return edit.workload_names(spec, workload)
+    return {**edit.workload_names(spec, workload),
+            "status": edit.crash_status(spec, workload, init=True)}
 
 
 FAULT = Fault(
@@ -29,11 +30,12 @@ FAULT = Fault(
     task="A workload in {tenant} keeps failing right after it starts. Find out why and fix its "
          "spec.",
     symptom="kubectl get pods -n {tenant}\n"
-            "{name}-...   0/1   Init:CrashLoopBackOff\n"
+            "{name}-...   0/1   {status}\n"
             "kubectl logs -n {tenant} <pod> -c install-deps\n"
             "exec /usr/local/bin/python: exec format error\n"
-            "(an image index without an amd64 entry fails earlier instead: ErrImagePull, no "
-            "match for platform in manifest)",
+            "(the image is one platform's manifest, pinned by digest, so it pulls and then "
+            "cannot run; an arm64-only tag such as arm64v8/python would fail at the pull "
+            "instead: ErrImagePull, no match for platform in manifest)",
     hints=("'exec format error' comes from the kernel, not from Python. What kind of binary "
            "would a node refuse to execute?",
            "Compare the image's platform (docker manifest inspect / crane config) with the "
@@ -48,4 +50,5 @@ FAULT = Fault(
     inject=inject,
     targets=lambda spec, workload, image: {f"workload:{workload}"},
     details=details,
+    pod_status="{status}",
 )

@@ -43,6 +43,9 @@ class Fault:
     inject: Callable[..., LabSpec]
     targets: Callable[..., set[str]]   # what it breaks, for detecting contradictions
     platforms: tuple[str, ...] = ("gke", "existing")
+    # What kubectl's STATUS column shows for the pods of the workloads it targets, once the
+    # cluster settles ("" = they run as usual); a template like the texts.
+    pod_status: str = ""
     # Extra names the texts may use, computed from the spec (e.g. a tenant's group).
     details: Callable[..., dict[str, Any]] = lambda spec, **params: {}
 
@@ -54,4 +57,5 @@ class Fault:
                 "params": params, "task": fill(self.task), "symptom": fill(self.symptom),
                 "hints": [fill(h) for h in self.hints], "fix": fill(self.fix),
                 "look_for": fill(self.look_for), "check": self.check,
+                "pod_status": fill(self.pod_status),
                 "platforms": list(self.platforms)}

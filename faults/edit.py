@@ -82,6 +82,14 @@ def gpu_workload(spec: LabSpec, ref: str,
     return job, pool
 
 
+def crash_status(spec: LabSpec, workload: str, init: bool) -> str:
+    """What a crashing workload's pods show: a Deployment's restart in place (CrashLoopBackOff),
+    a Job's pods fail and stay (restartPolicy Never: Error)."""
+    kind = find_workload(spec, workload).kind
+    status = "Error" if kind == "Job" else "CrashLoopBackOff"
+    return f"Init:{status}" if init else status
+
+
 def workload_names(spec: LabSpec, workload: str, **_: Any) -> dict[str, str]:
     """{tenant} and {name} for a fault's texts."""
     job = find_workload(spec, workload)

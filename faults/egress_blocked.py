@@ -47,12 +47,12 @@ FAULT = Fault(
     params=(Param("tenant", "tenant", "tenant-c", "the newly added tenant that is cut off"),),
     task="The newly added tenant {tenant} cannot pull images or reach external services. Find "
          "out why and fix the infrastructure code.",
-    symptom="kubectl get pods -n {tenant}     # Init:ErrImagePull / ImagePullBackOff, or "
-            "Init:CrashLoopBackOff\n"
+    symptom="kubectl get pods -n {tenant} -o wide   # Init:ImagePullBackOff (Init:ErrImagePull "
+            "between retries), on a {pools} node that is Ready and advertises its GPU\n"
             "kubectl describe pod -n {tenant} <pod>\n"
             "Failed to pull image ...: dial tcp ...:443: i/o timeout\n"
-            "kubectl logs -n {tenant} <pod> -c install-deps   # pip: Connection to pypi.org timed "
-            "out\n"
+            "kubectl run -n {tenant} probe --image=curlimages/curl --restart=Never -- curl -m 5 "
+            "https://pypi.org   # lands on another node, pulls, then: Connection timed out\n"
             "kubectl get networkpolicy -n {tenant}   # no allow-internet-egress, unlike the other "
             "tenants",
     hints=("Timeouts, not refusals: something drops the packets. Is it inside the cluster, or "
@@ -72,7 +72,9 @@ FAULT = Fault(
              "Pulumi, not in the console.",
     check="tenant-egress-blocked",
     inject=inject,
-    targets=lambda spec, tenant: {f"egress:{tenant}"},
+    targets=lambda spec, tenant: {f"egress:{tenant}"} | {
+        f"workload:{w.tenant}/{w.name}" for w in spec.workloads if w.tenant == tenant},
+    pod_status="Init:ImagePullBackOff",
     platforms=("gke",),
     details=details,
 )

@@ -45,4 +45,5 @@ FAULT = Fault(
     check="gpus-not-advertised",
     inject=inject,
     targets=lambda spec, pool: {f"pool:{pool}"} | workloads_on(spec, pool),
+    pod_status="Pending",
 )

@@ -15,7 +15,8 @@ def inject(spec, workload, memory_gb):
 def details(spec, workload, memory_gb):
     job, pool = edit.gpu_workload(spec, workload)
     return {**edit.workload_names(spec, workload), "gpu_gb": pool.gpu_memory_gb,
-            "accelerator": pool.accelerator}
+            "accelerator": pool.accelerator,
+            "status": edit.crash_status(spec, workload, init=False)}
 
 
 FAULT = Fault(
@@ -26,11 +27,11 @@ FAULT = Fault(
     params=(Param("workload", "workload", "tenant-a/infer", "the workload that does not fit"),
             Param("memory_gb", "number", 32, "the GPU memory it needs, in GB")),
     task="A GPU workload in {tenant} is scheduled but keeps crashing. Find out why and fix it.",
-    symptom="kubectl get pods -n {tenant}      # {name}-...  CrashLoopBackOff, restarts climbing\n"
-            "kubectl logs -n {tenant} <pod>\n"
+    symptom="kubectl get pods -n {tenant}      # {name}-...  {status}\n"
+            "kubectl logs -n {tenant} <pod>     # --previous for a restarted container\n"
             "CUDA out of memory: this model needs {memory_gb:.1f} GiB of GPU memory, but the GPU "
             "(Tesla T4) has 14.8 GiB\n"
-            "kubectl describe pod ...   Last State: Terminated, Exit Code: 3",
+            "kubectl describe pod ...   Terminated, Reason: Error, Exit Code: 3",
     hints=("The pod got its GPU. Read the logs of the previous container (kubectl logs "
            "--previous).",
            "How much memory does the GPU have? nvidia-smi in a pod on that node, or the "
@@ -47,4 +48,5 @@ FAULT = Fault(
     inject=inject,
     targets=lambda spec, workload, memory_gb: {f"workload:{workload}"},
     details=details,
+    pod_status="{status}",
 )

@@ -42,4 +42,5 @@ FAULT = Fault(
     inject=inject,
     targets=lambda spec, workload: {f"workload:{workload}"},
     details=details,
+    pod_status="Pending",
 )

@@ -52,4 +52,5 @@ FAULT = Fault(
     targets=lambda spec, workload: {f"workload:{workload}",
                                     f"quota:{workload.partition('/')[0]}"},
     details=details,
+    pod_status="Pending",
 )

@@ -1,0 +1,84 @@
+"""Every shipped stack and scenario, simulated by the twin: every pod that no fault targets
+runs (or completes), and each fault's targets show the status its guide promises."""
+
+import pytest
+
+from faults import SCENARIOS, build_spec, enabled
+from lab.simulate import simulate_rendering
+from lab.render import render
+from tests.helpers import stack_values
+
+FINE = ("Running", "Completed")
+STACKS = ["dev", "pairing", "all-faults", "local"]
+
+
+def scenario_values(name: str) -> dict:
+    return {"gcp:project": "gpu-lab-test", "gcp:region": "us-central1",
+            "gpu-lab:allowFaults": True, "gpu-lab:scenario": name}
+
+
+def simulated(values: dict, stack: str):
+    spec = build_spec(values, stack=stack)
+    return spec, simulate_rendering(spec, render(values, stack=stack))
+
+
+def promised(spec) -> dict[str, tuple[str, str]]:
+    """{"<tenant>/<workload>": (status, fault id)} for every workload a fault targets."""
+    found = {}
+    for fault, params in enabled(spec):
+        status = fault.describe(params, spec)["pod_status"]
+        for target in fault.targets(spec, **params):
+            if target.startswith("workload:"):
+                found[target.removeprefix("workload:")] = (status, fault.id)
+    return found
+
+
+def check(spec, views):
+    assert views, "the stack runs workloads"
+    targets = promised(spec)
+    for view in views:
+        workload = f"{view.namespace}/{view.owner.split('/', 1)[1]}"
+        status, fault = targets.get(workload, ("", None))
+        where = f"{view.namespace}/{view.pod} ({view.owner}): {view.status}: {view.message}"
+        if status:
+            assert view.status == status, f"{fault} promises {status}; {where}"
+        else:
+            assert view.status in FINE, f"not targeted by {fault or 'any fault'}: {where}"
+    shown = {f"{v.namespace}/{v.owner.split('/', 1)[1]}" for v in views}
+    assert set(targets) <= shown, "every targeted workload has pods to look at"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_shipped_stacks(stack):
+    spec, views = simulated(stack_values(stack), stack)
+    check(spec, views)
+
+
+def test_the_healthy_baseline_runs_every_pod():
+    _, views = simulated(stack_values("dev"), "dev")
+    assert [v.status for v in views] == ["Running"] * len(views) and len(views) == 2
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_scenarios(scenario):
+    spec, views = simulated(scenario_values(scenario), scenario)
+    check(spec, views)
+
+
+ALL = stack_values("all-faults")
+BASELINE = {k: v for k, v in ALL.items() if k != "gpu-lab:faults"}
+REFS = ALL["gpu-lab:faults"]
+
+
+@pytest.mark.parametrize("ref", REFS, ids=lambda r: r if isinstance(r, str) else r["id"])
+def test_each_fault_changes_its_targets_and_no_other_pod(ref):
+    spec, views = simulated({**BASELINE, "gpu-lab:faults": [ref]}, "test")
+    check(spec, views)
+
+
+def test_every_promised_status_is_in_the_guides_symptom():
+    spec = build_spec(ALL, stack="all-faults")
+    for fault, params in enabled(spec):
+        text = fault.describe(params, spec)
+        if text["pod_status"]:
+            assert text["pod_status"] in text["symptom"], fault.id
