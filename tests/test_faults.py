@@ -10,7 +10,9 @@ from faults.base import LAYERS
 from lab.render import render
 from kube.symptoms import CHECKS, offline_context, run_all
 from model import ConfigError
+from lab.simulate import simulate_rendering
 from tests.helpers import stack_values
+from tests.test_twin import check as twin_check
 
 # The all-faults stack puts every fault on its own target; its config minus the faults is
 # the healthy baseline all fault tests start from.
@@ -19,10 +21,14 @@ FAULT_REFS = {(ref if isinstance(ref, str) else ref["id"]): ref for ref in ALL["
 BASELINE = {k: v for k, v in ALL.items() if k != "gpu-lab:faults"}
 
 
-def symptoms(faults: list) -> dict:
+def rendered(faults: list):
     values = {**BASELINE, "gpu-lab:faults": faults} if faults else BASELINE
     spec = build_spec(values, stack="test")
-    return run_all(offline_context(spec, render(values, stack="test")))
+    return spec, render(values, stack="test")
+
+
+def symptoms(faults: list) -> dict:
+    return run_all(offline_context(*rendered(faults)))
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +72,10 @@ PAIRS = list(itertools.combinations(sorted(FAULT_REFS), 2))
 
 @pytest.mark.parametrize("first,second", PAIRS)
 def test_every_pair_renders_and_neither_masks_the_other(first, second):
-    answers = symptoms([FAULT_REFS[first], FAULT_REFS[second]])
+    spec, rendering = rendered([FAULT_REFS[first], FAULT_REFS[second]])
+    # On the twin: each target shows its promised status and every other pod runs.
+    twin_check(spec, simulate_rendering(spec, rendering))
+    answers = run_all(offline_context(spec, rendering))
     for fault_id in (first, second):
         check = FAULTS[fault_id].check
         assert answers[check], f"{fault_id} masked by the other: {answers[check].reason}"
