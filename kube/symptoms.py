@@ -39,6 +39,14 @@ class Context:
     logs: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (ns, pod, container)
     # Live only, when reachable: does this PromQL query return series?
     prometheus: Optional[Callable[[str], Optional[bool]]] = None
+    _twin: Optional[list] = None
+
+    def twin(self) -> list:
+        """What the twin says the pods of these objects do on these nodes (computed once)."""
+        if self._twin is None:
+            from kube.twin import simulate
+            self._twin = simulate(self.spec, self.objects, self.nodes)
+        return self._twin
 
     def can_i(self, subject: Subject, verb: str, resource: str, namespace: str) -> Answer:
         if self.authorizer is not None:
@@ -207,25 +215,29 @@ def tenant_observability_broken(ctx: Context) -> Answer:
     return present(evidence, "every workload is scraped and logs to stdout")
 
 
+def _pods_saying(ctx: Context, *markers: str) -> list[str]:
+    """Pods (as the twin runs them) whose logs or status message carry one of the markers."""
+    found = []
+    for view in ctx.twin():
+        text = " ".join([view.message, *view.logs.values()])
+        hit = next((m for m in markers if m in text), None)
+        if hit:
+            line = next((l for l in text.splitlines() if hit in l), hit)
+            found.append(f"{view.namespace}/{view.pod or view.owner} on {view.node}: "
+                         f"{view.status}: {line.strip()}")
+    return found
+
+
 @check("image-arch-mismatch", "Is a workload's image built for another CPU architecture?")
 def image_arch_mismatch(ctx: Context) -> Answer:
-    arch = {p.name: p.architecture for p in ctx.spec.gpu_pools}
-    arch[ctx.spec.system_pool.name] = "amd64"
-    return present((f"{w.tenant}/{w.name} runs {w.image} ({w.image_architecture}) on "
-                    f"{arch[w.pool]} nodes: exec format error"
-                    for w in ctx.spec.workloads
-                    if w.pool in arch and w.image_architecture != arch[w.pool]),
-                   "every image matches its nodes' architecture")
+    return present(_pods_saying(ctx, "exec format error", "no match for platform"),
+                   "every image pulls and starts on its nodes' architecture")
 
 
 @check("gpu-memory-exceeds-gpu", "Does a workload need more GPU memory than its GPU has?")
 def gpu_memory_exceeds_gpu(ctx: Context) -> Answer:
-    memory = {p.name: (p.gpu_memory_gb, p.accelerator) for p in ctx.spec.gpu_pools}
-    return present((f"{w.tenant}/{w.name} needs {w.gpu_memory_gb:g} GB on {memory[w.pool][1]} "
-                    f"({memory[w.pool][0]} GB): CUDA out of memory at start"
-                    for w in ctx.spec.workloads
-                    if w.gpus and w.pool in memory and w.gpu_memory_gb > memory[w.pool][0]),
-                   "every workload's GPU memory fits its GPU")
+    return present(_pods_saying(ctx, "CUDA out of memory"),
+                   "no workload runs out of GPU memory")
 
 
 @check("gpu-held-on-cpu", "Does a workload hold a GPU but compute on the CPU?")
@@ -297,5 +309,5 @@ def run_all(ctx: Context) -> dict[str, Answer]:
 def offline_context(spec: LabSpec, rendering) -> Context:
     """The context of a rendered stack: its objects and the nodes its pools would have."""
     from kube.nodes import nodes_from_spec
-    return Context(spec=spec, objects=ObjectSet(rendering.check_objects()),
-                   nodes=nodes_from_spec(spec))
+    objects = ObjectSet(rendering.check_objects())
+    return Context(spec=spec, objects=objects, nodes=nodes_from_spec(spec, objects))
