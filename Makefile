@@ -23,6 +23,7 @@ bench: install
 	$(PY) bench/render.py
 	$(PY) bench/tenants.py
 	$(PY) bench/workload.py
+	$(PY) bench/simulate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
