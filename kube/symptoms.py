@@ -13,6 +13,7 @@ from typing import Callable, Iterable, Optional
 
 from kube.answer import Answer
 from kube.netpol import Endpoint, egress_allowed
+from kube.nodes import denied_tags
 from kube.objects import ObjectSet, ref
 from kube.quota import make_pod, quota_admits
 from kube.rbac import Subject, can_i
@@ -129,17 +130,14 @@ def gpu_quota_unenforced(ctx: Context) -> Answer:
 @check("tenant-egress-blocked", "Is a tenant cut off from registries and the internet?")
 def tenant_egress_blocked(ctx: Context) -> Answer:
     evidence = []
-    denied_tags = {tag for fw in ctx.objects.of_kind("GcpFirewall")
-                   if fw["spec"].get("direction") == "EGRESS" and fw["spec"].get("denies")
-                   and "0.0.0.0/0" in (fw["spec"].get("destinationRanges") or [])
-                   for tag in fw["spec"].get("targetTags") or []}
+    cut_off = denied_tags(ctx.objects)
     for tenant in ctx.spec.tenants:
         internet = egress_allowed(ctx.objects, tenant.name, Endpoint.internet())
         if not internet:
             evidence.append(f"NetworkPolicy: {internet.reason}")
         for workload in ctx.spec.workloads:
             pool = next((p for p in ctx.spec.gpu_pools if p.name == workload.pool), None)
-            if workload.tenant == tenant.name and pool and pool.network_tag in denied_tags:
+            if workload.tenant == tenant.name and pool and pool.network_tag in cut_off:
                 evidence.append(f"GCP firewall denies egress from {pool.name} nodes "
                                 f"(tag {pool.network_tag}), where {tenant.name}/{workload.name} "
                                 f"runs")
