@@ -207,3 +207,30 @@ def test_kubeconfig_authenticates_with_application_default_credentials(stack):
     [user] = kubeconfig["users"]
     assert user["user"]["exec"]["command"] == "gke-gcloud-auth-plugin"
     assert user["user"]["exec"]["args"] == ["--use_application_default_credentials"]
+
+
+def test_pairing_without_monitoring_is_refused_before_anything_is_registered():
+    """pairing bakes in faults that need Prometheus; without it the model says so."""
+    from model import ConfigError
+    values = {**stack_values("pairing"), "gpu-lab:addons": {"monitoring": {"enabled": False}}}
+    with pytest.raises(ConfigError, match="needs gpu-lab:addons.monitoring.enabled"):
+        render(values, stack="pairing")
+
+
+def test_gpu_pools_spread_over_the_zones_that_offer_their_gpu(stack):
+    from model.gpu_catalog import CATALOG
+    name, rendering = stack
+    pools = rendering.of_type("gcp:container/nodePool:NodePool")
+    if name == "local":
+        assert pools == []
+        return
+    gpu_pools = [p for p in pools if p.inputs["nodeConfig"].get("guestAccelerators")]
+    assert gpu_pools
+    for pool in gpu_pools:
+        accelerator = pool.inputs["nodeConfig"]["guestAccelerators"][0]["type"]
+        offered = set(CATALOG[accelerator].zones_in("us-central1"))
+        assert len(offered) >= 2
+        assert set(pool.inputs["nodeLocations"]) <= offered, pool.name
+        # Spot pools take capacity from any zone that has it.
+        if pool.inputs["nodeConfig"]["spot"]:
+            assert pool.inputs["autoscaling"]["locationPolicy"] == "ANY"
