@@ -3,6 +3,7 @@ and a NetworkPolicy set without internet egress."""
 
 from faults import edit, parts
 from faults.base import Fault, Param, Unmet
+from kube.images import NGC_PYTORCH
 
 
 def inject(spec, tenant):
@@ -23,6 +24,11 @@ def inject(spec, tenant):
     # from Google's registries, reached through Private Google Access) instead of the GPU
     # Operator, whose images are on nvcr.io. Without this the nodes would advertise no GPUs
     # and the tenant's pods would wait for GPUs instead of failing their pulls.
+    # The tenant runs NVIDIA's NGC PyTorch image: GKE's containerd would fetch Docker Hub
+    # images from Google's mirror when it caches them, so only a registry Google does not
+    # mirror fails for certain.
+    for job in [w for w in spec.workloads if w.tenant == tenant and not w.custom_image]:
+        spec = edit.workload(spec, f"{tenant}/{job.name}", image=NGC_PYTORCH)
     for name in sorted(pools):
         pool = edit.find_pool(spec, name)
         driver = "LATEST" if pool.driver_version == "INSTALLATION_DISABLED" else pool.driver_version
@@ -65,7 +71,8 @@ FAULT = Fault(
            "still work through Private Google Access, which is why the nodes stay healthy)."),
     fix="Give {tenant} the allow-internet-egress NetworkPolicy (internetEgress: true) and remove "
         "the egress deny for pool {pools} from the network (Cloud NAT already provides the "
-        "way out); `pulumi up`, then delete the failing pods.",
+        "way out); `pulumi up`, then delete the failing pods. The first pull of the NGC "
+        "PyTorch image takes a few minutes (it is large).",
     look_for="Separates node-level traffic (image pulls by the kubelet/containerd) from pod "
              "traffic (pip in an init container); inspects both NetworkPolicies and GCP "
              "firewall rules with target tags; knows private nodes need Cloud NAT; fixes it in "

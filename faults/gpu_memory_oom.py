@@ -2,6 +2,8 @@
 
 from faults import edit, parts
 from faults.base import Fault, Param, Unmet
+from kube.kubelet import TORCH_GPU_MEMORY
+from model.gpu_catalog import CATALOG
 
 
 def inject(spec, workload, memory_gb):
@@ -15,7 +17,8 @@ def inject(spec, workload, memory_gb):
 def details(spec, workload, memory_gb):
     job, pool = edit.gpu_workload(spec, workload)
     return {**edit.workload_names(spec, workload), "gpu_gb": pool.gpu_memory_gb,
-            "accelerator": pool.accelerator,
+            "accelerator": pool.accelerator, "gpu_name": CATALOG[pool.accelerator].model,
+            "gpu_gib": TORCH_GPU_MEMORY[pool.accelerator] / 2 ** 30,
             "status": edit.crash_status(spec, workload, init=False)}
 
 
@@ -30,7 +33,7 @@ FAULT = Fault(
     symptom="kubectl get pods -n {tenant}      # {name}-...  {status}\n"
             "kubectl logs -n {tenant} <pod>     # --previous for a restarted container\n"
             "CUDA out of memory: this model needs {memory_gb:.1f} GiB of GPU memory, but the GPU "
-            "(Tesla T4) has 14.8 GiB\n"
+            "({gpu_name}) has {gpu_gib:.1f} GiB\n"
             "kubectl describe pod ...   Terminated, Reason: Error, Exit Code: 3",
     hints=("The pod got its GPU. Read the logs of the previous container (kubectl logs "
            "--previous).",

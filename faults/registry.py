@@ -114,23 +114,33 @@ def apply_faults(spec: LabSpec) -> LabSpec:
             problems.append(Problem(f"{key}.{unmet.param}" if unmet.param != "id" else key,
                                     unmet.value, f"{fault.id}: {unmet.allowed}"))
     if not problems:
-        problems = _room_after_faults(current, planned, claimed)
+        problems = _room_after_faults(spec, current, claimed)
     if problems:
         raise ConfigError(problems)
     return current
 
 
-def _room_after_faults(spec: LabSpec, planned, claimed: dict[str, tuple[int, str]]
-                       ) -> list[Problem]:
-    """A stack whose faults starve what they do not target is refused, naming the faults."""
+def _room_after_faults(healthy: LabSpec, broken: LabSpec,
+                       claimed: dict[str, tuple[int, str]]) -> list[Problem]:
+    """A stack whose faults starve what they do not target is refused, naming the faults
+    that added the demand (the ones whose workloads ask for more than they did)."""
+    before = {f"{w.tenant}/{w.name}": w for w in healthy.workloads}
     problems = []
-    for shortfall in capacity.shortfalls(spec):
-        involved = sorted({claimed[f"workload:{w}"] for w in shortfall.workloads
-                           if f"workload:{w}" in claimed})
-        if not involved:
-            involved = sorted({(i, fault.id) for i, fault, _ in planned})
+    for shortfall in capacity.shortfalls(broken):
+        grown = [w for w in broken.workloads if f"{w.tenant}/{w.name}" in shortfall.workloads
+                 and _demand(broken, w) > _demand(healthy, before.get(f"{w.tenant}/{w.name}"))]
+        involved = sorted({claimed[f"workload:{w.tenant}/{w.name}"] for w in grown
+                           if f"workload:{w.tenant}/{w.name}" in claimed})
         faults = ", ".join(f"{fault_id} (gpu-lab:faults[{i}])" for i, fault_id in involved)
-        problems.append(Problem(shortfall.key, "too small", f"with its faults injected, "
-                                f"{shortfall.message}; faults involved: {faults}. Give the "
-                                f"stack room for what the faults add"))
+        problems.append(Problem(shortfall.key, shortfall.value, f"with its faults injected, "
+                                f"{shortfall.message}; the demand grows through: "
+                                f"{faults or 'no fault (the stack is too small as it is)'}. "
+                                f"Give the stack room for what the faults add"))
     return problems
+
+
+def _demand(spec: LabSpec, workload) -> tuple[int, int]:
+    """(GPUs its pods hold once placed, GPUs its pods ask of the quota)."""
+    if workload is None:
+        return (0, 0)
+    return (capacity.placed_gpus(spec, workload), workload.gpus * workload.replicas)

@@ -22,6 +22,9 @@ ARM64_PYTHON = ("python@sha256:"
                 "20eadabc42589e6543b24a64ab305b9895e9fcf6dbb2cadb14812f394ecdbadf")
 
 DOCKER_HUB = "docker.io"
+# NVIDIA's PyTorch container on NGC (linux/amd64 and linux/arm64). nvcr.io is not mirrored by
+# Google, so a node without the internet fails to pull it whatever Google caches.
+NGC_PYTORCH = "nvcr.io/nvidia/pytorch:24.10-py3"
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ KNOWN = {
     "pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime": ("amd64",),
     # The arm64v8/ organisation republishes official images for arm64 only, as an index.
     "arm64v8/python:3.11-slim": ("arm64",),
+    NGC_PYTORCH: ("amd64", "arm64"),
 }
 SINGLE_MANIFESTS = {ARM64_PYTHON: ("arm64",)}
 ALL_PLATFORMS = ("amd64", "arm64")

@@ -28,11 +28,11 @@ GPU = "nvidia.com/gpu"
 ACCELERATOR_LABEL = "gpu-lab/accelerator"
 ARCH_LABEL = "kubernetes.io/arch"
 GIB = 2 ** 30
-# GPU memory as torch.cuda reports it (total_memory), which is what infer.py compares the
-# model's working set with: a little less than the marketed size.
-TORCH_GPU_MEMORY_GIB = {"nvidia-tesla-t4": 14.7, "nvidia-l4": 22.0,
-                        "nvidia-tesla-a100": 39.4, "nvidia-a100-80gb": 79.1,
-                        "nvidia-h100-80gb": 79.1}
+# GPU memory in bytes as torch.cuda reports it (total_memory), which is what infer.py
+# compares the model's working set with: a little less than the marketed size.
+TORCH_GPU_MEMORY = {"nvidia-tesla-t4": 15_843_721_216, "nvidia-l4": 23_580_639_232,
+                    "nvidia-tesla-a100": 42_505_273_344, "nvidia-a100-80gb": 85_100_068_864,
+                    "nvidia-h100-80gb": 85_029_158_912}
 GOOGLE_REGISTRIES = ("gcr.io", "pkg.dev", "googleapis.com")
 EXIT_OOM, EXIT_NO_GPU = 3, 4
 EXEC_FORMAT_EXIT = 255
@@ -44,6 +44,9 @@ class NodeNetwork:
     internet: bool = True          # False: a firewall rule denies egress to 0.0.0.0/0
 
     def reaches_registry(self, registry: str) -> bool:
+        # GKE's containerd also asks mirror.gcr.io (a Google registry) for Docker Hub images
+        # and finds the ones Google happens to cache; which those are cannot be known
+        # offline, so a node without the internet is taken to fail Docker Hub pulls.
         google = any(registry == r or registry.endswith("." + r) for r in GOOGLE_REGISTRIES)
         return self.internet or google
 
@@ -83,17 +86,25 @@ def run_infer(args: list[str], gpus: int, accelerator: Optional[str]) -> Outcome
     if device == "cuda" and gpus == 0:
         return Outcome(exit_code=EXIT_NO_GPU, logs='{"event": "error", "message": "--device '
                        'cuda, but no GPU is visible to this container"}')
-    if on_gpu and accelerator in TORCH_GPU_MEMORY_GIB \
-            and demand > TORCH_GPU_MEMORY_GIB[accelerator]:
-        have = TORCH_GPU_MEMORY_GIB[accelerator]
-        return Outcome(exit_code=EXIT_OOM, logs=(
-            f'{{"event": "error", "message": "CUDA out of memory: this model needs '
-            f'{demand:.1f} GiB of GPU memory, but the GPU has {have:.1f} GiB"}}'))
+    shortfall = memory_shortfall(demand, accelerator) if on_gpu else None
+    if shortfall:
+        return Outcome(exit_code=EXIT_OOM,
+                       logs=f'{{"event": "error", "message": "{shortfall}"}}')
     where = "cuda" if on_gpu else "cpu"
     logs = "" if "--log-file" in args else f'{{"event": "startup", "device": "{where}"}}'
     if batches:
         return Outcome(exit_code=0, logs=logs)
     return Outcome(running=True, logs=logs)
+
+
+def memory_shortfall(demand_gb: float, accelerator: Optional[str]) -> Optional[str]:
+    """infer.py's out-of-memory line for a working set on this accelerator, else None."""
+    from model.gpu_catalog import CATALOG
+    if accelerator not in TORCH_GPU_MEMORY or demand_gb * GIB <= TORCH_GPU_MEMORY[accelerator]:
+        return None
+    return (f"CUDA out of memory: this model needs {demand_gb:.1f} GiB of GPU memory, but "
+            f"the GPU ({CATALOG[accelerator].model}) has "
+            f"{TORCH_GPU_MEMORY[accelerator] / GIB:.1f} GiB")
 
 
 def run_pip(internet: bool) -> Outcome:

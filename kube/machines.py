@@ -27,7 +27,9 @@ MEMORY_PER_VCPU = {"n1-standard": Decimal("3.75"), "n1-highmem": Decimal("6.5"),
                    "n2-standard": Decimal(4), "n2-highmem": Decimal(8),
                    "n2-highcpu": Decimal(1), "n2d-standard": Decimal(4)}
 FIXED = {  # machine type: (vCPUs, GiB)
-    "e2-medium": (2, 4), "e2-small": (2, 2), "e2-micro": (2, 1),
+    # Shared-core types burst to 2 vCPUs but are a fraction of one core; GKE sizes their
+    # allocatable CPU from one core.
+    "e2-medium": (1, 4), "e2-small": (1, 2), "e2-micro": (1, 1),
     "g2-standard-4": (4, 16), "g2-standard-8": (8, 32), "g2-standard-12": (12, 48),
     "g2-standard-16": (16, 64), "g2-standard-24": (24, 96), "g2-standard-32": (32, 128),
     "g2-standard-48": (48, 192), "g2-standard-96": (96, 384),

@@ -50,6 +50,7 @@ class PodView:
     events: list[str] = field(default_factory=list)
     logs: dict[str, str] = field(default_factory=dict)
     restarts: int = 0
+    phase: str = ""
 
     def to_json(self) -> dict:
         return {"namespace": self.namespace, "pod": self.pod, "owner": self.owner,
@@ -139,15 +140,18 @@ class Twin:
             return None, f'pods "{name}" is forbidden: {message}'
         return pod, ""
 
-    def release(self, pod: dict) -> None:
-        """A pod that ended gives its quota back."""
+    def release(self, pod: dict, deleted: bool = False) -> None:
+        """A pod that ended gives its quota back; a terminal pod that still exists keeps
+        charging count/pods (the pod evaluator's usage of a terminal pod)."""
         namespace = pod["metadata"]["namespace"]
+        ended = {**pod, "status": {"phase": "Failed"}}
         for quota in self.objects.of_kind("ResourceQuota", namespace):
             usage = self.used.setdefault((namespace, quota["metadata"]["name"]), {})
             if resourcequota.quota_matches(quota, pod):
+                still = {} if deleted else resourcequota.pod_usage(ended)
                 for key, amount in resourcequota.pod_usage(pod).items():
                     if key in usage:
-                        usage[key] -= amount
+                        usage[key] -= amount - still.get(key, 0)
 
     # -- the whole cluster ------------------------------------------------------------
 
@@ -209,7 +213,7 @@ class Twin:
             # restartPolicy OnFailure: restarts in place count against backoffLimit, and
             # once it is reached the Job deletes its pods, and their logs with them.
             placed.remove((pod, placement.node))
-            self.release(pod)
+            self.release(pod, deleted=True)
             self.views.append(PodView(
                 meta["namespace"], None, controller.owner, "BackoffLimitExceeded",
                 reason="BackoffLimitExceeded",
@@ -230,14 +234,14 @@ class Twin:
         meta = pod["metadata"]
         self.views.append(PodView(meta["namespace"], meta["name"], controller.owner,
                                   result.status, node, result.reason, result.message,
-                                  result.events, result.logs, result.restarts))
+                                  result.events, result.logs, result.restarts, result.phase))
 
     def _retry_job(self, controller: _Controller, failed: dict,
                    placed: list[tuple[dict, str]]) -> None:
         """restartPolicy Never: the Job makes a new pod for each failure until more pods
         have failed than its backoffLimit allows; the failed pods stay."""
         failures = sum(1 for v in self.views if v.owner == controller.owner
-                       and v.namespace == controller.namespace and v.status.endswith("Error"))
+                       and v.namespace == controller.namespace and v.phase == "Failed")
         if failures > controller.backoff_limit:
             for view in self.views:
                 if view.owner == controller.owner and view.namespace == controller.namespace:

@@ -18,6 +18,7 @@ from model.spec import GPU_RESOURCE, LabSpec, WorkloadSpec
 @dataclass(frozen=True)
 class Shortfall:
     key: str                      # the config key to change
+    value: object                 # its value now
     message: str
     workloads: tuple[str, ...]    # "<tenant>/<name>" of the workloads that compete
 
@@ -44,7 +45,7 @@ def shortfalls(spec: LabSpec) -> list[Shortfall]:
         if need > pool.max_gpus:
             parts = ", ".join(f"{w.tenant}/{w.name} {placed_gpus(spec, w)}" for w in users)
             found.append(Shortfall(
-                f"gpu-lab:gpuPools[{i}].maxNodes", f"pool {pool.name} would need {need} GPUs "
+                f"gpu-lab:gpuPools[{i}].maxNodes", pool.max_nodes, f"pool {pool.name} would need {need} GPUs "
                 f"at once ({parts}) and has {pool.max_gpus} ({pool.max_nodes} nodes x "
                 f"{pool.schedulable_gpus_per_node})",
                 tuple(f"{w.tenant}/{w.name}" for w in users)))
@@ -56,7 +57,7 @@ def shortfalls(spec: LabSpec) -> list[Shortfall]:
         if asked > tenant.gpus:
             parts = ", ".join(f"{w.name} {w.replicas} x {w.gpus}" for w in own)
             found.append(Shortfall(
-                f"gpu-lab:tenants[{i}].gpus", f"tenant {tenant.name}'s quota of "
+                f"gpu-lab:tenants[{i}].gpus", tenant.gpus, f"tenant {tenant.name}'s quota of "
                 f"{tenant.gpus} GPU(s) would refuse pods: its workloads ask for {asked} "
                 f"({parts})", tuple(f"{w.tenant}/{w.name}" for w in own)))
     return found

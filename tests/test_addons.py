@@ -91,7 +91,9 @@ def test_releases_are_pinned_to_their_repositories(dev):
 @pytest.mark.parametrize("overrides", [{}, {"gpu-lab:addons": {"gpuOperator": {
     "timeSlicing": 4}}}])
 def test_every_helm_value_exists_in_the_pinned_chart(overrides, local):
-    renderings = [render_with(**overrides), local]
+    # all-faults has a pool served by GKE's GPU stack and a pool without the internet.
+    renderings = [render_with(**overrides), local,
+                  render(stack_values("all-faults"), stack="all-faults")]
     for rendering in renderings:
         assert len(releases(rendering)) == 2
         for chart, release in releases(rendering).items():
@@ -346,3 +348,21 @@ def test_local_platform_needs_nodes_not_a_project():
     spec = load_spec({"gpu-lab:platform": "existing",
                       "gpu-lab:gpuPools": [{"name": "t4", "nodes": ["kind-worker"]}]})
     assert spec.gcp.project == ""
+
+
+def test_add_on_daemonsets_stay_off_pools_they_cannot_serve():
+    """NFD's worker is not needed where GKE runs the GPU stack; node-exporter (quay.io) cannot
+    be pulled where the nodes have no way out."""
+    rendering = render(stack_values("all-faults"), stack="all-faults")
+    found = releases(rendering)
+    nfd = found["gpu-operator"]["values"]["node-feature-discovery"]["worker"]["affinity"]
+    exporter = found["kube-prometheus-stack"]["values"]["prometheus-node-exporter"]["affinity"]
+    for affinity in (nfd, exporter):
+        [term] = affinity["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+            "nodeSelectorTerms"]
+        assert term["matchExpressions"] == [
+            {"key": "gpu-lab/pool", "operator": "NotIn", "values": ["t4-tenant-c"]}]
+    # The healthy baseline keeps the charts' defaults.
+    dev = releases(render_with())
+    assert "node-feature-discovery" not in dev["gpu-operator"]["values"]
+    assert "prometheus-node-exporter" not in dev["kube-prometheus-stack"]["values"]

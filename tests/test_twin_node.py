@@ -83,15 +83,25 @@ def test_pip_needs_the_pods_egress():
     assert blocked.exit_code == 1 and "Connection to pypi.org timed out" in blocked.logs
 
 
-def test_infer_runs_out_of_gpu_memory_as_infer_py_does():
-    """The twin's rule is infer.py's: the working set against the GPU's memory."""
+@pytest.mark.parametrize("accelerator", ["nvidia-tesla-t4", "nvidia-l4", "nvidia-tesla-a100",
+                                         "nvidia-a100-80gb", "nvidia-h100-80gb"])
+@pytest.mark.parametrize("demand", [2, 14.7, 14.8, 16, 32, 80])
+def test_infer_runs_out_of_gpu_memory_as_infer_py_does(accelerator, demand):
+    """The twin says what workload/infer.py itself prints, for what torch reports of the GPU."""
+    from kube.kubelet import TORCH_GPU_MEMORY
+    from model.gpu_catalog import CATALOG
     from workload.infer import memory_shortfall
-    too_big = run_infer(["--device", "auto", "--gpu-memory-gb", "32"], 1, "nvidia-tesla-t4")
-    assert too_big.exit_code == 3 and "CUDA out of memory" in too_big.logs
-    assert memory_shortfall(32, int(14.7 * 2 ** 30), "Tesla T4") is not None
-    fits = run_infer(["--device", "auto", "--gpu-memory-gb", "2"], 1, "nvidia-tesla-t4")
-    assert fits.running and '"device": "cuda"' in fits.logs
-    assert memory_shortfall(2, int(14.7 * 2 ** 30), "Tesla T4") is None
+    expected = memory_shortfall(demand, TORCH_GPU_MEMORY[accelerator], CATALOG[accelerator].model)
+    outcome = run_infer(["--device", "auto", "--gpu-memory-gb", str(demand)], 1, accelerator)
+    if expected is None:
+        assert outcome.running and '"device": "cuda"' in outcome.logs
+    else:
+        assert outcome.exit_code == 3 and expected in outcome.logs
+
+
+def test_a_t4_reports_14_8_gib():
+    from kube.kubelet import TORCH_GPU_MEMORY
+    assert f"{TORCH_GPU_MEMORY['nvidia-tesla-t4'] / 2 ** 30:.1f}" == "14.8"
 
 
 def test_infer_device_choices():
