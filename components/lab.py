@@ -85,6 +85,17 @@ class Lab(pulumi.ComponentResource):
         ]
         self.outputs["workloads"] = [f"{w.tenant}/{w.name}" for w in spec.workloads]
 
+        self.candidate_access = None
+        if spec.candidate_login:
+            from components.candidate_access import CandidateAccess
+
+            self.candidate_access = CandidateAccess(
+                f"{name}-candidate", spec,
+                tenant_namespaces={t.spec.name: t.namespace for t in self.tenants},
+                monitoring=self.monitoring and self.monitoring.namespace,
+                gpu_operator=self.gpu_operator and self.gpu_operator.namespace,
+                opts=in_cluster)
+
         self.register_outputs(self.outputs)
 
 

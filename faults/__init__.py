@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Mapping
 
+from faults import config
 from faults.registry import FAULTS, apply_faults, default_params, enabled
 from faults.scenarios import SCENARIOS, expand
-from model import load_spec
+from model import ConfigError, load_spec
+from model.errors import Problem
 from model.spec import LabSpec
 
 
 def build_spec(values: Mapping[str, Any], stack: str = "dev") -> LabSpec:
     """Stack config -> the LabSpec to render: scenario expanded, validated, faults injected.
     Raises ConfigError (every problem, nothing registered) on bad config."""
-    return apply_faults(load_spec(expand(dict(values)), stack=stack))
+    interview, rest = config.split(expand(dict(values)))
+    problems: list[Problem] = []
+    refs, allow, scenario = config.parse(interview, problems)
+    try:
+        spec = load_spec(rest, stack=stack)
+    except ConfigError as err:
+        raise ConfigError(problems + err.problems) from None
+    if problems:
+        raise ConfigError(problems)
+    return apply_faults(replace(spec, faults=refs, allow_faults=allow, scenario=scenario))
 
 
 def outputs(spec: LabSpec) -> list[dict[str, str]]:

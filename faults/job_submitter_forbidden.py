@@ -31,23 +31,21 @@ FAULT = Fault(
     params=(Param("tenant", "tenant", "tenant-a", "the tenant whose CI is locked out"),),
     task="CI in {tenant} submits GPU Jobs as the service account job-submitter, and every "
          "submission is rejected. Find out why and fix it in the infrastructure code.",
-    symptom="kubectl auth can-i create jobs -n {tenant} "
-            "--as=system:serviceaccount:{tenant}:job-submitter\n"
-            "no\n"
-            "kubectl create job test --image=busybox -n {tenant} "
-            "--as=system:serviceaccount:{tenant}:job-submitter\n"
-            "Error from server (Forbidden): jobs.batch is forbidden: User "
+    symptom="CI's log: Error from server (Forbidden): jobs.batch is forbidden: User "
             "\"system:serviceaccount:{tenant}:job-submitter\" cannot create resource \"jobs\" in "
-            "API group \"batch\" in the namespace \"{tenant}\"",
+            "API group \"batch\" in the namespace \"{tenant}\"\n"
+            "kubectl describe role job-submitter -n {tenant}      # jobs: create is granted\n"
+            "kubectl get rolebinding job-submitter -n {tenant} -o yaml   # read the subject",
     hints=("The Role job-submitter exists and allows creating Jobs. Who is it bound to?",
            "kubectl get rolebinding job-submitter -n {tenant} -o yaml: read the subject "
            "carefully, every field.",
            "The subject is the service account job-submitter in namespace " + WRONG_NAMESPACE +
            ", not in {tenant}."),
     fix="Bind the Role to the ServiceAccount job-submitter in namespace {tenant} (the tenant's "
-        "job-submitter binding); `pulumi up`; `kubectl auth can-i create jobs -n {tenant} "
-        "--as=system:serviceaccount:{tenant}:job-submitter` says yes.",
-    look_for="Uses auth can-i with the service account's full user name; knows that "
+        "job-submitter binding); `pulumi up`; with an admin kubeconfig, `kubectl auth can-i "
+        "create jobs -n {tenant} --as=system:serviceaccount:{tenant}:job-submitter` says yes.",
+    look_for="Reasons about the service account's full user name "
+             "(system:serviceaccount:<namespace>:<name>) from the error; knows that "
              "ServiceAccount subjects are namespaced; keeps the grant namespace-scoped (a "
              "RoleBinding, not a ClusterRoleBinding to cluster-admin) while fixing it.",
     check="job-submission-forbidden",

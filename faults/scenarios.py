@@ -36,7 +36,8 @@ SCENARIOS = {s.name: s for s in (
                     "tenant to one GPU.",
         faults=["rbac-cross-tenant-read", "gpu-quota-ineffective",
                 "tenant-observability-broken", "dcgm-metrics-missing"],
-        config={"gpuPools": [{**T4, "minNodes": 1, "maxNodes": 3}],
+        config={"candidate": {"login": True},
+                "gpuPools": [{**T4, "minNodes": 1, "maxNodes": 3}],
                 "tenants": [{"name": "tenant-a", "gpus": 1}, {"name": "tenant-b", "gpus": 1}]},
         tasks=(
             (parts.PAIRING_1, "Check that GPU nodes are provisioned and labelled correctly, that "
@@ -69,7 +70,8 @@ SCENARIOS = {s.name: s for s in (
                 {"id": "gpu-pod-on-cpu-pool", "workload": "tenant-b/batch"},
                 {"id": "gpu-request-exceeds-node", "workload": "tenant-b/infer"},
                 {"id": "gpu-memory-oom", "workload": "tenant-a/infer"}],
-        config={"gpuPools": [{**T4, "minNodes": 1, "maxNodes": 4}],
+        config={"candidate": {"login": True},
+                "gpuPools": [{**T4, "minNodes": 1, "maxNodes": 4}],
                 "tenants": [{"name": "tenant-a", "gpus": 2}, {"name": "tenant-b", "gpus": 2}],
                 "workloads": [
                     {"tenant": "tenant-a", "name": "infer"},
@@ -86,7 +88,8 @@ SCENARIOS = {s.name: s for s in (
         faults=[{"id": "cpu-fallback", "workload": "tenant-a/infer"},
                 {"id": "unbalanced-scheduling", "workload": "tenant-b/infer"},
                 {"id": "tenant-observability-broken", "workload": "tenant-c/infer"}],
-        config={"gpuPools": [{"name": "t4x2", "accelerator": "nvidia-tesla-t4",
+        config={"candidate": {"login": True},
+                "gpuPools": [{"name": "t4x2", "accelerator": "nvidia-tesla-t4",
                               "machineType": "n1-standard-8", "gpusPerNode": 2, "spot": True,
                               "minNodes": 2, "maxNodes": 3}],
                 "tenants": [{"name": "tenant-a", "gpus": 1}, {"name": "tenant-b", "gpus": 2},
@@ -99,7 +102,8 @@ SCENARIOS = {s.name: s for s in (
                     "(firewall and NetworkPolicy), tenant-a's CI cannot create Jobs, and "
                     "tenant-a can read tenant-b's pods.",
         faults=["egress-blocked", "job-submitter-forbidden", "rbac-cross-tenant-read"],
-        config={"gpuPools": [{**T4, "minNodes": 0, "maxNodes": 2},
+        config={"candidate": {"login": True},
+                "gpuPools": [{**T4, "minNodes": 0, "maxNodes": 2},
                              {**T4, "name": "t4-tenant-c", "minNodes": 1, "maxNodes": 1}],
                 "tenants": [{"name": "tenant-a", "gpus": 1}, {"name": "tenant-b", "gpus": 1},
                             {"name": "tenant-c", "gpus": 1}],
@@ -112,7 +116,8 @@ SCENARIOS = {s.name: s for s in (
         description="GPU nodes come up without a device plugin, and Prometheus collects no "
                     "DCGM metrics.",
         faults=["gpu-device-plugin-missing", "dcgm-metrics-missing"],
-        config={"gpuPools": [{**T4, "minNodes": 1, "maxNodes": 2}],
+        config={"candidate": {"login": True},
+                "gpuPools": [{**T4, "minNodes": 1, "maxNodes": 2}],
                 "tenants": [{"name": "tenant-a", "gpus": 1}, {"name": "tenant-b", "gpus": 1}]},
     ),
 )}

@@ -3,8 +3,9 @@
 Covers Roles and ClusterRoles, RoleBindings (including a RoleBinding to a ClusterRole,
 which grants it only in that namespace) and ClusterRoleBindings; users, groups and
 service accounts (with their system:serviceaccounts[:<ns>] groups); wildcards in verbs,
-apiGroups and resources; */subresource; resourceNames; aggregated ClusterRoles. Against
-a live cluster `lab verify` asks the API server itself (SubjectAccessReview).
+apiGroups and resources; */subresource; resourceNames; aggregated ClusterRoles; and
+impersonation (`kubectl --as/--as-group`) as the API server's impersonation filter asks it.
+Against a live cluster `lab verify` asks the API server itself (SubjectAccessReview).
 """
 
 from __future__ import annotations
@@ -29,7 +30,13 @@ API_GROUPS = {
     "clusterrolebindings": RBAC_GROUP,
     "networkpolicies": "networking.k8s.io",
     "podmonitors": "monitoring.coreos.com", "servicemonitors": "monitoring.coreos.com",
+    "prometheusrules": "monitoring.coreos.com", "prometheuses": "monitoring.coreos.com",
+    "priorityclasses": "scheduling.k8s.io", "runtimeclasses": "node.k8s.io",
+    "horizontalpodautoscalers": "autoscaling", "endpointslices": "discovery.k8s.io",
+    "customresourcedefinitions": "apiextensions.k8s.io", "clusterpolicies": "nvidia.com",
+    # impersonation's resources (users, groups, serviceaccounts) are in the core group
 }
+SERVICE_ACCOUNT_USER = "system:serviceaccount:"
 
 _READ = ["get", "list", "watch"]
 _WRITE = ["create", "update", "patch", "delete", "deletecollection"]
@@ -173,6 +180,47 @@ def can_i(objects: ObjectSet, subject: Subject, verb: str, resource: str,
     where = f"in namespace {namespace}" if namespace else "cluster-wide"
     what = f"{verb} {resource}" + (f" {name}" if name else "")
     return Answer(False, f"no binding grants {subject} {what} {where}")
+
+
+def impersonation_requests(user: Optional[str],
+                           groups: tuple[str, ...] = ()) -> list[tuple[str, Optional[str], str]]:
+    """(resource, namespace, name) the API server authorizes, verb impersonate, for
+    `--as=user --as-group=g...`: a service account's user name is checked as serviceaccounts
+    in its namespace, any other user as users, each group as groups (the groups it adds
+    itself, system:authenticated and a service account's, are not checked)."""
+    requests: list[tuple[str, Optional[str], str]] = []
+    if user:
+        namespace, _, name = user.removeprefix(SERVICE_ACCOUNT_USER).partition(":")
+        if user.startswith(SERVICE_ACCOUNT_USER) and namespace and name and ":" not in name:
+            requests.append(("serviceaccounts", namespace, name))
+        else:
+            requests.append(("users", None, user))
+    requests += [("groups", None, group) for group in groups]
+    return requests
+
+
+def can_impersonate(objects: ObjectSet, subject: Subject, user: Optional[str],
+                    groups: tuple[str, ...] = ()) -> Answer:
+    """Like `kubectl ... --as=user --as-group=g`: may `subject` act as them? Every requested
+    identity must be allowed; groups alone (no user) are refused, as the API server does."""
+    if groups and not user:
+        return Answer(False, "impersonating groups needs a user too (--as)")
+    reasons = []
+    for resource, namespace, name in impersonation_requests(user, groups):
+        answer = can_i(objects, subject, "impersonate", resource, namespace, name=name,
+                       api_group="")
+        if not answer:
+            return Answer(False, f"cannot impersonate {resource} {name}: {answer.reason}")
+        reasons.append(answer.reason)
+    return Answer(True, "; ".join(reasons) or "nothing to impersonate")
+
+
+def impersonated(user: str, groups: tuple[str, ...] = ()) -> Subject:
+    """Who the API server takes the request to come from once impersonation is allowed."""
+    if user.startswith(SERVICE_ACCOUNT_USER) and not groups:
+        namespace, _, name = user.removeprefix(SERVICE_ACCOUNT_USER).partition(":")
+        return Subject.service_account(namespace, name)
+    return Subject(user=user, groups=tuple(groups) + ("system:authenticated",))
 
 
 def _rule_text(rule: dict) -> str:

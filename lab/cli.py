@@ -121,15 +121,40 @@ def guide(
                                           help="Write the Markdown here instead of stdout."),
 ) -> None:
     """Write the interviewer's guide for a stack (or, with --candidate, the candidate's brief)."""
-    from lab.guide import candidate_brief, interviewer_guide
+    from lab.guide import candidate_brief, candidate_tasks, interviewer_guide
 
     spec = _stack_spec(stack, config_file)
-    text = candidate_brief(spec) if candidate else interviewer_guide(spec)
+    text = candidate_brief(spec, candidate_tasks(spec)) if candidate \
+        else interviewer_guide(spec)
     if output:
         output.write_text(text)
         typer.echo(f"wrote {output}")
     else:
         typer.echo(text)
+
+
+@app.command()
+def handout(
+    stack: Optional[str] = typer.Option(None, "--stack", "-s", help="Pulumi.<STACK>.yaml."),
+    config_file: Optional[Path] = typer.Option(None, "--config-file", "-c",
+                                               help="Any file in Pulumi.<stack>.yaml format."),
+    output: Path = typer.Option(..., "--output", "-o",
+                                help="The directory to write (new, or empty)."),
+) -> None:
+    """Write the candidate's copy of the stack: a Pulumi project that renders exactly what the
+    stack runs, its config with the problems as ordinary settings, the brief as README.md;
+    nothing from the catalog (offline, from the stack file)."""
+    from lab.handout import write_handout
+
+    name, values = load_stack_values(stack, config_file)
+    try:
+        result = write_handout(values, name, output)
+    except ConfigError as err:
+        _fail(str(err))
+    except FileExistsError as err:
+        _fail(f"{err}: give a new or empty directory")
+    typer.echo(f"wrote {len(result.files)} files to {output}: give the candidate this "
+               f"directory (Pulumi.{name}.yaml, the program, README.md is their brief)")
 
 
 @app.command()
@@ -285,7 +310,7 @@ def new(
     project: Optional[str] = typer.Option(None, "--project",
                                           help="GCP project (default: $GOOGLE_CLOUD_PROJECT)."),
     tenant: str = typer.Option("tenant-a", "--tenant",
-                               help="The tenant the candidate logs in to."),
+                               help="The namespace the candidate's kubeconfig starts in."),
     hours: float = typer.Option(8.0, "--hours", help="When the stack should be gone."),
     region: str = typer.Option("us-central1", "--region"),
     skip_preflight: bool = typer.Option(False, "--skip-preflight",
@@ -316,10 +341,48 @@ def new(
     except stacks.LabError as err:
         _fail(str(err), code=getattr(err, "exit_code", 1))
     typer.echo(f"\nStack {candidate} is up (expires {config['gpu-lab:expiresAt']}).")
-    typer.echo(f"Candidate login (tenant-admin in {tenant} only, valid {hours:g}h): {login}")
+    typer.echo(f"Candidate login (ServiceAccount gpu-lab-candidate/candidate, valid "
+               f"{hours:g}h): {login}")
     typer.echo(f"Candidate brief:  python -m lab guide --stack {candidate} --candidate")
     typer.echo(f"Your guide:       python -m lab guide --stack {candidate}")
     typer.echo(f"Check progress:   python -m lab verify {candidate}")
+
+
+@app.command()
+def reset(
+    candidate: str = typer.Argument(..., help="The stack `lab new` made."),
+    hours: float = typer.Option(8.0, "--hours", help="How long the new login is valid."),
+    keep_login: bool = typer.Option(False, "--keep-login",
+                                    help="Keep the candidate's ServiceAccount and tokens "
+                                         "(same candidate, fresh start)."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask."),
+) -> None:
+    """Bring a candidate's stack back to the interviewer's configuration (recorded config,
+    refresh, up) for the next candidate; replaces the login and writes a new kubeconfig."""
+    from lab import stacks
+
+    try:
+        stacks.require_cli()
+        if not yes:
+            typer.confirm(f"Reset stack {candidate} to the interviewer's configuration "
+                          "(the candidate's changes are lost)?", abort=True)
+        reset_result = stacks.reset_stack(candidate, _echo, typer.echo,
+                                          replace_login=not keep_login)
+        login, tenant = stacks.login_settings(reset_result.config)
+        outputs = reset_result.up.outputs
+        path = None
+        if login and reset_result.login_replaced and "kubeconfig" in outputs:
+            path = stacks.write_candidate_access(candidate, outputs["kubeconfig"].value, tenant,
+                                                 hours)
+    except stacks.LabError as err:
+        _fail(str(err), code=getattr(err, "exit_code", 1))
+    typer.echo(f"\nStack {candidate} is back to the interviewer's configuration.")
+    typer.echo("What the candidate made with kubectl is not part of the stack; remove it per "
+               "tenant: kubectl delete deployments,jobs,pods -n <tenant> "
+               "-l 'app.kubernetes.io/part-of!=gpu-lab'")
+    if path:
+        typer.echo(f"New candidate login (the old one no longer works), valid {hours:g}h: "
+                   f"{path}")
 
 
 @app.command()

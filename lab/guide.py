@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 from faults import SCENARIOS, enabled
 from kube.symptoms import CHECKS
 from model.spec import LabSpec
@@ -83,20 +85,86 @@ def interviewer_guide(spec: LabSpec) -> str:
     return "\n".join(lines)
 
 
-def candidate_brief(spec: LabSpec) -> str:
-    """What the candidate gets: the environment and the tasks, nothing that gives a fault away."""
+def candidate_tasks(spec: LabSpec) -> list[str]:
+    """The tasks the candidate is given for this stack: the scenario's exercise tasks and one
+    per fault, in the order of the exercise (no give-aways: the task, never the cause)."""
     scenario = SCENARIOS.get(spec.scenario or "")
     tasks: list[tuple[str, str]] = [(part, task) for part, task, _ in
                                     (scenario.tasks if scenario else ())]
     tasks += [(fault.part, fault.describe(params, spec)["task"])
               for fault, params in enabled(spec)]
+    return [task for _, task in sorted(tasks, key=lambda t: t[0])]
+
+
+def _candidate_environment(spec: LabSpec) -> list[str]:
+    """The environment as the candidate may see it: only what no interview setting changes
+    (the pools' shape and size, who the tenants are, which workloads run). Figures that one
+    could set to break the stack (a pool's minimum, a tenant's GPU quota, a workload's
+    replicas, GPUs, memory or pool) are left for the candidate to find in the cluster and
+    the configuration."""
+    lines = ["## Environment", ""]
+    if spec.platform == "gke":
+        project = f" (project `{spec.gcp.project}`)" if spec.gcp.project else ""
+        lines.append(f"- GKE cluster `{spec.cluster.name}` in `{spec.cluster.location}`"
+                     f"{project}, release channel "
+                     f"{spec.cluster.release_channel.lower()}, Dataplane V2, private nodes.")
+        lines.append(f"- CPU system pool `{spec.system_pool.name}`: "
+                     f"{spec.system_pool.machine_type}, {spec.system_pool.min_nodes}-"
+                     f"{spec.system_pool.max_nodes} nodes.")
+    else:
+        lines.append(f"- An existing cluster (kubeconfig context "
+                     f"`{spec.cluster.kube_context or 'current'}`) with simulated GPUs.")
+    lines += ["", "| GPU pool | accelerator | machine type | GPUs/node | nodes |",
+              "|---|---|---|---|---|"]
+    lines += [f"| {p.name} | {p.accelerator} ({p.gpu_memory_gb} GB) | {p.machine_type} | "
+              f"{p.schedulable_gpus_per_node} | up to {p.max_nodes}{' spot' if p.spot else ''} |"
+              for p in spec.gpu_pools]
+    lines += ["", "| tenant | team | priority class | developer group |", "|---|---|---|---|"]
+    lines += [f"| {t.name} | {t.team} | {t.priority_class} | {', '.join(t.developer_groups)} |"
+              for t in spec.tenants]
+    if spec.workloads:
+        lines += ["", "| workload | kind |", "|---|---|"]
+        lines += [f"| {w.tenant}/{w.name} | {w.kind} |" for w in spec.workloads]
+    lines += ["", "Add-ons: " + ", ".join(filter(None, [
+        "NVIDIA GPU Operator" if spec.platform == "gke" and spec.addons.gpu_operator.enabled
+        else ("fake GPU operator" if spec.platform == "existing" else None),
+        "kube-prometheus-stack (Prometheus, Grafana)" if spec.addons.monitoring.enabled
+        else None])) + ".", ""]
+    return lines
+
+
+def _code(spec: LabSpec) -> list[str]:
+    return ["## The code", "",
+            "The platform's Pulumi program (Python) comes with this brief: "
+            f"`Pulumi.{spec.stack}.yaml` is the stack's configuration (node pools, add-ons, "
+            "tenants, workloads), `model/` reads and validates it, `components/` turns it into "
+            "GCP and Kubernetes resources. It is what runs: the first `pulumi preview` shows "
+            "no changes.", "",
+            "```sh",
+            "python3 -m venv venv && venv/bin/pip install -r requirements.txt",
+            f"pulumi stack select {spec.stack}",
+            "pulumi preview      # no changes",
+            "pulumi up           # after changing the configuration or the code",
+            "```", ""]
+
+
+def candidate_brief(spec: LabSpec, tasks: Sequence[str] = ()) -> str:
+    """What the candidate gets: the environment, how to connect, the code, and the tasks.
+
+    Computed from the spec's settings alone (never from which problems were baked in, nor
+    from the preset they came from), so the brief of a stack equals the brief of its
+    handout; the tasks are given as they are (`candidate_tasks`), each a symptom to chase,
+    never a cause."""
     lines = ["# Your GPU platform exercise", "",
              "You are on call for a multi-tenant GPU Kubernetes platform. Tenants share GPU "
              "node pools; each has a namespace with quotas, RBAC and network policies. The "
              "platform is managed with Pulumi (Python): fix problems in the code, not only in "
              "the cluster. Use kubectl, Prometheus and Grafana, and think aloud.", ""]
-    lines += _environment(spec) + _connect()
+    lines += _candidate_environment(spec) + _connect() + _code(spec)
     lines += ["## Tasks", ""]
-    lines += [f"{i}. {task}" for i, (_, task) in enumerate(sorted(tasks, key=lambda t: t[0]), 1)]
+    if tasks:
+        lines += [f"{i}. {task}" for i, task in enumerate(tasks, 1)]
+    else:
+        lines.append("Your interviewer gives you the tasks.")
     lines.append("")
     return "\n".join(lines)

@@ -7,10 +7,14 @@ logical name, parent and inputs exactly as the engine would receive them (camelC
 
 from __future__ import annotations
 
+import importlib
 import runpy
+import sys
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Optional
 
 import pulumi
 from pulumi.runtime import mocks, rpc, settings, stack as runtime_stack
@@ -157,11 +161,53 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def render(values: Mapping[str, Any], stack: str = "dev") -> Rendering:
-    """Run the program for these config values; raises ConfigError before registering anything."""
+@contextmanager
+def _packages_of(project_dir: Optional[Path]) -> Iterator[None]:
+    """Imports of the packages in `project_dir` (model, components, ...) resolve there while
+    the program runs, not to this project's modules of the same names; afterwards the
+    modules that were loaded before are back in place."""
+    if project_dir is None:
+        yield
+        return
+    project_dir = Path(project_dir).resolve()
+    names = {p.name for p in project_dir.iterdir() if (p / "__init__.py").is_file()}
+
+    def theirs(module: str) -> bool:
+        return module.partition(".")[0] in names
+
+    saved = {name: module for name, module in sys.modules.items() if theirs(name)}
+    for name in saved:
+        del sys.modules[name]
+    sys.path.insert(0, str(project_dir))
+    importlib.invalidate_caches()
+    try:
+        yield
+    finally:
+        sys.path.remove(str(project_dir))
+        for name in [name for name in sys.modules if theirs(name)]:
+            del sys.modules[name]
+        sys.modules.update(saved)
+
+
+def render(values: Mapping[str, Any], stack: str = "dev", program: Optional[Path] = None,
+           project_dir: Optional[Path] = None) -> Rendering:
+    """Run the program for these config values; raises ConfigError before registering anything.
+
+    By default the program is this project's __main__.py. `program` and `project_dir` run
+    another copy of a gpu-lab program (a candidate's handout): its packages are imported from
+    `project_dir` (by default the program's directory), and its own `model.load_spec` checks
+    the config first."""
     values = dict(values)
     values.setdefault("gcp:project", PLACEHOLDER_PROJECT)
-    build_spec(values, stack=stack)  # fail on bad config before any mock is set up
+    if program is None and project_dir is not None:
+        program = Path(project_dir) / "__main__.py"
+    if program is None:
+        program = PROGRAM
+        build_spec(values, stack=stack)  # fail on bad config before any mock is set up
+    else:
+        project_dir = Path(project_dir or Path(program).parent)
+        with _packages_of(project_dir):
+            importlib.import_module("model").load_spec(values, stack=stack)
 
     monitor = _RecordingMonitor(_Mocks())
     pulumi.runtime.set_all_config(as_engine_values(values))
@@ -172,8 +218,9 @@ def render(values: Mapping[str, Any], stack: str = "dev") -> Rendering:
     # its exports are registered like under `pulumi up`.
     settings.set_root_resource(None)
     try:
-        _sync_await(runtime_stack.run_in_stack(
-            lambda: runpy.run_path(str(PROGRAM), run_name="__pulumi_program__")))
+        with _packages_of(project_dir):
+            _sync_await(runtime_stack.run_in_stack(
+                lambda: runpy.run_path(str(program), run_name="__pulumi_program__")))
     finally:
         settings.set_root_resource(None)
         pulumi.runtime.set_all_config({})

@@ -1,4 +1,4 @@
-"""Per-candidate interview stacks with the Pulumi Automation API: new, destroy, list.
+"""Per-candidate interview stacks with the Pulumi Automation API: new, reset, destroy, list.
 
 State lives in a local file backend under the project (.pulumi-state/) unless
 PULUMI_BACKEND_URL says otherwise. The Automation API drives the Pulumi CLI, which must
@@ -18,12 +18,17 @@ from typing import Any, Callable, Optional
 
 import yaml
 
+from model.config import CANDIDATE_ACCOUNT, CANDIDATE_NAMESPACE
 from model.source import PROJECT_DIR
 
 INSTALL_HINT = ("the Pulumi CLI is not installed (or not on PATH): install it with "
                 "`curl -fsSL https://get.pulumi.com | sh` and run this again")
 CANDIDATE_NAME = re.compile(r"[a-z][a-z0-9-]{0,22}[a-z0-9]")
 LOCAL_STATE = PROJECT_DIR / ".pulumi-state"
+# Where `lab new` keeps what it made for a candidate: their kubeconfig and the stack config
+# as the interviewer set it (what `lab reset` brings the stack back to).
+CANDIDATES_DIR = PROJECT_DIR / "candidates"
+CONFIG_RECORD = "stack-config.json"
 
 
 class LabError(RuntimeError):
@@ -51,7 +56,8 @@ def check_candidate(name: str) -> str:
 def candidate_config(candidate: str, scenario: str, project: str, hours: float, tenant: str,
                      now: datetime, region: str = "us-central1") -> dict[str, Any]:
     """The stack config of a candidate's stack: the scenario's stack file (or the scenario
-    itself), the project, an expiry, and a namespace-scoped login in `tenant`."""
+    itself), the project, an expiry, and the candidate's login (ServiceAccount
+    gpu-lab-candidate/candidate) whose kubeconfig starts in namespace `tenant`."""
     from faults import SCENARIOS
 
     if scenario not in SCENARIOS:
@@ -68,7 +74,7 @@ def candidate_config(candidate: str, scenario: str, project: str, hours: float, 
                             "name": f"gpu-lab-{candidate}"},
         "gpu-lab:expiresAt": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "gpu-lab:createdAt": now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "gpu-lab:candidate": {"tenant": tenant},
+        "gpu-lab:candidate": {"login": True, "tenant": tenant},
     })
     return config
 
@@ -123,7 +129,87 @@ def new_stack(candidate: str, config: dict[str, Any], on_output: Callable[[str],
     stack = auto.create_or_select_stack(stack_name=candidate, work_dir=str(PROJECT_DIR),
                                         opts=_workspace_options())
     stack.set_all_config(_as_config(config), path=False)
+    record_config(candidate, config)
     return stack.up(on_output=on_output)
+
+
+def record_config(candidate: str, config: dict[str, Any]) -> Path:
+    """Keep the interviewer's config of a candidate's stack, for `lab reset`."""
+    path = CANDIDATES_DIR / candidate / CONFIG_RECORD
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def recorded_config(candidate: str) -> dict[str, Any]:
+    path = CANDIDATES_DIR / candidate / CONFIG_RECORD
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise LabError(f"stack {candidate} has no recorded interviewer config ({path}): only "
+                       f"stacks made by `python -m lab new` can be reset") from None
+    except ValueError as err:
+        raise LabError(f"{path} is not JSON ({err}); restore it or recreate the stack") from None
+
+
+def login_settings(config: dict[str, Any]) -> tuple[bool, Optional[str]]:
+    """(does the stack create the candidate's login, the namespace their kubeconfig starts in)"""
+    value = config.get("gpu-lab:candidate") or {}
+    if isinstance(value, str):
+        value = json.loads(value)
+    return bool(value.get("login")), value.get("tenant")
+
+
+def _select_stack(name: str):
+    from pulumi import automation as auto
+
+    try:
+        return auto.select_stack(stack_name=name, work_dir=str(PROJECT_DIR),
+                                 opts=_workspace_options())
+    except auto.StackNotFoundError:
+        raise LabError(f"no stack {name!r} in {backend_url()} "
+                       f"(`python -m lab list` shows the stacks)") from None
+
+
+def _login_urn(stack) -> Optional[str]:
+    """The URN of the candidate's ServiceAccount in the stack's state, if it has one."""
+    for resource in (stack.export_stack().deployment or {}).get("resources") or []:
+        if resource.get("type") != "kubernetes:core/v1:ServiceAccount":
+            continue
+        meta = (resource.get("outputs") or resource.get("inputs") or {}).get("metadata") or {}
+        if (meta.get("namespace"), meta.get("name")) == (CANDIDATE_NAMESPACE, CANDIDATE_ACCOUNT):
+            return resource["urn"]
+    return None
+
+
+@dataclass(frozen=True)
+class ResetResult:
+    up: Any                       # the Automation API's UpResult
+    config: dict[str, Any]        # the interviewer's config the stack is back to
+    login_replaced: bool          # the candidate's ServiceAccount (and every token) is new
+
+
+def reset_stack(name: str, on_output: Callable[[str], None], on_step: Callable[[str], None],
+                replace_login: bool = True) -> ResetResult:
+    """Bring a candidate's stack back to the interviewer's configuration: the recorded config
+    set again (keys added since removed), `pulumi refresh` to learn what the candidate
+    changed in the cluster, then `pulumi up` with this program. With replace_login, the
+    candidate's ServiceAccount is replaced, which revokes every token issued for it."""
+    require_cli()
+    stack = _select_stack(name)
+    config = recorded_config(name)
+    on_step(f"Restoring the interviewer's config of stack {name} ({len(config)} keys)")
+    added = sorted(set(stack.get_all_config()) - set(config))
+    if added:
+        stack.remove_all_config(added, path=False)
+    stack.set_all_config(_as_config(config), path=False)
+    on_step("Refreshing: reading what changed in the cloud and the cluster")
+    stack.refresh(on_output=on_output)
+    login_urn = _login_urn(stack) if replace_login and login_settings(config)[0] else None
+    on_step("Updating the stack back to the interviewer's configuration"
+            + (" (and replacing the candidate's ServiceAccount)" if login_urn else ""))
+    result = stack.up(on_output=on_output, replace=[login_urn] if login_urn else None)
+    return ResetResult(up=result, config=config, login_replaced=login_urn is not None)
 
 
 def destroy_stack(candidate: str, on_output: Callable[[str], None]) -> None:
@@ -221,15 +307,17 @@ def request_token(api_client: Any, namespace: str, hours: float,
     return response.status.token
 
 
-def write_candidate_access(candidate: str, admin_kubeconfig: str, tenant: str,
+def write_candidate_access(candidate: str, admin_kubeconfig: str, tenant: Optional[str],
                            hours: float) -> Path:
-    """Ask the cluster for the candidate's token and write their kubeconfig."""
+    """Ask the cluster for a token of the candidate's ServiceAccount (gpu-lab-candidate/
+    candidate) and write their kubeconfig, starting in namespace `tenant`."""
     from kubernetes import config as kube_config
 
     api_client = kube_config.new_client_from_config_dict(yaml.safe_load(admin_kubeconfig))
-    token = request_token(api_client, tenant, hours)
-    path = PROJECT_DIR / "candidates" / candidate / "kubeconfig"
+    token = request_token(api_client, CANDIDATE_NAMESPACE, hours, CANDIDATE_ACCOUNT)
+    path = CANDIDATES_DIR / candidate / "kubeconfig"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(candidate_kubeconfig(admin_kubeconfig, tenant, token))
+    path.write_text(candidate_kubeconfig(admin_kubeconfig, tenant or CANDIDATE_NAMESPACE, token,
+                                         CANDIDATE_ACCOUNT))
     path.chmod(0o600)
     return path

@@ -20,7 +20,8 @@ from model.gpu_catalog import CATALOG, ZONE_TABLE_REGIONS, Accelerator
 from model.reader import DNS_LABEL, Fields, check_bool, check_str
 from model.workloads import load_workloads
 from model.spec import (
-    MIG_CAPABLE, AddonsSpec, ClusterSpec, FaultRef, GcpSpec, GpuOperatorSpec, GpuPoolSpec,
+    GPU_RESOURCE, MIG_CAPABLE, AddonsSpec, ClusterSpec, GcpSpec, GpuOperatorSpec,
+    GpuPoolSpec,
     LabSpec, MonitoringSpec, NetworkSpec, NodePoolSpec, RoleBindingSpec, TenantSpec,
 )
 import tenants as tenant_catalog
@@ -39,8 +40,8 @@ FAKE_GPU_OPERATOR_CHART = "0.2.0"
 # Top-level gpu-lab:<key> names and whether Pulumi hands them over as JSON.
 TOP_LEVEL_KEYS = {
     "platform": False, "cluster": True, "systemPool": True, "gpuPools": True,
-    "tenants": True, "addons": True, "workload": True, "workloads": True, "faults": True,
-    "scenario": False, "allowFaults": False, "expiresAt": False, "createdAt": False,
+    "tenants": True, "addons": True, "workload": True, "workloads": True,
+    "expiresAt": False, "createdAt": False,
     "candidate": True,
 }
 REGION = re.compile(r"[a-z]+-[a-z]+\d+")
@@ -64,6 +65,7 @@ def load_spec(values: Mapping[str, Any], stack: str = "dev") -> LabSpec:
     gpu_pools = _gpu_pools(ours.get("gpuPools", MISSING), gcp, addons, platform, problems)
     _check_mig(addons, gpu_pools, problems)
     _check_pool_names(system_pool, gpu_pools, problems)
+    _check_egress_denied(cluster, gpu_pools, platform, problems)
     # Tenant quotas are checked against pool capacity only when the pools are sound.
     capacity = sum(p.max_gpus for p in gpu_pools) if len(problems) == before else None
     largest_node = max((p.schedulable_gpus_per_node for p in gpu_pools), default=1)
@@ -71,32 +73,30 @@ def load_spec(values: Mapping[str, Any], stack: str = "dev") -> LabSpec:
     workloads = load_workloads(ours.get("workload", MISSING), ours.get("workloads", MISSING),
                                tenants, gpu_pools, system_pool, problems,
                                check_fit=capacity is not None)
-    faults = _faults(ours.get("faults", MISSING), problems)
-    allow_faults = check_bool(problems, f"{NAMESPACE}:allowFaults",
-                              ours.get("allowFaults", False), False)
-    scenario = ours.get("scenario")
-    if scenario is not None:
-        scenario = check_str(problems, f"{NAMESPACE}:scenario", scenario)
     expires_at = _timestamp("expiresAt", ours.get("expiresAt"), problems)
     _timestamp("createdAt", ours.get("createdAt"), problems)   # recorded by `lab new`
+    # The candidate's login (components/candidate_access.py): plain config, never inferred
+    # from the faults, so the candidate's copy of the stack renders the same.
     candidate = Fields(f"{NAMESPACE}:candidate", ours.get("candidate"), problems)
+    candidate_login = candidate.bool("login", False)
     candidate_tenant = candidate.str("tenant", None)
     candidate.finish()
-    if candidate_tenant is not None:
-        if candidate_tenant not in {t.name for t in tenants}:
-            problems.append(Problem(f"{NAMESPACE}:candidate.tenant", candidate_tenant,
-                                    "must be one of the stack's tenants: "
-                                    + ", ".join(t.name for t in tenants)))
-        else:
-            tenants = _with_candidate_login(tenants, candidate_tenant)
+    if candidate_tenant is not None and candidate_tenant not in {t.name for t in tenants}:
+        problems.append(Problem(f"{NAMESPACE}:candidate.tenant", candidate_tenant,
+                                "must be one of the stack's tenants: "
+                                + ", ".join(t.name for t in tenants)))
+    if candidate_login and CANDIDATE_NAMESPACE in {t.name for t in tenants}:
+        problems.append(Problem(f"{NAMESPACE}:tenants", CANDIDATE_NAMESPACE,
+                                "is the namespace of the candidate's login "
+                                f"({NAMESPACE}:candidate.login); name the tenant otherwise"))
 
     if problems:
         raise ConfigError(problems)
     return LabSpec(platform=platform, stack=stack, gcp=gcp, cluster=cluster,
                    system_pool=system_pool, gpu_pools=gpu_pools, tenants=tenants,
                    priority_classes=tenant_catalog.PRIORITY_CLASSES, addons=addons,
-                   workloads=workloads, faults=faults, allow_faults=allow_faults,
-                   scenario=scenario, expires_at=expires_at, candidate_tenant=candidate_tenant)
+                   workloads=workloads, expires_at=expires_at, candidate_tenant=candidate_tenant,
+                   candidate_login=candidate_login)
 
 
 def _timestamp(key: str, value: Any, problems: list[Problem]) -> str | None:
@@ -113,14 +113,11 @@ def _timestamp(key: str, value: Any, problems: list[Problem]) -> str | None:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _with_candidate_login(tenants: tuple[TenantSpec, ...], name: str) -> tuple[TenantSpec, ...]:
-    """The candidate logs in as ServiceAccount `candidate`, admin of one tenant namespace
-    (never cluster-admin)."""
-    login = RoleBindingSpec(name="candidate", role="tenant-admin",
-                            service_accounts=("candidate",))
-    return tuple(replace(t, extra_service_accounts=t.extra_service_accounts + ("candidate",),
-                         role_bindings=t.role_bindings + (login,)) if t.name == name else t
-                 for t in tenants)
+# gpu-lab:candidate.login: the candidate's identity, ServiceAccount <namespace>/<account>,
+# with a ClusterRole made for the exercise. candidate.tenant: the tenant namespace their
+# kubeconfig starts in (kubectl without -n).
+CANDIDATE_NAMESPACE = "gpu-lab-candidate"
+CANDIDATE_ACCOUNT = "candidate"
 
 
 def _own_keys(values: Mapping[str, Any], problems: list[Problem]) -> dict[str, Any]:
@@ -173,6 +170,8 @@ def _cluster(f: Fields, gcp: GcpSpec, stack: str, platform: str) -> ClusterSpec:
         pods_cidr=_cidr(net, "podsCidr", "10.20.0.0/14"),
         services_cidr=_cidr(net, "servicesCidr", "10.24.0.0/20"),
         master_cidr=_cidr(net, "masterCidr", "172.16.0.0/28"),
+        # Checked against the GPU pools once they are read (_check_egress_denied).
+        egress_denied_pools=net.str_list("egressDeniedPools"),
     )
     net.finish()
     spec = ClusterSpec(
@@ -305,6 +304,9 @@ def _gpu_pool(f: Fields, gcp: GcpSpec, addons: AddonsSpec, platform: str) -> Gpu
         gpu_operator=pool_operator,
         nodes=_pool_nodes(f, platform, max_nodes),
         gpu_replicas=max(1, operator.time_slicing_replicas),
+        # false: no device plugin at all runs on the pool's nodes (neither GKE's nor the
+        # operator's); they join, but advertise no nvidia.com/gpu.
+        gpu_advertised=f.bool("gpuAdvertised", True),
     )
 
 
@@ -423,6 +425,33 @@ def _check_pool_names(system: NodePoolSpec, pools: tuple[GpuPoolSpec, ...],
         seen.setdefault(pool.name, f"{NAMESPACE}:gpuPools[{i}].name")
 
 
+def _check_egress_denied(cluster: ClusterSpec, pools: tuple[GpuPoolSpec, ...], platform: str,
+                         problems: list[Problem]) -> None:
+    """cluster.network.egressDeniedPools: GPU pools whose nodes a VPC firewall rule keeps
+    from reaching the internet (Google APIs stay reachable through Private Google Access)."""
+    key = f"{NAMESPACE}:cluster.network.egressDeniedPools"
+    denied = cluster.network.egress_denied_pools
+    if denied and platform != "gke":
+        problems.append(Problem(key, list(denied), "only applies to gpu-lab:platform gke "
+                                "(a VPC firewall rule); on existing nothing is created in GCP"))
+        return
+    if len(set(denied)) != len(denied):
+        problems.append(Problem(key, list(denied), "must not repeat a pool"))
+    index = {pool.name: i for i, pool in enumerate(pools)}
+    for name in denied:
+        if name not in index:
+            problems.append(Problem(key, name, "every entry must be a GPU pool: "
+                                    + ", ".join(index) + did_you_mean(name, index)))
+        elif pools[index[name]].gpu_operator:
+            # The operator's images come from nvcr.io, over the internet: the pool's nodes
+            # would never advertise their GPUs. GKE's driver and device plugin come from
+            # Google's registries, which Private Google Access still reaches.
+            problems.append(Problem(f"{NAMESPACE}:gpuPools[{index[name]}].gpuOperator", True,
+                                    f"pool {name} is in {key}, and the GPU Operator's images "
+                                    "come from nvcr.io: set gpuOperator false so GKE's driver "
+                                    "and device plugin serve it"))
+
+
 def _addons(f: Fields) -> AddonsSpec:
     op = f.obj("gpuOperator")
     replicas = op.int("timeSlicing", 0, minimum=0)
@@ -518,10 +547,81 @@ def _tenant(f: Fields, gpu_capacity: int | None, largest_node: int) -> TenantSpe
                              base.priority_class if base else defaults["priorityClass"],
                              choices=priority_names),
         gcp_service_account=f.str("gcpServiceAccount", None),
-        role_bindings=default_role_bindings(admin_groups, developer_groups),
+        gpu_quota_keys=_gpu_quota_keys(f),
+        role_bindings=_role_bindings(f, default_role_bindings(admin_groups, developer_groups)),
         internet_egress=f.bool("internetEgress", defaults["internetEgress"]),
         gpu_priority_quotas=_priority_quotas(f, priority_names),
     )
+
+
+# ResourceQuota keys that may carry a tenant's GPU allocation. The API server accepts all
+# three; only requests.<resource> constrains an extended resource (kube/resourcequota.py).
+GPU_QUOTA_KEYS = (f"requests.{GPU_RESOURCE}", f"limits.{GPU_RESOURCE}", GPU_RESOURCE)
+# The Roles every tenant namespace has (components/tenant_rbac.py ROLES): what a binding
+# with roleKind Role may name.
+TENANT_ROLES = ("tenant-admin", "tenant-developer", "job-submitter")
+ROLE_KINDS = ("Role", "ClusterRole")
+
+
+def _gpu_quota_keys(f: Fields) -> tuple[str, ...]:
+    """gpuQuotaKeys: the quota keys set to the tenant's GPU count."""
+    default = (GPU_QUOTA_KEYS[0],)
+    keys = f.str_list("gpuQuotaKeys", default)
+    if not keys:
+        f.problem(f.path("gpuQuotaKeys"), [], "list at least one of " + ", ".join(GPU_QUOTA_KEYS))
+        return default
+    for key in keys:
+        if key not in GPU_QUOTA_KEYS:
+            f.problem(f.path("gpuQuotaKeys"), key, "every entry must be one of "
+                      + ", ".join(GPU_QUOTA_KEYS) + did_you_mean(key, GPU_QUOTA_KEYS))
+            return default
+    if len(set(keys)) != len(keys):
+        f.problem(f.path("gpuQuotaKeys"), list(keys), "must not repeat a key")
+        return default
+    return keys
+
+
+def _role_bindings(f: Fields, default: tuple[RoleBindingSpec, ...]
+                   ) -> tuple[RoleBindingSpec, ...]:
+    """roleBindings: every RoleBinding in the tenant's namespace. Unset: its admins, its
+    developers and its CI identity (tenants/defaults.py); set: exactly the ones listed."""
+    if not f.has("roleBindings"):
+        f.raw("roleBindings")
+        return default
+    bindings: list[RoleBindingSpec] = []
+    seen: set[str] = set()
+    for key, item in f.items("roleBindings"):
+        b = Fields(key, item, f.problems)
+        name = b.str("name", None, label=True, max_len=63)
+        if name is None and not b.has("name"):
+            b.problem(b.path("name"), MISSING, "every role binding needs a name")
+        before = len(b.problems)
+        kind = b.str("roleKind", "Role", choices=ROLE_KINDS)
+        role = b.str("role", None)
+        if role is None and not b.has("role"):
+            b.problem(b.path("role"), MISSING, "name the Role (or ClusterRole) it grants")
+        elif kind == "Role" and role is not None and role not in TENANT_ROLES \
+                and len(b.problems) == before:
+            b.problem(b.path("role"), role, "must be a Role of the tenant's namespace: "
+                      + ", ".join(TENANT_ROLES) + did_you_mean(role, TENANT_ROLES)
+                      + " (or set roleKind ClusterRole)")
+        binding = RoleBindingSpec(name=name or "", role=role or "", role_kind=kind or "Role",
+                                  groups=b.str_list("groups"), users=b.str_list("users"),
+                                  service_accounts=b.str_list("serviceAccounts"))
+        for account in binding.service_accounts:
+            if not all(DNS_LABEL.fullmatch(part) for part in account.split("/", 1)):
+                b.problem(b.path("serviceAccounts"), account, "every entry must be <name> (in "
+                          "the tenant's namespace) or <namespace>/<name>")
+        before = len(b.problems)
+        b.finish()
+        if len(b.problems) == before and not (binding.groups or binding.users
+                                              or binding.service_accounts):
+            b.problem(key, item, "must name at least one of groups, users, serviceAccounts")
+        if name in seen:
+            b.problem(b.path("name"), name, "must be unique within the tenant")
+        seen.add(name)
+        bindings.append(binding)
+    return tuple(bindings)
 
 
 def _priority_quotas(f: Fields, priority_names: list[str]) -> tuple[tuple[str, int], ...]:
@@ -537,25 +637,6 @@ def _priority_quotas(f: Fields, priority_names: list[str]) -> tuple[tuple[str, i
         quotas.append((name, gpus))
     scoped.finish()
     return tuple(quotas)
-
-
-def _faults(raw: Any, problems: list[Problem]) -> tuple[FaultRef, ...]:
-    key = f"{NAMESPACE}:faults"
-    if raw is MISSING:
-        return ()
-    if not isinstance(raw, list):
-        problems.append(Problem(key, raw, "must be a list of fault ids"))
-        return ()
-    refs = []
-    for i, item in enumerate(raw):
-        fault_id = item.get("id") if isinstance(item, dict) else item
-        if not isinstance(fault_id, str):
-            problems.append(Problem(f"{key}[{i}]", item, "must be a fault id or {id: ...}"))
-            continue
-        params = tuple(sorted((k, v) for k, v in item.items() if k != "id")) \
-            if isinstance(item, dict) else ()
-        refs.append(FaultRef(id=fault_id, params=params))
-    return tuple(refs)
 
 
 __all__ = ["load_spec", "ConfigError", "check_bool", "DNS_LABEL"]

@@ -267,6 +267,7 @@ class LabSpec:
     scenario: Optional[str] = None
     expires_at: Optional[str] = None   # ISO 8601 UTC: when this interview stack should be gone
     candidate_tenant: Optional[str] = None   # the tenant the candidate logs in to
+    candidate_login: bool = False   # the candidate's login: components/candidate_access.py
 
     def tenant(self, name: str) -> TenantSpec:
         for tenant in self.tenants:

@@ -1,21 +1,38 @@
 """gpu-lab:workload (defaults) and gpu-lab:workloads -> WorkloadSpec, validated against the
-tenants and pools they land in: a healthy stack's workloads fit their quota and their pool."""
+tenants and pools they land in.
+
+Every field of a WorkloadSpec is a config key, so any workload can be written down as
+ordinary config (and read back: model/to_config.py). What is refused is what cannot be meant
+(a typo, an unknown tenant or pool, a Job that never ends) and what the workload's own
+tenant would refuse (its LimitRange and its enforced quota). What the scheduler and the node
+decide (whether the pods fit a node of their pool, whether the program runs there) is not
+second-guessed here: the config may say it, and the cluster shows what happens.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from model.errors import MISSING, Problem, did_you_mean
 from model.gpu_catalog import NODE_ARCHITECTURE
 from model.reader import Fields
-from model.spec import GpuPoolSpec, NodePoolSpec, TenantSpec, WorkloadSpec
+from model.spec import GPU_RESOURCE, GpuPoolSpec, NodePoolSpec, TenantSpec, WorkloadSpec
 
 # A public PyTorch CUDA runtime image (amd64): infer.py comes from a ConfigMap and its
 # Python dependencies are installed into a shared volume when the pod starts.
 PUBLIC_IMAGE = "pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime"
+# Published for linux/amd64 only (kube/images.py records the registry's answer).
+PUBLIC_IMAGE_ARCHITECTURE = "amd64"
 KINDS = ("Deployment", "Job")
 DEVICES = ("auto", "cuda", "cpu")
 ARCHITECTURES = ("amd64", "arm64")
+# A container port name (IANA_SVC_NAME): at most 15 of a-z, 0-9 and '-', with a letter, no
+# '-' at either end or twice in a row.
+PORT_NAME = re.compile(r"(?=.*[a-z])(?!.*--)[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?")
+LABEL_KEY = re.compile(r"([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}"
+                       r"[A-Za-z0-9])?")
+LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?")
 
 
 def load_workloads(defaults_raw: Any, raw: Any, tenants: tuple[TenantSpec, ...],
@@ -52,10 +69,18 @@ def load_workloads(defaults_raw: Any, raw: Any, tenants: tuple[TenantSpec, ...],
     return tuple(workloads)
 
 
+def quota_enforced(tenant: TenantSpec) -> bool:
+    """Does the tenant's ResourceQuota stop GPU pods beyond its allocation? Only the
+    requests.<resource> key constrains an extended resource."""
+    return f"requests.{GPU_RESOURCE}" in tenant.gpu_quota_keys
+
+
 def _check_tenant_totals(workloads: list[WorkloadSpec], tenants: tuple[TenantSpec, ...],
                          problems: list[Problem]) -> None:
-    """All of a tenant's workloads together fit its GPU quota."""
+    """All of a tenant's workloads together fit its GPU quota, where the quota is enforced."""
     for tenant in tenants:
+        if not quota_enforced(tenant):
+            continue
         mine = [w for w in workloads if w.tenant == tenant.name]
         total = sum(w.gpus * w.replicas for w in mine)
         if len(mine) > 1 and total > tenant.gpus:
@@ -80,12 +105,18 @@ def _workload(f: Fields, default_image: str, default_arch: str, tenants: tuple[T
         return None
     pool_names = [p.name for p in pools]
     pool_name = f.str("pool", pool_names[0] if pool_names else system_pool.name)
-    pool = next((p for p in pools if p.name == pool_name), None)
-    if pool is None:
-        f.problem(f.path("pool"), pool_name, "must be one of the GPU pools: "
-                  + ", ".join(pool_names) + did_you_mean(pool_name, pool_names))
+    # Any node pool of the stack, the system pool included (the scheduler decides what fits
+    # where); a name that is no pool at all is a typo.
+    known = pool_names + [system_pool.name]
+    if pool_name not in known:
+        f.problem(f.path("pool"), pool_name, "must be one of the stack's node pools: "
+                  + ", ".join(known) + did_you_mean(pool_name, known))
     kind = f.str("kind", "Deployment", choices=KINDS)
     image = f.str("image", default_image)
+    custom_image = f.bool("customImage", image != PUBLIC_IMAGE)
+    if custom_image and image == PUBLIC_IMAGE:
+        f.problem(f.path("customImage"), True, f"{PUBLIC_IMAGE} does not carry infer.py: a "
+                  "custom image is built from workload/Dockerfile (set image to it)")
     workload = WorkloadSpec(
         name=f.str("name", "infer", label=True, max_len=50),
         tenant=tenant.name,
@@ -96,7 +127,7 @@ def _workload(f: Fields, default_image: str, default_arch: str, tenants: tuple[T
         device=f.str("device", "auto", choices=DEVICES),
         image=image,
         image_architecture=f.str("imageArchitecture", default_arch, choices=ARCHITECTURES),
-        custom_image=image != PUBLIC_IMAGE,
+        custom_image=custom_image,
         pool=pool_name,
         priority_class=tenant.priority_class,
         batches=f.int("batches", 200 if kind == "Job" else 0, minimum=0),
@@ -106,14 +137,52 @@ def _workload(f: Fields, default_image: str, default_arch: str, tenants: tuple[T
         layers=f.int("layers", 8, minimum=1),
         cpu=f.quantity("cpu", "1"),
         memory=f.quantity("memory", "4Gi"),
+        monitor_port=_port_name(f, "monitorPort", "metrics"),
+        monitor_selector=_labels(f, "monitorSelector"),
+        log_to_file=f.bool("logToFile", False),
+        spread=f.bool("spread", True),
+        pin_to_one_node=f.bool("pinToOneNode", False),
     )
     if kind == "Job" and workload.batches == 0:
         f.problem(f.path("batches"), 0, "a Job must end: give the number of batches (>= 1)")
     if workload.device == "cuda" and workload.gpus == 0:
         f.problem(f.path("device"), "cuda", "needs gpus >= 1 (no GPU is visible without one)")
-    if pool is not None and check_fit:
-        _check_fits(f, workload, tenant, pool)
+    if workload.pin_to_one_node and workload.spread:
+        f.problem(f.path("pinToOneNode"), True, "replicas cannot both share one node and "
+                  "spread across nodes: set spread false")
+    # The public image's architecture is known: declaring another one is a typo.
+    if image == PUBLIC_IMAGE and workload.image_architecture != PUBLIC_IMAGE_ARCHITECTURE:
+        f.problem(f.path("imageArchitecture"), workload.image_architecture,
+                  f"{PUBLIC_IMAGE} is built for {PUBLIC_IMAGE_ARCHITECTURE} only")
+    if check_fit:
+        _check_fits(f, workload, tenant)
     return workload
+
+
+def _port_name(f: Fields, name: str, default: str) -> str:
+    value = f.str(name, default)
+    if value != default and isinstance(value, str) and not PORT_NAME.fullmatch(value):
+        f.problem(f.path(name), value, "must be a container port name: at most 15 lowercase "
+                  "letters, digits and '-', with at least one letter")
+        return default
+    return value
+
+
+def _labels(f: Fields, name: str) -> tuple[tuple[str, str], ...]:
+    """A label selector's matchLabels, {key: value}; () when unset."""
+    labels = f.obj(name)
+    pairs = []
+    for key in labels.names():
+        value = labels.str(key, None)
+        if value is None:
+            continue
+        if not LABEL_KEY.fullmatch(key) or not LABEL_VALUE.fullmatch(value) or len(value) > 63:
+            labels.problem(labels.path(key), value, "must be a Kubernetes label (key: value, "
+                           "e.g. app.kubernetes.io/name: infer)")
+            continue
+        pairs.append((key, value))
+    labels.finish()
+    return tuple(pairs)
 
 
 def _gigabytes(f: Fields, name: str, default: float) -> float:
@@ -126,22 +195,16 @@ def _gigabytes(f: Fields, name: str, default: float) -> float:
     return float(value)
 
 
-def _check_fits(f: Fields, workload: WorkloadSpec, tenant: TenantSpec,
-                pool: GpuPoolSpec) -> None:
-    """A healthy workload is admitted by its quota and fits a node of its pool."""
-    if workload.gpus > pool.schedulable_gpus_per_node:
-        f.problem(f.path("gpus"), workload.gpus, f"a {pool.name} node has "
-                  f"{pool.schedulable_gpus_per_node} GPU(s); a pod cannot span nodes")
+def _check_fits(f: Fields, workload: WorkloadSpec, tenant: TenantSpec) -> None:
+    """What the workload's own tenant would refuse is a config error: more GPUs per pod than
+    its LimitRange allows (maxGpusPerPod), and more GPUs in all than its quota holds where the
+    quota is enforced (gpuQuotaKeys has requests.nvidia.com/gpu; other keys stop nothing, so
+    the config may go beyond them). What the workload asks of its pool's nodes is left to the
+    scheduler and the node, like any other setting they judge."""
     if workload.gpus > tenant.max_gpus_per_pod:
         f.problem(f.path("gpus"), workload.gpus, f"tenant {tenant.name} allows at most "
                   f"{tenant.max_gpus_per_pod} GPU(s) per pod (maxGpusPerPod)")
     total = workload.gpus * workload.replicas
-    if total > tenant.gpus:
+    if total > tenant.gpus and quota_enforced(tenant):
         f.problem(f.path("replicas"), workload.replicas, f"{workload.replicas} x "
                   f"{workload.gpus} GPU(s) exceeds tenant {tenant.name}'s quota of {tenant.gpus}")
-    if workload.gpus and workload.gpu_memory_gb > pool.gpu_memory_gb:
-        f.problem(f.path("gpuMemoryGb"), workload.gpu_memory_gb, f"{pool.accelerator} GPUs "
-                  f"have {pool.gpu_memory_gb} GB")
-    if workload.image_architecture != pool.architecture:
-        f.problem(f.path("imageArchitecture"), workload.image_architecture,
-                  f"{pool.name} nodes are {pool.architecture}")

@@ -175,3 +175,59 @@ def test_binding_to_a_missing_role_grants_nothing():
     answer = can_i(objects, DEVS, "get", "pods", "a")
     assert not answer
     assert answer.reason == "no binding grants group devs@example.com get pods in namespace a"
+
+
+# -- impersonation (kubectl --as / --as-group), as the API server's impersonation filter ------
+
+def impersonator(*rules, namespace=None):
+    kind = "Role" if namespace else "ClusterRole"
+    return [role("imp", namespace, *rules, kind=kind),
+            binding("imp", namespace, "imp", {"kind": "ServiceAccount", "name": "me",
+                                               "namespace": "ops"}, role_kind=kind)]
+
+
+ME = Subject.service_account("ops", "me")
+
+
+def test_impersonating_users_and_groups_is_by_name():
+    from kube.rbac import can_impersonate
+    objects = ObjectSet(impersonator(
+        rule(["impersonate"], ["users"], names=["dev@example.com"]),
+        rule(["impersonate"], ["groups"], names=["devs@example.com"])))
+    assert can_impersonate(objects, ME, "dev@example.com", ("devs@example.com",))
+    assert can_impersonate(objects, ME, "dev@example.com")
+    denied = can_impersonate(objects, ME, "dev@example.com", ("devs@example.com",
+                                                             "system:masters"))
+    assert not denied and "groups system:masters" in denied.reason
+    assert not can_impersonate(objects, ME, "admin@example.com")
+    # groups alone are refused: the API server needs a user to act as
+    assert not can_impersonate(objects, ME, None, ("devs@example.com",))
+
+
+def test_impersonating_a_service_account_is_checked_in_its_namespace():
+    from kube.rbac import can_impersonate, impersonation_requests
+    sa = "system:serviceaccount:a:job-submitter"
+    assert impersonation_requests(sa) == [("serviceaccounts", "a", "job-submitter")]
+    assert impersonation_requests("dev@example.com", ("g",)) == [
+        ("users", None, "dev@example.com"), ("groups", None, "g")]
+    # a users rule does not cover a service account's user name, nor the reverse
+    by_user = ObjectSet(impersonator(rule(["impersonate"], ["users"], names=[sa])))
+    assert not can_impersonate(by_user, ME, sa)
+    in_a = ObjectSet(impersonator(rule(["impersonate"], ["serviceaccounts"],
+                                       names=["job-submitter"]), namespace="a"))
+    assert can_impersonate(in_a, ME, sa)
+    assert not can_impersonate(in_a, ME, "system:serviceaccount:b:job-submitter")
+    assert not can_impersonate(in_a, ME, "system:serviceaccount:a:workload")
+
+
+def test_an_empty_or_wildcard_rule_impersonates_anyone():
+    from kube.rbac import can_impersonate
+    objects = ObjectSet(impersonator(rule(["impersonate"], ["users", "groups"])))
+    assert can_impersonate(objects, ME, "anyone", ("system:masters",))
+
+
+def test_the_impersonated_identity():
+    from kube.rbac import impersonated
+    assert impersonated("system:serviceaccount:a:ci") == Subject.service_account("a", "ci")
+    assert impersonated("dev@example.com", ("devs",)) == Subject(
+        user="dev@example.com", groups=("devs", "system:authenticated"))

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from faults import FAULTS, build_spec, enabled
 from lab.cli import app
-from lab.guide import candidate_brief, interviewer_guide
+from lab.guide import candidate_brief, candidate_tasks, interviewer_guide
 from tests.helpers import stack_values
 
 runner = CliRunner()
@@ -37,7 +37,7 @@ def test_guide_covers_every_enabled_fault(pairing):
 
 
 def test_candidate_brief_gives_nothing_away(pairing):
-    brief = candidate_brief(pairing)
+    brief = candidate_brief(pairing, candidate_tasks(pairing))
     assert "## Tasks" in brief
     for fault_id in FAULTS:
         assert fault_id not in brief

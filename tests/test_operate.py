@@ -1,6 +1,7 @@
 """Operating interviews: per-candidate stacks up to where the Pulumi CLI is needed, and the
 report archive against moto's standalone S3 server over real HTTP on a loopback port."""
 
+from dataclasses import replace
 import json
 import os
 import socket
@@ -28,7 +29,8 @@ NOW = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)
 # -- per-candidate stacks -------------------------------------------------------------------
 
 @pytest.mark.parametrize("command", [["new", "alice", "--project", "p"], ["destroy", "alice",
-                                                                            "--yes"], ["list"]])
+                                                                            "--yes"], ["list"],
+                                     ["reset", "alice", "--yes"]])
 def test_missing_cli_is_one_line_with_the_install_hint(command, monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     result = runner.invoke(app, command)
@@ -47,25 +49,28 @@ def test_candidate_stack_config_is_a_valid_interview_stack():
     spec = build_spec(config, stack="alice")
     assert spec.expires_at == "2026-11-24T02:00:00Z"
     assert [f.id for f in spec.faults][0] == "rbac-cross-tenant-read"
-    # the candidate logs in as tenant-admin of one namespace, nothing cluster-wide
-    tenant = spec.tenant("tenant-a")
-    assert "candidate" in tenant.extra_service_accounts
-    [login] = [b for b in tenant.role_bindings if b.name == "candidate"]
-    assert (login.role, login.role_kind, login.service_accounts) == \
-        ("tenant-admin", "Role", ("candidate",))
+    # the candidate's login is said in config, and its kubeconfig starts in tenant-a
+    assert config["gpu-lab:candidate"] == {"login": True, "tenant": "tenant-a"}
+    assert (spec.candidate_login, spec.candidate_tenant) == (True, "tenant-a")
+    assert all("candidate" not in t.extra_service_accounts for t in spec.tenants)
 
 
-def test_candidate_login_renders_and_is_namespaced():
+def test_candidate_login_renders_and_reads_cluster_wide():
+    """ServiceAccount gpu-lab-candidate/candidate (tests/test_candidate_access.py has the
+    whole exercise): reads everywhere, deploys into tenants, no secrets, no RBAC writes."""
     from kube import ObjectSet, Subject, can_i
     from lab.render import render
     config = stacks.candidate_config("alice", "pairing", "p", 8, "tenant-b", NOW)
     rendering = render(config, stack="alice")
     objects = ObjectSet(rendering.kubernetes_objects())
-    assert objects.get("ServiceAccount", "candidate", "tenant-b") is not None
-    me = Subject.service_account("tenant-b", "candidate")
-    assert can_i(objects, me, "create", "rolebindings", "tenant-b")
-    assert not can_i(objects, me, "list", "pods", "tenant-a")
-    assert not can_i(objects, me, "list", "nodes")
+    assert objects.get("ServiceAccount", "candidate", "gpu-lab-candidate") is not None
+    assert objects.get("ServiceAccount", "candidate", "tenant-b") is None
+    me = Subject.service_account("gpu-lab-candidate", "candidate")
+    assert can_i(objects, me, "list", "nodes")
+    assert can_i(objects, me, "list", "pods", "tenant-a")
+    assert can_i(objects, me, "create", "jobs", "tenant-b")
+    assert not can_i(objects, me, "create", "rolebindings", "tenant-b")
+    assert not can_i(objects, me, "get", "secrets", "tenant-b")
     labels = [r for r in rendering.resources if r.type == "gcp:container/cluster:Cluster"][0] \
         .inputs["resourceLabels"]
     assert labels["expires-at"] == "2026-11-24t020000z"
@@ -125,11 +130,179 @@ def test_token_request_is_bounded():
     original = client.CoreV1Api
     client.CoreV1Api = lambda api_client: FakeCore()
     try:
-        assert stacks.request_token(None, "tenant-a", 8) == "abc"
+        assert stacks.request_token(None, "gpu-lab-candidate", 8) == "abc"
     finally:
         client.CoreV1Api = original
-    assert (captured["name"], captured["namespace"]) == ("candidate", "tenant-a")
+    assert (captured["name"], captured["namespace"]) == ("candidate", "gpu-lab-candidate")
     assert captured["body"].spec.expiration_seconds == 8 * 3600
+
+
+ADMIN_KUBECONFIG = yaml.safe_dump({
+    "apiVersion": "v1", "kind": "Config", "current-context": "admin",
+    "clusters": [{"name": "gke_p_gpu-lab-alice", "cluster": {"server": "https://203.0.113.10"}}],
+    "users": [{"name": "admin", "user": {"token": "admin-token"}}],
+    "contexts": [{"name": "admin", "context": {"cluster": "gke_p_gpu-lab-alice",
+                                               "user": "admin"}}]})
+
+
+def test_candidate_access_is_the_candidate_service_account(tmp_path, monkeypatch):
+    asked = []
+    monkeypatch.setattr(stacks, "CANDIDATES_DIR", tmp_path)
+    monkeypatch.setattr(stacks, "request_token",
+                        lambda api, namespace, hours, account: asked.append(
+                            (namespace, account, hours)) or "t0ken")
+    path = stacks.write_candidate_access("alice", ADMIN_KUBECONFIG, "tenant-b", 4)
+    assert asked == [("gpu-lab-candidate", "candidate", 4)]
+    config = yaml.safe_load(path.read_text())
+    assert config["users"][0]["user"] == {"token": "t0ken"}
+    assert config["contexts"][0]["context"]["namespace"] == "tenant-b"
+    assert path == tmp_path / "alice" / "kubeconfig" and oct(path.stat().st_mode)[-3:] == "600"
+
+
+# -- reset: against the Automation API's boundary ----------------------------------------------
+
+LOGIN_URN = ("urn:pulumi:alice::gpu-lab::gpu-lab:lab:Lab$gpu-lab:access:CandidateAccess$"
+             "kubernetes:core/v1:ServiceAccount::lab-candidate-account")
+
+
+class FakeStack:
+    """The slice of automation.Stack that `lab new` and `lab reset` use, recording calls."""
+
+    def __init__(self, config=None):
+        self.calls = []
+        self.config = dict(config or {})
+
+    def get_all_config(self):
+        from pulumi import automation as auto
+        return {k: auto.ConfigValue(value=v) for k, v in self.config.items()}
+
+    def remove_all_config(self, keys, path=False):
+        self.calls.append(("remove_all_config", list(keys)))
+        for key in keys:
+            self.config.pop(key)
+
+    def set_all_config(self, config, path=False):
+        values = {k: v.value for k, v in config.items()}
+        self.calls.append(("set_all_config", values))
+        self.config.update(values)
+
+    def refresh(self, on_output=None):
+        on_output("refreshing...\n")
+        self.calls.append(("refresh",))
+
+    def export_stack(self):
+        from pulumi import automation as auto
+        return auto.Deployment(version=3, deployment={"resources": [
+            {"urn": "urn:pulumi:alice::gpu-lab::pulumi:pulumi:Stack::gpu-lab-alice",
+             "type": "pulumi:pulumi:Stack"},
+            {"urn": LOGIN_URN, "type": "kubernetes:core/v1:ServiceAccount",
+             "outputs": {"metadata": {"name": "candidate", "namespace": "gpu-lab-candidate"}}},
+            {"urn": LOGIN_URN.replace("lab-candidate-account", "lab-tenant-a-sa-workload"),
+             "type": "kubernetes:core/v1:ServiceAccount",
+             "outputs": {"metadata": {"name": "workload", "namespace": "tenant-a"}}}]})
+
+    def up(self, on_output=None, replace=None):
+        from pulumi import automation as auto
+        on_output("updating...\n")
+        self.calls.append(("up", replace))
+        return type("UpResult", (), {"outputs": {
+            "kubeconfig": auto.OutputValue(ADMIN_KUBECONFIG, secret=True)}})()
+
+
+@pytest.fixture
+def automation(tmp_path, monkeypatch):
+    """`lab new` and `lab reset` against fake stacks: (stacks by name, kubeconfigs written)."""
+    from pulumi import automation as auto
+
+    existing: dict[str, FakeStack] = {}
+    written = []
+
+    def select_stack(stack_name, work_dir, opts):
+        if stack_name not in existing:
+            raise auto.StackNotFoundError(auto.CommandResult(
+                "", f"error: no stack named '{stack_name}' found", 255))
+        return existing[stack_name]
+
+    def create_or_select_stack(stack_name, work_dir, opts):
+        return existing.setdefault(stack_name, FakeStack())
+
+    monkeypatch.setattr(stacks, "require_cli", lambda: "/usr/local/bin/pulumi")
+    monkeypatch.setattr(stacks, "CANDIDATES_DIR", tmp_path / "candidates")
+    monkeypatch.setattr(stacks, "LOCAL_STATE", tmp_path / ".pulumi-state")
+    monkeypatch.setattr(auto, "select_stack", select_stack)
+    monkeypatch.setattr(auto, "create_or_select_stack", create_or_select_stack)
+    monkeypatch.setattr(stacks, "write_candidate_access",
+                        lambda *args: written.append(args) or tmp_path / "kubeconfig")
+    return existing, written
+
+
+def test_new_records_the_interviewers_config_and_reset_restores_it(automation):
+    existing, written = automation
+    config = stacks.candidate_config("alice", "pairing", "p", 8, "tenant-b", NOW)
+    stacks.new_stack("alice", config, lambda line: None)
+    alice = existing["alice"]
+    as_set = alice.calls[0][1]
+    assert alice.calls == [("set_all_config", as_set), ("up", None)]
+    assert json.loads(as_set["gpu-lab:candidate"]) == {"login": True, "tenant": "tenant-b"}
+    assert stacks.recorded_config("alice") == config
+
+    # the candidate's (or anyone's) changes to the stack's config
+    alice.config["gpu-lab:faults"] = "[]"
+    alice.config["gpu-lab:allowFaults"] = "false"
+    alice.calls.clear()
+    result = runner.invoke(app, ["reset", "alice", "--yes", "--hours", "3"])
+    assert result.exit_code == 0, result.output
+    assert alice.calls == [("remove_all_config", ["gpu-lab:faults"]),
+                           ("set_all_config", as_set), ("refresh",), ("up", [LOGIN_URN])]
+    assert alice.config == as_set
+    # a new login: the old ServiceAccount (and every token of it) is gone
+    assert written == [("alice", ADMIN_KUBECONFIG, "tenant-b", 3.0)]
+    # progress, with the engine's own output streamed in between, in order
+    steps = [f"Restoring the interviewer's config of stack alice ({len(config)} keys)",
+             "Refreshing: reading what changed in the cloud and the cluster", "refreshing...",
+             "Updating the stack back to the interviewer's configuration (and replacing the "
+             "candidate's ServiceAccount)", "updating...",
+             "Stack alice is back to the interviewer's configuration.",
+             "New candidate login (the old one no longer works), valid 3h"]
+    where = [result.output.find(step) for step in steps]
+    assert -1 not in where and where == sorted(where), result.output
+
+
+def test_reset_can_keep_the_login(automation):
+    existing, written = automation
+    stacks.new_stack("alice", stacks.candidate_config("alice", "pairing", "p", 8, "tenant-a",
+                                                      NOW), lambda line: None)
+    existing["alice"].calls.clear()
+    result = runner.invoke(app, ["reset", "alice", "--yes", "--keep-login"])
+    assert result.exit_code == 0, result.output
+    assert [c[0] for c in existing["alice"].calls] == ["set_all_config", "refresh", "up"]
+    assert existing["alice"].calls[-1] == ("up", None) and written == []
+    assert "New candidate login" not in result.output
+
+
+def test_reset_of_a_missing_stack_is_one_line(automation):
+    result = runner.invoke(app, ["reset", "bob", "--yes"])
+    assert result.exit_code == 1
+    assert result.output.strip() == f"no stack 'bob' in {stacks.backend_url()} " \
+                                    "(`python -m lab list` shows the stacks)"
+
+
+def test_reset_needs_the_record_lab_new_keeps(automation):
+    existing, _ = automation
+    existing["carol"] = FakeStack({"gcp:project": "p"})
+    result = runner.invoke(app, ["reset", "carol", "--yes"])
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
+    assert "stack carol has no recorded interviewer config" in result.output
+    assert existing["carol"].calls == []       # nothing touched
+
+
+def test_reset_asks_first(automation):
+    existing, _ = automation
+    stacks.new_stack("alice", stacks.candidate_config("alice", "pairing", "p", 8, "tenant-a",
+                                                      NOW), lambda line: None)
+    existing["alice"].calls.clear()
+    result = runner.invoke(app, ["reset", "alice"], input="n\n")
+    assert result.exit_code == 1 and existing["alice"].calls == []
 
 
 # -- the archive ------------------------------------------------------------------------------
@@ -178,7 +351,7 @@ def s3_server():
 
 @pytest.fixture
 def report_file(tmp_path):
-    spec = load_spec({"gcp:project": "p", "gpu-lab:scenario": "pairing"}, stack="alice")
+    spec = replace(load_spec({"gcp:project": "p"}, stack="alice"), scenario="pairing")
     verdicts = [Verdict("rbac-cross-tenant-read", "tenant-a can read tenant-b's pods", "fixed",
                         "no tenant member can list another tenant's pods", "q")]
     report = build_report(spec, verdicts, NOW, NOW + timedelta(seconds=2.5))

@@ -270,8 +270,9 @@ def test_unknown_priority_class_and_tenant_field():
         "gpu-lab:tenants[0].priorityClass: got 'urgent'; must be one of production-high, "
         "training-medium, experiment-low",
         "gpu-lab:tenants[0].gpu: got 1; unknown field (did you mean 'gpus'?); known fields: "
-        "adminGroups, costCenter, cpu, developerGroups, gcpServiceAccount, gpus, internetEgress, "
-        "maxGpusPerPod, maxPods, memory, name, priorityClass, priorityGpuQuotas, team"]
+        "adminGroups, costCenter, cpu, developerGroups, gcpServiceAccount, gpuQuotaKeys, gpus, "
+        "internetEgress, maxGpusPerPod, maxPods, memory, name, priorityClass, priorityGpuQuotas, "
+        "roleBindings, team"]
 
 
 def test_new_tenant_gets_the_defaults():
