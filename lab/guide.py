@@ -41,10 +41,16 @@ def _environment(spec: LabSpec) -> list[str]:
     return lines
 
 
-def _connect() -> list[str]:
+def _connect(candidate: bool = False) -> list[str]:
+    # The candidate gets the kubeconfig of their own login (`lab new` writes it); the
+    # interviewer uses the stack's admin kubeconfig.
+    login = ("export KUBECONFIG=$PWD/kubeconfig      # the kubeconfig you were given"
+             if candidate else
+             "pulumi stack output kubeconfig --show-secrets > kubeconfig; "
+             "export KUBECONFIG=$PWD/kubeconfig")
     return ["## Connecting", "",
             "```sh",
-            "pulumi stack output kubeconfig --show-secrets > kubeconfig; export KUBECONFIG=$PWD/kubeconfig",
+            login,
             "kubectl -n monitoring port-forward svc/kube-prometheus-stack-prometheus 9090",
             "kubectl -n monitoring port-forward svc/kube-prometheus-stack-grafana 3000:80",
             "```", ""]
@@ -160,7 +166,7 @@ def candidate_brief(spec: LabSpec, tasks: Sequence[str] = ()) -> str:
              "node pools; each has a namespace with quotas, RBAC and network policies. The "
              "platform is managed with Pulumi (Python): fix problems in the code, not only in "
              "the cluster. Use kubectl, Prometheus and Grafana, and think aloud.", ""]
-    lines += _candidate_environment(spec) + _connect() + _code(spec)
+    lines += _candidate_environment(spec) + _connect(candidate=True) + _code(spec)
     lines += ["## Tasks", ""]
     if tasks:
         lines += [f"{i}. {task}" for i, task in enumerate(tasks, 1)]
