@@ -1,4 +1,4 @@
 """ComponentResources that turn a LabSpec into GCP and Kubernetes resources.
 
-Components render whatever the spec says; they never import faults/.
+Components render whatever the spec says.
 """

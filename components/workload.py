@@ -5,7 +5,7 @@ By default it runs a pinned public PyTorch CUDA image with infer.py mounted from
 ConfigMap and its Python dependencies installed into a shared volume by an init
 container, so no private registry is needed. Everything that can go wrong with a GPU
 workload (image architecture, GPUs, GPU memory, device, placement, scraping, logging) is
-a field of the WorkloadSpec: faults change the spec, not this component.
+a field of the WorkloadSpec: the spec decides, not this component.
 """
 
 from __future__ import annotations

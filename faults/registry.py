@@ -9,7 +9,7 @@ from faults import (arm64_image, cpu_fallback, dcgm_metrics_missing, egress_bloc
                     gpu_quota_ineffective, gpu_request_exceeds_node, job_submitter_forbidden,
                     rbac_cross_tenant_read, tenant_observability_broken, unbalanced_scheduling)
 from faults.base import Fault, Unmet
-from model import capacity
+from faults import capacity
 from model.errors import ConfigError, Problem, did_you_mean
 from model.spec import LabSpec
 

@@ -75,8 +75,8 @@ def load_spec(values: Mapping[str, Any], stack: str = "dev") -> LabSpec:
                                check_fit=capacity is not None)
     expires_at = _timestamp("expiresAt", ours.get("expiresAt"), problems)
     _timestamp("createdAt", ours.get("createdAt"), problems)   # recorded by `lab new`
-    # The candidate's login (components/candidate_access.py): plain config, never inferred
-    # from the faults, so the candidate's copy of the stack renders the same.
+    # The candidate's login (components/candidate_access.py): plain config, never inferred,
+    # so every copy of the stack's program renders the same.
     candidate = Fields(f"{NAMESPACE}:candidate", ours.get("candidate"), problems)
     candidate_login = candidate.bool("login", False)
     candidate_tenant = candidate.str("tenant", None)

@@ -1,6 +1,6 @@
 """LabSpec: everything one gpu-lab stack contains, as frozen dataclasses.
 
-The spec is the single source of truth. Faults transform it (dataclasses.replace);
+The spec is the single source of truth. New specs derive from it (dataclasses.replace);
 components render it. Nothing here knows about Pulumi.
 """
 

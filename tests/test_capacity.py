@@ -5,7 +5,7 @@ import pytest
 
 from faults import build_spec
 from model import ConfigError
-from model.capacity import placed_gpus, shortfalls
+from faults.capacity import placed_gpus, shortfalls
 from tests.helpers import stack_values
 
 ALL = stack_values("all-faults")

@@ -1,4 +1,5 @@
-"""Does every workload that should run have room, once faults are injected?
+"""Does every workload that should run have room, once faults are injected? (Pure: it reads
+only the spec; it lives with the catalog because only injected faults can break it.)
 
 A fault may add GPU demand (another replica, more GPUs per pod, a pool without GPUs). The
 lab promises that a fault breaks its own target and nothing else, so after injection every
