@@ -9,18 +9,20 @@ from kube.symptoms import CHECKS
 from model.spec import LabSpec
 
 
+def _cluster(spec: LabSpec) -> list[str]:
+    if spec.platform != "gke":
+        return [f"- An existing cluster (kubeconfig context "
+                f"`{spec.cluster.kube_context or 'current'}`) with simulated GPUs."]
+    project = f" (project `{spec.gcp.project}`)" if spec.gcp.project else ""
+    return [f"- GKE cluster `{spec.cluster.name}` in `{spec.cluster.location}`{project}, "
+            f"release channel {spec.cluster.release_channel.lower()}, Dataplane V2, "
+            f"private nodes.",
+            f"- CPU system pool `{spec.system_pool.name}`: {spec.system_pool.machine_type}, "
+            f"{spec.system_pool.min_nodes}-{spec.system_pool.max_nodes} nodes."]
+
+
 def _environment(spec: LabSpec) -> list[str]:
-    lines = ["## Environment", ""]
-    if spec.platform == "gke":
-        lines.append(f"- GKE cluster `{spec.cluster.name}` in `{spec.cluster.location}` "
-                     f"(project `{spec.gcp.project}`), release channel "
-                     f"{spec.cluster.release_channel.lower()}, Dataplane V2, private nodes.")
-        lines.append(f"- CPU system pool `{spec.system_pool.name}`: "
-                     f"{spec.system_pool.machine_type}, {spec.system_pool.min_nodes}-"
-                     f"{spec.system_pool.max_nodes} nodes.")
-    else:
-        lines.append(f"- An existing cluster (kubeconfig context "
-                     f"`{spec.cluster.kube_context or 'current'}`) with simulated GPUs.")
+    lines = ["## Environment", "", *_cluster(spec)]
     lines += ["", "| GPU pool | accelerator | machine type | GPUs/node | nodes |", "|---|---|---|---|---|"]
     lines += [f"| {p.name} | {p.accelerator} ({p.gpu_memory_gb} GB) | {p.machine_type} | "
               f"{p.schedulable_gpus_per_node} | {p.min_nodes}-{p.max_nodes}"
@@ -108,18 +110,7 @@ def _candidate_environment(spec: LabSpec) -> list[str]:
     could set to break the stack (a pool's minimum, a tenant's GPU quota, a workload's
     replicas, GPUs, memory or pool) are left for the candidate to find in the cluster and
     the configuration."""
-    lines = ["## Environment", ""]
-    if spec.platform == "gke":
-        project = f" (project `{spec.gcp.project}`)" if spec.gcp.project else ""
-        lines.append(f"- GKE cluster `{spec.cluster.name}` in `{spec.cluster.location}`"
-                     f"{project}, release channel "
-                     f"{spec.cluster.release_channel.lower()}, Dataplane V2, private nodes.")
-        lines.append(f"- CPU system pool `{spec.system_pool.name}`: "
-                     f"{spec.system_pool.machine_type}, {spec.system_pool.min_nodes}-"
-                     f"{spec.system_pool.max_nodes} nodes.")
-    else:
-        lines.append(f"- An existing cluster (kubeconfig context "
-                     f"`{spec.cluster.kube_context or 'current'}`) with simulated GPUs.")
+    lines = ["## Environment", "", *_cluster(spec)]
     lines += ["", "| GPU pool | accelerator | machine type | GPUs/node | nodes |",
               "|---|---|---|---|---|"]
     lines += [f"| {p.name} | {p.accelerator} ({p.gpu_memory_gb} GB) | {p.machine_type} | "
