@@ -1,37 +1,115 @@
 """The symptom checks: one question per thing a fault can break, answered over a cluster's
-objects (rendered offline or read live), the nodes, and the stack's spec.
+objects (rendered offline or read live), the nodes, what the pods do, and the stack's spec.
 
 Each check is written from the candidate's side ("can tenant-a list tenant-b's pods?"),
 not from the fault's: the baseline answers every one with "no symptom", and a fault
-turns exactly its own check on. Answers carry the evidence.
+turns exactly its own check on. A check's findings name what they are about in the
+faults' vocabulary of targets (`workload:<tenant>/<name>`, `pool:<pool>`, `quota:<tenant>`,
+`egress:<tenant>`, `rbac:<tenant>`, `rbac-ci:<tenant>`, `dcgm`), so a verdict can be scoped
+to one fault's targets and everything else a check finds is somebody else's business.
+
+What the pods do comes from the twin offline (kube/twin.py) and from the pods, events and
+logs of a cluster or of a snapshot of one (`Context.observed`); both become `PodRun`s, so
+the same predicates judge both.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Callable, Iterable, Optional
 
 from kube.answer import Answer
 from kube.netpol import Endpoint, egress_allowed
 from kube.nodes import denied_tags
 from kube.objects import ObjectSet, ref
+from kube.pod_resources import pod_requests
 from kube.quota import make_pod, quota_admits
 from kube.rbac import Subject, can_i
-from kube.pod_resources import pod_requests
 from kube.scheduling import pod_schedulable
-from model.spec import ACCELERATOR_LABEL, GPU_RESOURCE, LabSpec, WorkloadSpec
+from kube.selectors import selector_matches
+from model.spec import ACCELERATOR_LABEL, GPU_RESOURCE, POOL_LABEL, LabSpec, WorkloadSpec
 
 DCGM_APP = "nvidia-dcgm-exporter"
-
+APP_LABEL = "app.kubernetes.io/name"
+TERMINAL = ("Succeeded", "Failed")
+FINE = ("Running", "Completed")
+# Words of kubectl's STATUS column that mean a pod failed (Init:<reason> included).
+FAILING = ("FailedCreate", "BackoffLimitExceeded", "Error", "CrashLoopBackOff", "ImagePull",
+           "ErrImage", "InvalidImageName", "CreateContainer", "RunContainer", "OOMKilled",
+           "ContainerCannotRun", "ExitCode")
+# What a container prints instead of running: the kernel refusing a foreign binary, and
+# containerd finding no manifest for the node's platform in an image index.
+WRONG_ARCHITECTURE = ("exec format error", "no match for platform")
+OUT_OF_GPU_MEMORY = ("CUDA out of memory",)
+# Where a container's log file is its stdout after all.
+STDOUT_FILES = ("/dev/stdout", "/dev/stderr", "/proc/self/fd/1", "/proc/self/fd/2",
+                "/proc/1/fd/1", "/proc/1/fd/2", "-")
+# A node younger than this (Ready since) may still be registering its device plugin.
+NODE_SETTLING = timedelta(minutes=5)
+STARTING_TAINTS = ("node.kubernetes.io/not-ready", "node.cloudprovider.kubernetes.io/uninitialized",
+                   "node.kubernetes.io/unreachable")
 
 Authorizer = Callable[[Subject, str, str, str], Answer]   # subject, verb, resource, namespace
 
 
 @dataclass
+class PodRun:
+    """What one pod does, from the twin or from a cluster: kubectl's STATUS and everything
+    the pod said (messages, reasons, events, logs)."""
+    namespace: str
+    name: Optional[str]              # None: its controller could not create it
+    workload: Optional[str]          # "<tenant>/<name>" of the stack's workload, if it is one
+    status: str                      # kubectl's STATUS column
+    phase: str = ""
+    node: Optional[str] = None
+    said: str = ""
+    gpus: int = 0
+    current: bool = True             # made from its controller's current pod template
+    events: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return f"{self.namespace}/{self.name or self.workload or '?'}"
+
+    @property
+    def healthy(self) -> bool:
+        return self.status in FINE
+
+    @property
+    def holds_gpus(self) -> bool:
+        """Charged against requests.nvidia.com/gpu: it exists and has not ended."""
+        return self.name is not None and self.phase not in TERMINAL
+
+    @property
+    def failing(self) -> bool:
+        """Does it show a failure (rather than being on its way: ContainerCreating,
+        PodInitializing, Pending while a node is added)?"""
+        if self.healthy:
+            return False
+        if any(word in self.status for word in FAILING):
+            return True
+        if self.status == "Pending" and "Unschedulable" in self.said:
+            # The cluster autoscaler may be adding a node for it.
+            return not any("TriggeredScaleUp" in e for e in self.events)
+        return False
+
+    def why(self) -> str:
+        """Its most telling line: the first that says more than a reason."""
+        lines = [l.strip() for l in self.said.splitlines() if l.strip()]
+        return next((l for l in lines if " " in l), lines[0] if lines else "")
+
+    def line(self, marker: str) -> str:
+        """The first thing it said that carries `marker`."""
+        return next((l.strip() for l in self.said.splitlines() if marker in l), marker)
+
+
+@dataclass
 class Context:
     """What the checks look at. Offline: rendered objects, nodes from the spec, RBAC answered
-    by kube.rbac. Live: objects and nodes read from the cluster, RBAC answered by the
-    API server (SubjectAccessReview), plus pods, events and logs as runtime evidence."""
+    by kube.rbac, pods from the twin. Observed (a live cluster, or a snapshot of one):
+    objects and nodes as the cluster has them, pods, events and logs as runtime evidence;
+    live, RBAC is answered by the API server (SubjectAccessReview)."""
     spec: LabSpec
     objects: ObjectSet
     nodes: list[dict]
@@ -40,7 +118,19 @@ class Context:
     logs: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (ns, pod, container)
     # Live only, when reachable: does this PromQL query return series?
     prometheus: Optional[Callable[[str], Optional[bool]]] = None
+    # Pods, events and logs come from the objects (a cluster or a snapshot), not the twin.
+    observed: bool = False
+    # When the state was read (nodes that became Ready just before may still be starting).
+    now: Optional[datetime] = None
+    # Node objects were read from the cluster (False: a snapshot without nodes, which stand
+    # in from the spec).
+    nodes_observed: bool = True
     _twin: Optional[list] = None
+    _runs: Optional[list[PodRun]] = None
+
+    def __post_init__(self) -> None:
+        if self.live:
+            self.observed = True
 
     def twin(self) -> list:
         """What the twin says the pods of these objects do on these nodes (computed once)."""
@@ -49,31 +139,209 @@ class Context:
             self._twin = simulate(self.spec, self.objects, self.nodes)
         return self._twin
 
+    def runs(self) -> list[PodRun]:
+        """What every pod does: observed, or as the twin runs them (computed once)."""
+        if self._runs is None:
+            self._runs = observed_runs(self) if self.observed else twin_runs(self, self.twin())
+        return self._runs
+
     def can_i(self, subject: Subject, verb: str, resource: str, namespace: str) -> Answer:
         if self.authorizer is not None:
             return self.authorizer(subject, verb, resource, namespace)
-        return can_i(self.objects, subject, verb, resource, namespace)
+        return can_i(self.objects, subject, verb, resource, namespace or None)
+
+    def workload_of(self, namespace: str, name: str) -> Optional[WorkloadSpec]:
+        for workload in self.spec.workloads:
+            if (workload.tenant, workload.name) == (namespace, name):
+                return workload
+        return None
+
+    def tenant_names(self) -> set[str]:
+        return {t.name for t in self.spec.tenants}
+
+
+# -- pods as runs ------------------------------------------------------------------------
+
+def _controller(objects: ObjectSet, namespace: str, name: str) -> Optional[dict]:
+    return objects.get("Deployment", name, namespace) or objects.get("Job", name, namespace)
+
+
+def _template_gpus(controller: Optional[dict]) -> int:
+    if controller is None:
+        return 0
+    spec = ((controller.get("spec") or {}).get("template") or {}).get("spec") or {}
+    return _gpu({"spec": spec})
+
+
+def twin_runs(ctx: Context, views: list) -> list[PodRun]:
+    runs = []
+    for view in views:
+        name = view.owner.split("/", 1)[1]
+        workload = f"{view.namespace}/{name}" if ctx.workload_of(view.namespace, name) \
+            else None
+        said = "\n".join([view.reason, view.message, *view.events, *view.logs.values()])
+        runs.append(PodRun(view.namespace, view.pod, workload, view.status, view.phase,
+                           view.node, said,
+                           _template_gpus(_controller(ctx.objects, view.namespace, name)),
+                           True, tuple(view.events)))
+    return runs
+
+
+def pod_status(pod: dict) -> str:
+    """kubectl's STATUS column for a pod (pkg/printers/internalversion/printers.go, printPod,
+    in outline)."""
+    status = pod.get("status") or {}
+    reason = status.get("reason") or status.get("phase") or "Pending"
+    init = status.get("initContainerStatuses") or []
+    for i, container in enumerate(init):
+        state = container.get("state") or {}
+        terminated, waiting = state.get("terminated"), state.get("waiting")
+        if terminated and terminated.get("exitCode") == 0:
+            continue
+        if terminated:
+            return "Init:" + (terminated.get("reason") or f"ExitCode:{terminated.get('exitCode')}")
+        if waiting and waiting.get("reason") and waiting["reason"] != "PodInitializing":
+            return "Init:" + waiting["reason"]
+        return f"Init:{i}/{len((pod.get('spec') or {}).get('initContainers') or init)}"
+    running = False
+    for container in reversed(status.get("containerStatuses") or []):
+        state = container.get("state") or {}
+        if (state.get("waiting") or {}).get("reason"):
+            reason = state["waiting"]["reason"]
+        elif (state.get("terminated") or {}).get("reason"):
+            reason = state["terminated"]["reason"]
+        elif state.get("terminated"):
+            code = state["terminated"].get("exitCode")
+            reason = f"ExitCode:{code}"
+        elif state.get("running"):
+            running = True
+    if reason == "Completed" and running:
+        reason = "Running"
+    if (pod.get("metadata") or {}).get("deletionTimestamp"):
+        reason = "Terminating"
+    return reason
+
+
+def _statuses(pod: dict) -> list[dict]:
+    status = pod.get("status") or {}
+    return (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or [])
+
+
+def _said(pod: dict, logs: dict, events: list[str]) -> str:
+    """Everything a pod said: its conditions, its containers' states, logs and events."""
+    namespace, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
+    status = pod.get("status") or {}
+    parts = [str(status.get("reason") or ""), str(status.get("message") or "")]
+    for condition in status.get("conditions") or []:
+        if condition.get("status") == "False":
+            parts += [str(condition.get("reason") or ""), str(condition.get("message") or "")]
+    for container in _statuses(pod):
+        parts.append(logs.get((namespace, name, container.get("name")), ""))
+        for state in ((container.get("state") or {}), (container.get("lastState") or {})):
+            for detail in state.values():
+                if isinstance(detail, dict):
+                    parts += [str(detail.get("reason") or ""), str(detail.get("message") or "")]
+                    if "exitCode" in detail:
+                        parts.append(f"exitCode={detail.get('exitCode')}")
+    return "\n".join(p for p in parts + events if p)
+
+
+def _images(spec: dict) -> dict[str, str]:
+    return {c.get("name"): c.get("image") for c in
+            (spec.get("initContainers") or []) + (spec.get("containers") or [])}
+
+
+def _is_current(pod: dict, controller: Optional[dict]) -> bool:
+    """Was the pod made from the controller's pod template as it is now (same images)?"""
+    if controller is None:
+        return False
+    template = ((controller.get("spec") or {}).get("template") or {}).get("spec") or {}
+    wanted, has = _images(template), _images(pod.get("spec") or {})
+    return all(wanted.get(name, image) == image for name, image in has.items())
+
+
+def _event_text(event: dict) -> str:
+    source = (event.get("source") or {}).get("component") or \
+        event.get("reportingComponent") or ""
+    return " ".join(str(p) for p in (event.get("type"), event.get("reason"), source,
+                                      event.get("message")) if p)
+
+
+def observed_runs(ctx: Context) -> list[PodRun]:
+    """The pods of a cluster (or a snapshot), and the creates its controllers were refused."""
+    events: dict[tuple[str, str, str], list[str]] = {}
+    for event in ctx.objects.of_kind("Event"):
+        involved = event.get("involvedObject") or {}
+        key = (involved.get("kind"), involved.get("namespace") or
+               event.get("metadata", {}).get("namespace"), involved.get("name"))
+        events.setdefault(key, []).append(_event_text(event))
+    runs = []
+    for pod in ctx.objects.of_kind("Pod"):
+        meta = pod["metadata"]
+        namespace, name = meta.get("namespace"), meta.get("name")
+        app = (meta.get("labels") or {}).get(APP_LABEL)
+        workload = f"{namespace}/{app}" if app and ctx.workload_of(namespace, app) else None
+        controller = _controller(ctx.objects, namespace, app) if workload else None
+        said_events = events.get(("Pod", namespace, name), [])
+        runs.append(PodRun(namespace, name, workload, pod_status(pod),
+                           (pod.get("status") or {}).get("phase", ""),
+                           (pod.get("spec") or {}).get("nodeName"),
+                           _said(pod, ctx.logs, said_events), _gpu(pod),
+                           _is_current(pod, controller) if workload else True,
+                           tuple(said_events)))
+    for (kind, namespace, name), texts in events.items():
+        owner = {"ReplicaSet": (name or "").rpartition("-")[0], "Job": name}.get(kind)
+        refused = [t for t in texts if " FailedCreate " in f" {t} "]
+        if owner and refused and ctx.workload_of(namespace, owner):
+            runs.append(PodRun(namespace, None, f"{namespace}/{owner}", "FailedCreate",
+                               said="\n".join(refused), events=tuple(refused)))
+    return runs
+
+
+def workload_runs(ctx: Context, workload: str) -> list[PodRun]:
+    """The current runs of one workload ("<tenant>/<name>")."""
+    return [r for r in ctx.runs() if r.workload == workload and r.current]
+
+
+# -- checks --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Finding:
+    target: str          # what it is about: workload:<t>/<n>, pool:<p>, quota:<t>, ...
+    evidence: str
 
 
 @dataclass(frozen=True)
 class SymptomCheck:
     id: str
     question: str
-    run: Callable[[Context], Answer]      # allowed=True means: the symptom is present
+    find: Callable[[Context], list[Finding]]
+    healthy: str                  # the answer when nothing is found
+
+    def findings(self, ctx: Context, targets: Optional[Iterable[str]] = None) -> list[Finding]:
+        found = self.find(ctx)
+        if targets is None:
+            return found
+        wanted = set(targets)
+        return [f for f in found if f.target in wanted]
+
+    def run(self, ctx: Context, targets: Optional[Iterable[str]] = None) -> Answer:
+        """allowed=True means: the symptom is present (on these targets, if given)."""
+        return present((f.evidence for f in self.findings(ctx, targets)), self.healthy)
 
 
 CHECKS: dict[str, SymptomCheck] = {}
 
 
-def check(check_id: str, question: str):
-    def register(fn: Callable[[Context], Answer]) -> Callable[[Context], Answer]:
-        CHECKS[check_id] = SymptomCheck(check_id, question, fn)
+def check(check_id: str, question: str, healthy: str):
+    def register(fn: Callable[[Context], list[Finding]]) -> Callable[[Context], list[Finding]]:
+        CHECKS[check_id] = SymptomCheck(check_id, question, fn, healthy)
         return fn
     return register
 
 
 def present(evidence: Iterable[str], healthy: str) -> Answer:
-    evidence = list(evidence)
+    evidence = list(dict.fromkeys(evidence))
     return Answer(True, "; ".join(evidence)) if evidence else Answer(False, healthy)
 
 
@@ -81,23 +349,32 @@ def _gpu(pod: dict) -> int:
     return int(pod_requests(pod.get("spec") or {}).get(GPU_RESOURCE, 0))
 
 
-def _workload_for(ctx: Context, controller: dict) -> Optional[WorkloadSpec]:
-    meta = controller["metadata"]
-    for workload in ctx.spec.workloads:
-        if (workload.tenant, workload.name) == (meta.get("namespace"), meta.get("name")):
-            return workload
-    return None
-
-
 def _gpu_nodes(nodes: list[dict]) -> list[dict]:
     return [n for n in nodes if ACCELERATOR_LABEL in (n["metadata"].get("labels") or {})]
 
 
+def _allocatable_gpus(node: dict) -> int:
+    return int(float((node.get("status") or {}).get("allocatable", {}).get(GPU_RESOURCE, 0)))
+
+
+def stack_workload_pods(ctx: Context) -> list[tuple[dict, dict, int, str]]:
+    """(controller, pod from its template, pods it runs, "<tenant>/<name>") for the
+    controllers that are the stack's workloads (not the add-ons', not a candidate's
+    experiments)."""
+    found = []
+    for controller, pod, count in ctx.objects.workload_pods():
+        meta = controller["metadata"]
+        if ctx.workload_of(meta.get("namespace"), meta.get("name")):
+            found.append((controller, pod, count, f"{meta['namespace']}/{meta['name']}"))
+    return found
+
+
 # -- tenants ------------------------------------------------------------------------------
 
-@check("cross-tenant-access", "Can a member of one tenant read another tenant's pods?")
-def cross_tenant_access(ctx: Context) -> Answer:
-    evidence = []
+@check("cross-tenant-access", "Can a member of one tenant read another tenant's pods?",
+       "no tenant member can list another tenant's pods")
+def cross_tenant_access(ctx: Context) -> list[Finding]:
+    found = []
     for own in ctx.spec.tenants:
         members = [Subject.group(g) for g in own.admin_groups + own.developer_groups]
         members += [Subject.service_account(own.name, sa) for sa in ("workload", "job-submitter")]
@@ -107,197 +384,377 @@ def cross_tenant_access(ctx: Context) -> Answer:
             for subject in members:
                 answer = ctx.can_i(subject, "list", "pods", other.name)
                 if answer:
-                    evidence.append(f"{subject} can list pods in {other.name}: {answer.reason}")
-    return present(evidence, "no tenant member can list another tenant's pods")
+                    found.append(Finding(f"rbac:{other.name}", f"{subject} can list pods in "
+                                                               f"{other.name}: {answer.reason}"))
+    return found
+
+
+def _quota_without_usage(objects: ObjectSet, namespace: str) -> ObjectSet:
+    """The namespace's LimitRanges and ResourceQuotas, the quotas as their spec says (no
+    status): what the quota allows, whatever already runs."""
+    quotas = [{k: v for k, v in q.items() if k != "status"}
+              for q in objects.of_kind("ResourceQuota", namespace)]
+    return ObjectSet(objects.of_kind("LimitRange", namespace) + quotas)
 
 
 @check("gpu-quota-unenforced",
-       "Would a tenant's quota admit more GPUs than the tenant is allocated?")
-def gpu_quota_unenforced(ctx: Context) -> Answer:
-    evidence = []
+       "Would a tenant's quota admit more GPUs than the tenant is allocated?",
+       "every tenant's quota stops GPU requests beyond its allocation, and no tenant's pods "
+       "hold more")
+def gpu_quota_unenforced(ctx: Context) -> list[Finding]:
+    found = []
     for tenant in ctx.spec.tenants:
-        # A probe that asks for next to no CPU and memory, so only the GPU line is tested.
+        # A probe that asks for next to no CPU and memory, so only the GPU line is tested,
+        # against an empty namespace: what already runs says nothing about the limit.
         probe = make_pod(gpus=1, cpu="10m", memory="16Mi")
-        beyond = quota_admits(ctx.objects, tenant.name, probe, copies=tenant.gpus + 1)
+        beyond = quota_admits(_quota_without_usage(ctx.objects, tenant.name), tenant.name,
+                              probe, copies=tenant.gpus + 1)
         if beyond:
             asked = sum(w.gpus * w.replicas for w in ctx.spec.workloads if w.tenant == tenant.name)
-            evidence.append(f"{tenant.name} is allocated {tenant.gpus} GPU(s) but its quota "
-                            f"admits {tenant.gpus + 1} ({beyond.reason}); its workloads ask "
-                            f"for {asked}")
-    return present(evidence, "every tenant's quota stops GPU requests beyond its allocation")
+            found.append(Finding(f"quota:{tenant.name}", f"{tenant.name} is allocated "
+                                 f"{tenant.gpus} GPU(s) but its quota admits {tenant.gpus + 1} "
+                                 f"({beyond.reason}); its workloads ask for {asked}"))
+        holding = [r for r in ctx.runs() if r.namespace == tenant.name and r.holds_gpus
+                   and r.gpus]
+        held = sum(r.gpus for r in holding)
+        if held > tenant.gpus:
+            pods = ", ".join(f"{r.name} ({r.gpus}, {r.status})" for r in holding)
+            found.append(Finding(f"quota:{tenant.name}", f"{tenant.name}'s pods request {held} "
+                                 f"GPUs, beyond its allocation of {tenant.gpus}: {pods}"))
+    return found
 
 
-@check("tenant-egress-blocked", "Is a tenant cut off from registries and the internet?")
-def tenant_egress_blocked(ctx: Context) -> Answer:
-    evidence = []
+@check("tenant-egress-blocked", "Is a tenant cut off from registries and the internet?",
+       "every tenant reaches the internet")
+def tenant_egress_blocked(ctx: Context) -> list[Finding]:
+    found = []
     cut_off = denied_tags(ctx.objects)
     for tenant in ctx.spec.tenants:
+        target = f"egress:{tenant.name}"
         internet = egress_allowed(ctx.objects, tenant.name, Endpoint.internet())
         if not internet:
-            evidence.append(f"NetworkPolicy: {internet.reason}")
+            found.append(Finding(target, f"NetworkPolicy: {internet.reason}"))
         for workload in ctx.spec.workloads:
             pool = next((p for p in ctx.spec.gpu_pools if p.name == workload.pool), None)
             if workload.tenant == tenant.name and pool and pool.network_tag in cut_off:
-                evidence.append(f"GCP firewall denies egress from {pool.name} nodes "
-                                f"(tag {pool.network_tag}), where {tenant.name}/{workload.name} "
-                                f"runs")
-    return present(evidence, "every tenant reaches the internet")
+                found.append(Finding(target, f"GCP firewall denies egress from {pool.name} "
+                                     f"nodes (tag {pool.network_tag}), where "
+                                     f"{tenant.name}/{workload.name} runs"))
+        for run in ctx.runs():
+            if run.namespace != tenant.name or not run.current:
+                continue
+            if "ImagePull" in run.status or "ErrImagePull" in run.status:
+                if "timeout" in run.said:
+                    found.append(Finding(target, f"pod {run.label}: {run.status}: image pulls "
+                                         f"time out ({run.line('timeout')}); look at the VPC "
+                                         f"firewall"))
+            elif "pypi.org timed out" in run.said:
+                found.append(Finding(target, f"pod {run.label}: {run.status}: pip cannot reach "
+                                     f"pypi.org ({run.line('timed out')})"))
+    return found
 
 
-@check("job-submission-forbidden", "Is a tenant's CI identity forbidden to create Jobs?")
-def job_submission_forbidden(ctx: Context) -> Answer:
-    evidence = []
+@check("job-submission-forbidden", "Is a tenant's CI identity forbidden to create Jobs?",
+       "every tenant's job-submitter may create Jobs")
+def job_submission_forbidden(ctx: Context) -> list[Finding]:
+    found = []
     for tenant in ctx.spec.tenants:
         ci = Subject.service_account(tenant.name, "job-submitter")
         answer = ctx.can_i(ci, "create", "jobs", tenant.name)
         if not answer:
-            evidence.append(f"{tenant.name}: {answer.reason}")
-    return present(evidence, "every tenant's job-submitter may create Jobs")
+            found.append(Finding(f"rbac-ci:{tenant.name}", f"{tenant.name}: {answer.reason}"))
+    return found
 
 
 # -- GPUs on the nodes ----------------------------------------------------------------------
 
-@check("gpus-not-advertised", "Do GPU nodes fail to advertise nvidia.com/gpu?")
-def gpus_not_advertised(ctx: Context) -> Answer:
-    return present((f"node {n['metadata']['name']} "
-                    f"({n['metadata']['labels'][ACCELERATOR_LABEL]}) has no allocatable "
-                    f"{GPU_RESOURCE}: no device plugin runs there"
-                    for n in _gpu_nodes(ctx.nodes)
-                    if not int((n.get("status") or {}).get("allocatable", {})
-                               .get(GPU_RESOURCE, 0))),
-                   "every GPU node advertises its GPUs")
+def node_starting(ctx: Context, node: dict) -> bool:
+    """A node not Ready yet, or Ready for less than NODE_SETTLING: its device plugin may
+    not have registered (a spot replacement, a scale-up)."""
+    taints = {t.get("key") for t in (node.get("spec") or {}).get("taints") or []}
+    if taints & set(STARTING_TAINTS):
+        return True
+    ready = next((c for c in (node.get("status") or {}).get("conditions") or []
+                  if c.get("type") == "Ready"), None)
+    if ready is None:
+        return False                  # offline nodes carry no conditions: settled
+    if ready.get("status") != "True":
+        return True
+    since = ready.get("lastTransitionTime")
+    if ctx.now is not None and since:
+        try:
+            moment = datetime.fromisoformat(str(since).replace("Z", "+00:00"))
+        except ValueError:
+            return False
+        return ctx.now - moment < NODE_SETTLING
+    return False
 
 
-@check("dcgm-not-scraped", "Are DCGM GPU metrics missing from Prometheus?")
-def dcgm_not_scraped(ctx: Context) -> Answer:
-    monitors = [m for m in ctx.objects.of_kind("ServiceMonitor")
-                if (m["spec"].get("selector") or {}).get("matchLabels", {}).get("app") == DCGM_APP]
+@check("gpus-not-advertised", "Do GPU nodes fail to advertise nvidia.com/gpu?",
+       "every GPU node advertises its GPUs")
+def gpus_not_advertised(ctx: Context) -> list[Finding]:
+    if not ctx.nodes_observed:
+        return []            # nodes standing in from the spec say nothing of a cluster's
+    found = []
+    for node in _gpu_nodes(ctx.nodes):
+        labels = node["metadata"]["labels"]
+        if _allocatable_gpus(node) or node_starting(ctx, node):
+            continue
+        found.append(Finding(f"pool:{labels.get(POOL_LABEL)}",
+                             f"node {node['metadata']['name']} ({labels[ACCELERATOR_LABEL]}) has "
+                             f"no allocatable {GPU_RESOURCE}: no device plugin runs there"))
+    return found
+
+
+def _selects(selector: Optional[dict], labels: dict) -> bool:
+    return selector is not None and selector_matches(selector, labels)
+
+
+@check("dcgm-not-scraped", "Are DCGM GPU metrics missing from Prometheus?",
+       "a ServiceMonitor scrapes the DCGM exporter")
+def dcgm_not_scraped(ctx: Context) -> list[Finding]:
+    exporter = {"app": DCGM_APP}
+    monitors = [m for m in ctx.objects.of_kind("ServiceMonitor") + ctx.objects.of_kind("PodMonitor")
+                if _selects((m.get("spec") or {}).get("selector"), exporter)]
     if monitors:
-        return Answer(False, f"{ref(monitors[0])} scrapes the DCGM exporter")
+        return []
     operator = ctx.objects.get("HelmRelease", "gpu-operator", "gpu-operator")
     if operator:
-        exporter = (operator["spec"].get("values") or {}).get("dcgmExporter") or {}
-        if exporter.get("enabled") and (exporter.get("serviceMonitor") or {}).get("enabled"):
-            return Answer(False, "the GPU Operator deploys the DCGM exporter with a "
-                                 "ServiceMonitor")
-        return Answer(True, "the GPU Operator's dcgmExporter "
-                            + ("ServiceMonitor is off" if exporter.get("enabled")
-                               else "is off"))
-    return Answer(True, "no ServiceMonitor scrapes the DCGM exporter")
+        values = (operator["spec"].get("values") or {}).get("dcgmExporter") or {}
+        if values.get("enabled", True) and (values.get("serviceMonitor") or {}).get("enabled"):
+            return []
+        return [Finding("dcgm", "the GPU Operator's dcgmExporter " +
+                        ("ServiceMonitor is off" if values.get("enabled", True) else "is off"))]
+    return [Finding("dcgm", "no ServiceMonitor or PodMonitor scrapes the DCGM exporter")]
 
 
 # -- workloads -------------------------------------------------------------------------------
 
-@check("tenant-observability-broken",
-       "Does a tenant workload escape Prometheus or kubectl logs?")
-def tenant_observability_broken(ctx: Context) -> Answer:
-    evidence = []
-    for controller, pod, _ in ctx.objects.workload_pods():
-        namespace, name = controller["metadata"]["namespace"], controller["metadata"]["name"]
-        labels = pod["metadata"].get("labels") or {}
-        ports = {p.get("name") for c in pod["spec"].get("containers") or []
-                 for p in c.get("ports") or []}
-        monitors = [m for m in ctx.objects.of_kind("PodMonitor", namespace)
-                    if all(labels.get(k) == v for k, v in
-                           ((m["spec"].get("selector") or {}).get("matchLabels") or {}).items())]
-        scraped = [m for m in monitors if any(e.get("port") in ports for e in
-                                              m["spec"].get("podMetricsEndpoints") or [])]
-        if not scraped:
-            why = ("its PodMonitor scrapes a port the pod does not have" if monitors
-                   else "no PodMonitor selects its pods")
-            evidence.append(f"{namespace}/{name} is not scraped: {why}")
-        for container in pod["spec"].get("containers") or []:
-            if "--log-file" in (container.get("args") or []):
-                evidence.append(f"{namespace}/{name} writes its logs to a file, so kubectl "
-                                f"logs shows nothing")
-    return present(evidence, "every workload is scraped and logs to stdout")
+def _container_ports(pod: dict) -> list[dict]:
+    return [p for c in (pod.get("spec") or {}).get("containers") or []
+            for p in c.get("ports") or []]
 
 
-def _pods_saying(ctx: Context, *markers: str) -> list[str]:
-    """Pods (as the twin runs them) whose logs or status message carry one of the markers."""
+def _port_matches(ports: list[dict], wanted) -> bool:
+    """A port given by name or number against the pod's container ports."""
+    if wanted is None:
+        return False
+    for port in ports:
+        if isinstance(wanted, str) and not wanted.isdigit():
+            if port.get("name") == wanted:
+                return True
+        elif float(port.get("containerPort", -1)) == float(wanted):
+            return True
+    return False
+
+
+def _in_namespaces(monitor: dict, namespace: str) -> bool:
+    """Does the monitor look at pods (or Services) in `namespace`?"""
+    selector = (monitor.get("spec") or {}).get("namespaceSelector") or {}
+    if selector.get("any"):
+        return True
+    if selector.get("matchNames"):
+        return namespace in selector["matchNames"]
+    return monitor["metadata"].get("namespace") == namespace
+
+
+def scraped_by(ctx: Context, pod: dict) -> list[str]:
+    """The PodMonitors and ServiceMonitors through which Prometheus scrapes this pod (it
+    selects every monitor: kube-prometheus-stack runs with the NilUsesHelmValues selectors
+    off)."""
+    namespace = pod["metadata"]["namespace"]
+    labels = pod["metadata"].get("labels") or {}
+    ports = _container_ports(pod)
     found = []
-    for view in ctx.twin():
-        text = " ".join([view.message, *view.logs.values()])
-        hit = next((m for m in markers if m in text), None)
-        if hit:
-            line = next((l for l in text.splitlines() if hit in l), hit)
-            found.append(f"{view.namespace}/{view.pod or view.owner} on {view.node}: "
-                         f"{view.status}: {line.strip()}")
+    for monitor in ctx.objects.of_kind("PodMonitor"):
+        spec = monitor.get("spec") or {}
+        if not _in_namespaces(monitor, namespace) or not _selects(spec.get("selector"), labels):
+            continue
+        for endpoint in spec.get("podMetricsEndpoints") or []:
+            if any(_port_matches(ports, endpoint.get(key))
+                   for key in ("port", "portNumber", "targetPort")):
+                found.append(ref(monitor))
+                break
+    for monitor in ctx.objects.of_kind("ServiceMonitor"):
+        spec = monitor.get("spec") or {}
+        if not _in_namespaces(monitor, namespace):
+            continue
+        for service in ctx.objects.of_kind("Service", namespace):
+            service_spec = service.get("spec") or {}
+            if not _selects(spec.get("selector"), service["metadata"].get("labels") or {}):
+                continue
+            if not service_spec.get("selector") or \
+                    not selector_matches({"matchLabels": service_spec["selector"]}, labels):
+                continue
+            for endpoint in spec.get("endpoints") or []:
+                target = endpoint.get("targetPort")
+                if target is not None and _port_matches(ports, target):
+                    found.append(ref(monitor))
+                    break
+                port = next((p for p in service_spec.get("ports") or []
+                             if p.get("name") == endpoint.get("port")), None)
+                if port and _port_matches(ports, port.get("targetPort", port.get("port"))):
+                    found.append(ref(monitor))
+                    break
     return found
 
 
-@check("image-arch-mismatch", "Is a workload's image built for another CPU architecture?")
-def image_arch_mismatch(ctx: Context) -> Answer:
-    return present(_pods_saying(ctx, "exec format error", "no match for platform"),
-                   "every image pulls and starts on its nodes' architecture")
+def logs_elsewhere(pod: dict) -> list[str]:
+    """Containers whose log goes to a file no container streams to stdout."""
+    containers = (pod.get("spec") or {}).get("containers") or []
+    commands = [" ".join(map(str, (c.get("command") or []) + (c.get("args") or [])))
+                for c in containers]
+    found = []
+    for container in containers:
+        args = [str(a) for a in container.get("args") or []]
+        files = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--log-file"]
+        files += [a.split("=", 1)[1] for a in args if a.startswith("--log-file=")]
+        for path in files:
+            if path in STDOUT_FILES:
+                continue
+            streamed = any("tail" in command and path in command for command in commands)
+            if not streamed:
+                found.append(f"{container.get('name')} ({path})")
+    return found
 
 
-@check("gpu-memory-exceeds-gpu", "Does a workload need more GPU memory than its GPU has?")
-def gpu_memory_exceeds_gpu(ctx: Context) -> Answer:
-    return present(_pods_saying(ctx, "CUDA out of memory"),
-                   "no workload runs out of GPU memory")
+@check("tenant-observability-broken",
+       "Does a tenant workload escape Prometheus or kubectl logs?",
+       "every workload is scraped and logs to stdout")
+def tenant_observability_broken(ctx: Context) -> list[Finding]:
+    found = []
+    monitoring = ctx.spec.addons.monitoring.enabled
+    for controller, pod, _, workload in stack_workload_pods(ctx):
+        target = f"workload:{workload}"
+        if monitoring and not scraped_by(ctx, pod):
+            namespace = pod["metadata"]["namespace"]
+            monitors = [m for m in ctx.objects.of_kind("PodMonitor", namespace)
+                        if _selects((m.get("spec") or {}).get("selector"),
+                                    pod["metadata"].get("labels") or {})]
+            why = ("its PodMonitor scrapes a port the pod does not have" if monitors
+                   else "no PodMonitor or ServiceMonitor selects its pods")
+            found.append(Finding(target, f"{workload} is not scraped: {why}"))
+        for container in logs_elsewhere(pod):
+            found.append(Finding(target, f"{workload} writes its logs to a file ({container}), "
+                                         f"so kubectl logs shows nothing"))
+    return found
 
 
-@check("gpu-held-on-cpu", "Does a workload hold a GPU but compute on the CPU?")
-def gpu_held_on_cpu(ctx: Context) -> Answer:
-    evidence = []
-    for controller, pod, _ in ctx.objects.workload_pods():
+def _runs_saying(ctx: Context, markers: tuple[str, ...]) -> list[Finding]:
+    """Pods of the stack's workloads whose logs, messages or events carry a marker."""
+    found = []
+    for run in ctx.runs():
+        if run.workload is None or not run.current:
+            continue
+        hit = next((m for m in markers if m in run.said), None)
+        if hit:
+            where = f" on {run.node}" if run.node else ""
+            found.append(Finding(f"workload:{run.workload}",
+                                 f"{run.label}{where}: {run.status}: {run.line(hit)}"))
+    return found
+
+
+@check("image-arch-mismatch", "Is a workload's image built for another CPU architecture?",
+       "every image pulls and starts on its nodes' architecture")
+def image_arch_mismatch(ctx: Context) -> list[Finding]:
+    return _runs_saying(ctx, WRONG_ARCHITECTURE)
+
+
+@check("gpu-memory-exceeds-gpu", "Does a workload need more GPU memory than its GPU has?",
+       "no workload runs out of GPU memory")
+def gpu_memory_exceeds_gpu(ctx: Context) -> list[Finding]:
+    return _runs_saying(ctx, OUT_OF_GPU_MEMORY)
+
+
+@check("gpu-held-on-cpu", "Does a workload hold a GPU but compute on the CPU?",
+       "every workload that holds a GPU computes on it")
+def gpu_held_on_cpu(ctx: Context) -> list[Finding]:
+    found = []
+    for controller, pod, _, workload in stack_workload_pods(ctx):
         for container in pod["spec"].get("containers") or []:
-            args = container.get("args") or []
-            if _gpu(pod) and "--device" in args and args[args.index("--device") + 1] == "cpu":
-                evidence.append(f"{ref(controller)} requests {_gpu(pod)} GPU(s) and runs "
-                                f"infer.py --device cpu")
-    return present(evidence, "every workload that holds a GPU computes on it")
+            args = [str(a) for a in container.get("args") or []]
+            device = args[args.index("--device") + 1] if "--device" in args[:-1] else None
+            if _gpu(pod) and device == "cpu":
+                found.append(Finding(f"workload:{workload}", f"{ref(controller)} requests "
+                                     f"{_gpu(pod)} GPU(s) and runs infer.py --device cpu"))
+    return found
 
 
-@check("gpu-pod-off-gpu-pool", "Does a GPU pod target nodes that have no GPUs?")
-def gpu_pod_off_gpu_pool(ctx: Context) -> Answer:
+def _placement_only(pod: dict) -> dict:
+    """The pod without its resource requests: where may it go at all?"""
+    return {**pod, "spec": {**pod["spec"], "containers": [
+        {**c, "resources": {}} for c in pod["spec"].get("containers") or []],
+        "initContainers": []}}
+
+
+@check("gpu-pod-off-gpu-pool", "Does a GPU pod target nodes that have no GPUs?",
+       "every GPU pod targets GPU nodes")
+def gpu_pod_off_gpu_pool(ctx: Context) -> list[Finding]:
     gpu_nodes = _gpu_nodes(ctx.nodes)
-    evidence = []
-    for controller, pod, _ in ctx.objects.workload_pods():
+    found = []
+    for controller, pod, _, workload in stack_workload_pods(ctx):
         if not _gpu(pod):
             continue
-        relaxed = {**pod, "spec": {**pod["spec"], "containers": [
-            {**c, "resources": {}} for c in pod["spec"].get("containers") or []],
-            "initContainers": []}}
-        if not pod_schedulable(relaxed, gpu_nodes):
+        if not pod_schedulable(_placement_only(pod), gpu_nodes):
             selector = pod["spec"].get("nodeSelector")
-            evidence.append(f"{ref(controller)} requests GPUs but its node selector "
-                            f"{selector} matches no GPU node: "
-                            f"{pod_schedulable(pod, ctx.nodes).reason}")
-    return present(evidence, "every GPU pod targets GPU nodes")
+            found.append(Finding(f"workload:{workload}", f"{ref(controller)} requests GPUs but "
+                                 f"its node selector {selector} matches no GPU node: "
+                                 f"{pod_schedulable(pod, ctx.nodes).reason}"))
+    return found
 
 
-@check("gpu-request-exceeds-node", "Does a pod ask for more GPUs than any node has?")
-def gpu_request_exceeds_node(ctx: Context) -> Answer:
-    largest = {p.name: p.schedulable_gpus_per_node for p in ctx.spec.gpu_pools}
-    evidence = []
-    for controller, pod, _ in ctx.objects.workload_pods():
-        pool = (pod["spec"].get("nodeSelector") or {}).get("gpu-lab/pool")
-        if pool in largest and _gpu(pod) > largest[pool]:
-            evidence.append(f"{ref(controller)} asks for {_gpu(pod)} GPUs per pod; {pool} "
-                            f"nodes have {largest[pool]}: Pending, Insufficient {GPU_RESOURCE}")
-    return present(evidence, "every pod's GPUs fit on one node of its pool")
+@check("gpu-request-exceeds-node", "Does a pod ask for more GPUs than any node has?",
+       "every pod's GPUs fit on one node of its pool")
+def gpu_request_exceeds_node(ctx: Context) -> list[Finding]:
+    found = []
+    for controller, pod, _, workload in stack_workload_pods(ctx):
+        asked = _gpu(pod)
+        if not asked:
+            continue
+        placement = _placement_only(pod)
+        reachable = [n for n in _gpu_nodes(ctx.nodes) if pod_schedulable(placement, [n])]
+        # Nodes without a device plugin are gpus-not-advertised's business.
+        sizes = {n["metadata"]["name"]: _allocatable_gpus(n) for n in reachable
+                 if _allocatable_gpus(n)}
+        pool = (pod["spec"].get("nodeSelector") or {}).get(POOL_LABEL)
+        where = f"{pool} nodes" if pool else "the nodes it may use"
+        if sizes:
+            largest = max(sizes.values())
+            if asked > largest:
+                found.append(Finding(f"workload:{workload}", f"{ref(controller)} asks for "
+                                     f"{asked} GPUs per pod; {where} have at most {largest} "
+                                     f"(allocatable): Pending, Insufficient {GPU_RESOURCE}"))
+        elif not reachable and ctx.observed:
+            # A pool scaled to zero has no nodes to read: its spec says what a new one has.
+            spec_pool = next((p for p in ctx.spec.gpu_pools if p.name == pool), None)
+            if spec_pool and asked > spec_pool.schedulable_gpus_per_node:
+                found.append(Finding(f"workload:{workload}", f"{ref(controller)} asks for "
+                                     f"{asked} GPUs per pod; a {pool} node would have "
+                                     f"{spec_pool.schedulable_gpus_per_node} (no node of the "
+                                     f"pool is up)"))
+    return found
 
 
-@check("replicas-pinned", "Are a workload's replicas forced onto one node while others idle?")
-def replicas_pinned(ctx: Context) -> Answer:
+@check("replicas-pinned", "Are a workload's replicas forced onto one node while others idle?",
+       "replicas are free to spread over the pool's nodes")
+def replicas_pinned(ctx: Context) -> list[Finding]:
     nodes_per_pool = {p.name: p.max_nodes for p in ctx.spec.gpu_pools}
-    evidence = []
-    for controller, pod, replicas in ctx.objects.workload_pods():
+    found = []
+    for controller, pod, replicas, workload in stack_workload_pods(ctx):
         labels = pod["metadata"].get("labels") or {}
         terms = (((pod["spec"].get("affinity") or {}).get("podAffinity") or {})
                  .get("requiredDuringSchedulingIgnoredDuringExecution") or [])
-        pool = (pod["spec"].get("nodeSelector") or {}).get("gpu-lab/pool")
+        pool = (pod["spec"].get("nodeSelector") or {}).get(POOL_LABEL)
         for term in terms:
             own = all(labels.get(k) == v for k, v in
                       ((term.get("labelSelector") or {}).get("matchLabels") or {}).items())
             if (own and term.get("topologyKey") == "kubernetes.io/hostname" and replicas > 1
                     and nodes_per_pool.get(pool, 1) > 1):
-                evidence.append(f"{ref(controller)}: all {replicas} replicas must share one "
-                                f"node (required pod affinity on kubernetes.io/hostname) "
-                                f"while {pool} has {nodes_per_pool[pool]} nodes")
-    return present(evidence, "replicas are free to spread over the pool's nodes")
+                found.append(Finding(f"workload:{workload}", f"{ref(controller)}: all "
+                                     f"{replicas} replicas must share one node (required pod "
+                                     f"affinity on kubernetes.io/hostname) while {pool} has "
+                                     f"{nodes_per_pool[pool]} nodes"))
+    return found
 
 
 def run_all(ctx: Context) -> dict[str, Answer]:

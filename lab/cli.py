@@ -198,25 +198,69 @@ def _api_client(kubeconfig: Optional[Path], context: Optional[str]):
         _fail(f"cannot load the kubeconfig: {err}", code=3)
 
 
-def _run_verify(stack, config_file, kubeconfig, context, prometheus_url):
-    from datetime import datetime, timezone
+class _Grading:
+    """The stack, its references and the source of the judged state, for verify and report:
+    exits 2 on bad config or options, 3 when the source cannot be read."""
 
-    from lab.live import live_context
-    from lab.verify import verify as run_verify
+    def __init__(self, stack, config_file, kubeconfig, context, prometheus_url,
+                 snapshot: Optional[Path] = None, handout_dir: Optional[Path] = None):
+        from lab import grading
+        from lab.render import PLACEHOLDER_PROJECT
 
-    spec = _stack_spec(stack, config_file)
-    api_client = _api_client(kubeconfig, context)
-    started = datetime.now(timezone.utc)
-    try:
-        verdicts = run_verify(spec, live_context(spec, api_client, prometheus_url))
-    except Exception as err:  # noqa: BLE001 - the client raises many kinds; one line is enough
-        _fail(f"cannot read the cluster: {type(err).__name__}: {str(err).splitlines()[0]}",
-              code=3)
-    return spec, verdicts, started, datetime.now(timezone.utc)
+        if snapshot is not None and handout_dir is not None:
+            _fail("give at most one of --snapshot FILE and --handout DIR")
+        self.name, values = load_stack_values(stack, config_file)
+        values.setdefault("gcp:project", PLACEHOLDER_PROJECT)
+        self.spec = _stack_spec(stack, config_file)
+        self.snapshot, self.handout_dir, self.prometheus_url = snapshot, handout_dir, \
+            prometheus_url
+        self.api_client = _api_client(kubeconfig, context) \
+            if snapshot is None and handout_dir is None else None
+        try:
+            self.reference = grading.reference(values, self.name)
+        except ConfigError as err:
+            _fail(str(err))
+
+    @property
+    def live(self) -> bool:
+        return self.api_client is not None
+
+    def run(self):
+        """(grade, judged state, started, finished); exits 3 when the source cannot be read."""
+        from datetime import datetime, timezone
+
+        from lab import grading
+
+        started = datetime.now(timezone.utc)
+        try:
+            if self.snapshot is not None:
+                state = grading.read_snapshot(self.spec, self.snapshot)
+            elif self.handout_dir is not None:
+                state = grading.read_handout(self.spec, self.handout_dir, self.name)
+            else:
+                state = grading.read_live(self.spec, self.api_client, self.prometheus_url)
+        except grading.SourceError as err:
+            _fail(str(err), code=3)
+        try:
+            result = grading.grade(self.spec, state.context, self.reference)
+        except Exception as err:  # noqa: BLE001 - live, access questions go to the API server
+            if not self.live:
+                raise
+            _fail(f"cannot read the cluster: {type(err).__name__}: "
+                  f"{(str(err).splitlines() or [''])[0]}", code=3)
+        return result, state, started, datetime.now(timezone.utc)
 
 
 KUBECONFIG_OPTION = typer.Option(None, "--kubeconfig", help="Default: $KUBECONFIG or ~/.kube/config.")
 CONTEXT_OPTION = typer.Option(None, "--context", help="kubeconfig context (default: current).")
+SNAPSHOT_OPTION = typer.Option(
+    None, "--snapshot", metavar="FILE",
+    help="Judge this snapshot instead of a cluster: `kubectl get ... -A -o yaml` output (a "
+         "List or several documents; pods with status, events, nodes).")
+HANDOUT_OPTION = typer.Option(
+    None, "--handout", metavar="DIR",
+    help="Judge the candidate's edited handout project instead: rendered offline, its pods "
+         "from the twin.")
 PROMETHEUS_OPTION = typer.Option(None, "--prometheus-url",
                                  help="e.g. http://localhost:9090 after a port-forward.")
 
@@ -228,15 +272,54 @@ def verify(
     kubeconfig: Optional[Path] = KUBECONFIG_OPTION,
     context: Optional[str] = CONTEXT_OPTION,
     prometheus_url: Optional[str] = PROMETHEUS_OPTION,
-    as_json: bool = typer.Option(False, "--json", help="Print the verdicts as JSON."),
+    snapshot: Optional[Path] = SNAPSHOT_OPTION,
+    handout_dir: Optional[Path] = HANDOUT_OPTION,
+    watch: Optional[float] = typer.Option(
+        None, "--watch", metavar="SECONDS",
+        help="Live: check again every SECONDS until every fault is fixed without collateral "
+             "(Ctrl-C stops), recording when each fault turned fixed (for `lab report`)."),
+    rounds: Optional[int] = typer.Option(None, "--rounds",
+                                         help="With --watch: stop after this many checks."),
+    output_dir: Path = typer.Option(Path("reports"), "--output-dir",
+                                    help="Where --watch keeps its record (watch/<STACK>.json)."),
+    as_json: bool = typer.Option(False, "--json",
+                                 help='Print {"verdicts": [...], "collateral": [...]}.'),
 ) -> None:
-    """Check a live cluster: which of the stack's faults are still there (exit 0: all fixed)."""
-    from lab.verify import FIXED, table
+    """Grade the candidate's fix: per fault present, fixed or cannot tell, and the collateral
+    (what the changes broke that the healthy stack has). Judges a live cluster, a snapshot
+    (--snapshot) or the candidate's edited handout (--handout). Exit 0: every fault fixed and
+    no collateral; 1: not yet; 3: the source cannot be read."""
+    import time
+    from datetime import datetime, timezone
 
-    _, verdicts, _, _ = _run_verify(stack, config_file, kubeconfig, context, prometheus_url)
-    typer.echo(json.dumps([v.to_json() for v in verdicts], indent=2) if as_json
-               else table(verdicts))
-    raise typer.Exit(0 if all(v.status == FIXED for v in verdicts) else 1)
+    from lab import grading
+
+    grader = _Grading(stack, config_file, kubeconfig, context, prometheus_url, snapshot,
+                      handout_dir)
+    if watch is not None and not grader.live:
+        _fail("--watch re-reads a live cluster; a snapshot or a handout does not change")
+    record_path = grading.watch_path(output_dir, grader.name)
+    record = grading.Watch.load(record_path, grader.name, datetime.now(timezone.utc)) \
+        if watch is not None else None
+    checks = 0
+    while True:
+        result, _, _, finished = grader.run()
+        checks += 1
+        if record is None:
+            break
+        for line in record.update(result, finished):
+            typer.echo(line)
+        record.save(record_path)
+        if result.passed or (rounds is not None and checks >= rounds):
+            break
+        try:
+            time.sleep(watch)
+        except KeyboardInterrupt:
+            break
+    typer.echo(json.dumps(result.to_json(), indent=2) if as_json else result.table())
+    if record is not None and not as_json:
+        typer.echo(f"watch record: {record_path}")
+    raise typer.Exit(result.exit_code)
 
 
 @app.command()
@@ -249,24 +332,37 @@ def report(
     kubeconfig: Optional[Path] = KUBECONFIG_OPTION,
     context: Optional[str] = CONTEXT_OPTION,
     prometheus_url: Optional[str] = PROMETHEUS_OPTION,
+    snapshot: Optional[Path] = SNAPSHOT_OPTION,
+    handout_dir: Optional[Path] = HANDOUT_OPTION,
     output_dir: Path = typer.Option(Path("reports"), "--output-dir",
-                                    help="Where the local copy is written."),
+                                    help="Where the local copies are written."),
 ) -> None:
-    """Verify the stack, write the report (verdicts, scenario, timings) as JSON and upload it."""
-    from lab.archive import ArchiveError, build_report, parse_s3_url, save_local, upload
+    """Grade the stack (as `lab verify`), write the report (verdicts, collateral, time to fix
+    per fault from `lab verify --watch`, scenario, timings) and the snapshot it judged, and
+    upload both."""
+    from lab import grading
+    from lab.archive import (ArchiveError, build_report, parse_s3_url, save_local,
+                             save_snapshot, upload)
 
     try:
         parse_s3_url(archive)
     except ArchiveError as err:
         _fail(str(err))
-    spec, verdicts, started, finished = _run_verify(stack, config_file, kubeconfig, context,
-                                                    prometheus_url)
-    path = save_local(build_report(spec, verdicts, started, finished), output_dir)
-    typer.echo(f"report written to {path}")
-    try:
-        typer.echo(f"uploaded to {upload(path, archive, endpoint_url)}")
-    except ArchiveError as err:
-        _fail(f"upload failed: {err}; the report stays at {path}", code=4)
+    grader = _Grading(stack, config_file, kubeconfig, context, prometheus_url, snapshot,
+                      handout_dir)
+    result, state, started, finished = grader.run()
+    record = grading.watch_path(output_dir, grader.name)
+    watched = grading.Watch.load(record, grader.name, started) if record.is_file() else None
+    report_data = build_report(grader.spec, result.verdicts, started, finished,
+                               collateral=result.collateral, watch=watched, source=state.source)
+    path = save_local(report_data, output_dir)
+    judged = save_snapshot(path, state.objects, state.logs, finished)
+    typer.echo(f"report written to {path}, the snapshot it judged to {judged}")
+    for local in (path, judged):
+        try:
+            typer.echo(f"uploaded to {upload(local, archive, endpoint_url)}")
+        except ArchiveError as err:
+            _fail(f"upload failed: {err}; the report stays at {path}", code=4)
 
 
 @app.command(name="preflight")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import urllib.parse
 import urllib.request
+from datetime import datetime, timezone
 from typing import Any, Optional
 
 from kube.answer import Answer
@@ -44,9 +45,15 @@ CUSTOM_KINDS = [("PodMonitor", "podmonitors"), ("ServiceMonitor", "servicemonito
 FAILING = ("CrashLoopBackOff", "Error", "StartError", "RunContainerError")
 
 
-def _failing(status: dict) -> bool:
+def _failed_log(status: dict) -> Optional[bool]:
+    """Which log tells why a container failed: the previous one (it restarted: True), its
+    own (it ended with an error and stays so, restartPolicy Never: False), or none."""
     state, last = status.get("state") or {}, status.get("lastState") or {}
-    return (state.get("waiting") or {}).get("reason") in FAILING or bool(last.get("terminated"))
+    if (state.get("waiting") or {}).get("reason") in FAILING or last.get("terminated"):
+        return True
+    if (state.get("terminated") or {}).get("exitCode"):
+        return False
+    return None
 
 
 def collect(api_client: Any) -> tuple[list[dict], dict[tuple[str, str, str], str]]:
@@ -76,13 +83,14 @@ def collect(api_client: Any) -> tuple[list[dict], dict[tuple[str, str, str], str
         meta, status = pod["metadata"], pod.get("status") or {}
         for container in (status.get("initContainerStatuses") or []) + \
                 (status.get("containerStatuses") or []):
-            if not _failing(container):
+            previous = _failed_log(container)
+            if previous is None:
                 continue
             try:
                 logs[(meta["namespace"], meta["name"], container["name"])] = \
                     core.read_namespaced_pod_log(meta["name"], meta["namespace"],
-                                                 container=container["name"], previous=True,
-                                                 tail_lines=20)
+                                                 container=container["name"],
+                                                 previous=previous, tail_lines=20)
             except ApiException:
                 pass        # no previous container yet: the status says enough
     return objects, logs
@@ -102,13 +110,14 @@ def sar_authorizer(api_client: Any):
             spec=client.V1SubjectAccessReviewSpec(
             user=subject.user, groups=list(subject.groups),
             resource_attributes=client.V1ResourceAttributes(
-                namespace=namespace, verb=verb, group=group, resource=base,
+                namespace=namespace or None, verb=verb, group=group, resource=base,
                 subresource=subresource or None)))
         status = api.create_subject_access_review(review).status
         reason = status.reason or ("allowed" if status.allowed else "no RBAC rule allows it")
         return Answer(bool(status.allowed),
                       f"the API server says {'yes' if status.allowed else 'no'} to {subject} "
-                      f"{verb} {resource} in {namespace}: {reason}")
+                      f"{verb} {resource} {f'in {namespace}' if namespace else 'cluster-wide'}: "
+                      f"{reason}")
     return authorize
 
 
@@ -123,11 +132,12 @@ def prometheus_has(url: str, query: str, timeout: float = 5.0) -> Optional[bool]
     return bool(body.get("data", {}).get("result"))
 
 
-def live_context(spec: LabSpec, api_client: Any,
-                 prometheus_url: Optional[str] = None) -> Context:
-    objects, logs = collect(api_client)
+def live_context(spec: LabSpec, api_client: Any, prometheus_url: Optional[str] = None,
+                 collected: Optional[tuple[list[dict], dict]] = None) -> Context:
+    """The cluster as `lab verify` judges it (`collected`: what collect() already read)."""
+    objects, logs = collected if collected is not None else collect(api_client)
     nodes = [o for o in objects if o["kind"] == "Node"]
     return Context(spec=spec, objects=ObjectSet(objects), nodes=nodes,
                    authorizer=sar_authorizer(api_client), live=True, logs=logs,
                    prometheus=(lambda q: prometheus_has(prometheus_url, q))
-                   if prometheus_url else None)
+                   if prometheus_url else None, now=datetime.now(timezone.utc))

@@ -1,20 +1,25 @@
 """Which of a stack's faults are still there? Per enabled fault: present, fixed, or cannot
 tell, with the evidence.
 
-The symptom checks of kube/symptoms.py run on what the cluster holds; where a symptom only
-shows at run time (an exec format error, a CUDA OOM, image pulls that time out behind a
-firewall), the verdict comes from the pods, their events and their logs instead.
+Each fault is judged by its own symptom check (kube/symptoms.py), scoped to the fault's own
+targets (`fault.targets(spec, **params)`): what the check finds elsewhere is not this fault
+(lab/grading.py reports it as collateral). Where a symptom only shows at run time (an exec
+format error, a CUDA OOM, image pulls that time out behind a firewall), the check reads
+what the pods do: the twin's pods offline, the cluster's pods, events and logs live or in a
+snapshot. A verdict needs evidence: a workload whose pods have neither failed that way nor
+run (or completed) is "cannot tell".
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 from faults import enabled
+from faults.base import Fault
 from kube.answer import Answer
-from kube.symptoms import CHECKS, Context
-from model.spec import LabSpec, WorkloadSpec
+from kube.symptoms import CHECKS, Context, Finding, PodRun, node_starting, workload_runs
+from model.spec import LabSpec
 
 PRESENT, FIXED, UNKNOWN = "present", "fixed", "cannot tell"
 
@@ -25,137 +30,157 @@ class Verdict:
     title: str
     status: str             # present | fixed | cannot tell
     evidence: str
-    question: str
+    question: str = ""
 
     def to_json(self) -> dict:
-        return asdict(self)
+        return {"fault": self.fault, "title": self.title, "status": self.status,
+                "evidence": self.evidence}
 
 
-def pods_of(ctx: Context, workload: WorkloadSpec) -> list[dict]:
-    return [p for p in ctx.objects.of_kind("Pod", workload.tenant)
-            if (p["metadata"].get("labels") or {}).get("app.kubernetes.io/name") == workload.name]
+@dataclass(frozen=True)
+class Scope:
+    """One fault as the judge sees it: its targets, and the workloads among them."""
+    targets: frozenset[str]
+    healthy: str = ""            # its check's answer when nothing is found
+
+    @property
+    def workloads(self) -> list[str]:
+        return sorted(t.removeprefix("workload:") for t in self.targets
+                      if t.startswith("workload:"))
+
+    def names(self, kind: str) -> list[str]:
+        return sorted(t.split(":", 1)[1] for t in self.targets if t.startswith(f"{kind}:"))
 
 
-def _statuses(pod: dict) -> list[dict]:
-    status = pod.get("status") or {}
-    return (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or [])
+def _join(parts) -> str:
+    return "; ".join(dict.fromkeys(p for p in parts if p))
 
 
-def _crash_text(ctx: Context, pod: dict) -> str:
-    """Everything a failing container said: its logs, termination and waiting messages."""
-    namespace, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
-    parts = []
-    for status in _statuses(pod):
-        parts.append(ctx.logs.get((namespace, name, status.get("name")), ""))
-        for state in ((status.get("state") or {}), (status.get("lastState") or {})):
-            for detail in state.values():
-                if isinstance(detail, dict):
-                    parts += [str(detail.get("reason", "")), str(detail.get("message", "")),
-                              f"exitCode={detail.get('exitCode')}"]
-    return "\n".join(parts)
+def _runs(ctx: Context, scope: Scope) -> list[PodRun]:
+    return [r for w in scope.workloads for r in workload_runs(ctx, w)]
 
 
-def _running(pod: dict) -> bool:
-    status = pod.get("status") or {}
-    return status.get("phase") == "Running" and all(
-        s.get("ready") for s in status.get("containerStatuses") or [])
+def _found(findings: list[Finding]) -> Optional[Answer]:
+    return Answer(True, _join(f.evidence for f in findings)) if findings else None
 
 
-def _workload_runtime(marker: str, failure: str) -> Callable[..., Optional[Answer]]:
-    """Runtime evidence for the fault's workload, which fails at start with `marker` in its
-    output: present when a pod says so, fixed when its pods run, else cannot tell."""
-    def run(ctx: Context, workload: str = "", **_) -> Optional[Answer]:
-        evidence, healthy = [], []
-        for spec in ctx.spec.workloads:
-            if workload and f"{spec.tenant}/{spec.name}" != workload:
-                continue
-            for pod in pods_of(ctx, spec):
-                name = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
-                if marker in _crash_text(ctx, pod):
-                    evidence.append(f"pod {name}: {failure}")
-                elif _running(pod):
-                    healthy.append(f"pod {name} is running")
-        if evidence:
-            return Answer(True, "; ".join(evidence))
-        if healthy:
-            return Answer(False, "; ".join(healthy))
+def _pods_that_ran(ctx: Context, scope: Scope) -> list[str]:
+    return [f"pod {r.label} is {r.status}" for r in _runs(ctx, scope) if r.healthy]
+
+
+def _waiting(ctx: Context, scope: Scope) -> str:
+    runs = _runs(ctx, scope)
+    if not runs:
+        return f"no pods of {', '.join(scope.workloads) or 'its workloads'} to look at yet"
+    return "its pods have neither failed that way nor run yet: " + \
+        ", ".join(f"{r.label} {r.status}" for r in runs)
+
+
+# Each judge: (check findings on the fault's targets, context, scope) -> answer or None.
+Judge = Callable[[list[Finding], Context, Scope], Optional[Answer]]
+
+
+def _runtime(findings, ctx, scope) -> Optional[Answer]:
+    """A workload that fails at start: present when a pod says so, fixed when its current
+    pods run or completed, else cannot tell."""
+    found = _found(findings)
+    if found:
+        return found
+    ran = _pods_that_ran(ctx, scope)
+    return Answer(False, _join([scope.healthy, *ran])) if ran else None
+
+
+def _scheduling(findings, ctx, scope) -> Optional[Answer]:
+    """The objects and nodes decide; why the affected pods are still Pending (their
+    FailedScheduling events) or that they run is the evidence."""
+    if not findings:
+        return Answer(False, _join([scope.healthy, *_pods_that_ran(ctx, scope)]))
+    events = [f"pod {r.label} Pending: {line}" for r in _runs(ctx, scope)
+              if r.status == "Pending" for line in [_scheduler_says(r)] if line]
+    return Answer(True, _join([*(f.evidence for f in findings), *sorted(set(events))]))
+
+
+def _scheduler_says(run: PodRun) -> str:
+    for event in run.events:
+        if "FailedScheduling" in event:
+            return event.split("FailedScheduling", 1)[1].strip().removeprefix(
+                "default-scheduler").strip()
+    return ""
+
+
+def _device_plugin(findings, ctx, scope) -> Optional[Answer]:
+    if findings:
+        return _scheduling(findings, ctx, scope)
+    pools = scope.names("pool")
+    nodes = [n for n in ctx.nodes if (n["metadata"].get("labels") or {}).get("gpu-lab/pool")
+             in pools]
+    if not ctx.nodes_observed or not nodes:
         return None
-    return run
+    settled = [n for n in nodes if not node_starting(ctx, n)]
+    if not settled:
+        return None
+    advertised = ", ".join(f"{n['metadata']['name']} "
+                           f"{(n.get('status') or {}).get('allocatable', {}).get('nvidia.com/gpu')}"
+                           for n in settled)
+    return Answer(False, _join([f"every node of {', '.join(pools)} advertises nvidia.com/gpu "
+                                f"({advertised})", *_pods_that_ran(ctx, scope)]))
 
 
-def _egress_runtime(ctx: Context, **_) -> Optional[Answer]:
-    """NetworkPolicies are in the cluster; the GCP firewall is not: image pulls that fail
-    for a tenant whose policies allow the internet point at it."""
-    policy = CHECKS["tenant-egress-blocked"].run(ctx)
-    if policy:
-        return policy
-    pulls = [f"pod {p['metadata']['namespace']}/{p['metadata']['name']}: "
-             f"{(s.get('state') or {}).get('waiting', {}).get('reason')}"
-             for p in ctx.objects.of_kind("Pod") for s in _statuses(p)
-             if (s.get("state") or {}).get("waiting", {}).get("reason") in
-             ("ErrImagePull", "ImagePullBackOff")]
-    if pulls:
-        return Answer(True, "image pulls fail although NetworkPolicies allow egress (look at "
-                            "the VPC firewall): " + "; ".join(pulls))
-    return Answer(False, "NetworkPolicies allow egress and no image pull fails")
+def _egress(findings, ctx, scope) -> Optional[Answer]:
+    if findings:
+        return _found(findings)
+    firewall_known = not ctx.observed or bool(ctx.objects.of_kind("GcpFirewall"))
+    pulled = [r for r in _runs(ctx, scope) if r.healthy or
+              (r.node and "ImagePull" not in r.status and "ErrImage" not in r.status
+               and r.status not in ("Pending", "ContainerCreating"))]
+    ran = [f"pod {r.label} pulled its image ({r.status})" for r in pulled]
+    if firewall_known:
+        return Answer(False, _join(["NetworkPolicies allow egress, no firewall rule denies "
+                                    "it and no image pull fails", *ran]))
+    if ran:
+        return Answer(False, _join(["NetworkPolicies allow egress and no image pull fails",
+                                    *ran]))
+    return None
 
 
-def _dcgm_runtime(ctx: Context, **_) -> Optional[Answer]:
-    """Prometheus's own view, when it can be reached; else the ServiceMonitors."""
+def _dcgm(findings, ctx, scope) -> Optional[Answer]:
+    """Prometheus's own view, when it can be reached; else the monitors."""
     query = 'up{job="nvidia-dcgm-exporter"} == 1'
     scraped = ctx.prometheus(query) if ctx.prometheus else None
-    if scraped is None:
-        return CHECKS["dcgm-not-scraped"].run(ctx)
-    return Answer(not scraped, f"Prometheus {'has' if scraped else 'has no'} healthy "
-                               f"nvidia-dcgm-exporter target ({query})")
+    if scraped is not None:
+        return Answer(not scraped, f"Prometheus {'has' if scraped else 'has no'} healthy "
+                                   f"nvidia-dcgm-exporter target ({query})")
+    return _found(findings) or Answer(False, scope.healthy)
 
 
-def _with_scheduling_events(check_id: str) -> Callable[[Context], Optional[Answer]]:
-    """The object check, plus why the affected pods are still Pending (their events)."""
-    def run(ctx: Context, **_) -> Optional[Answer]:
-        answer = CHECKS[check_id].run(ctx)
-        if not answer:
-            return answer
-        pending = {(p["metadata"]["namespace"], p["metadata"]["name"])
-                   for p in ctx.objects.of_kind("Pod")
-                   if (p.get("status") or {}).get("phase") == "Pending"}
-        events = [f"pod {e['involvedObject']['namespace']}/{e['involvedObject']['name']} "
-                  f"Pending: {e.get('message', '')}"
-                  for e in ctx.objects.of_kind("Event") if e.get("reason") == "FailedScheduling"
-                  and (e["involvedObject"].get("namespace"), e["involvedObject"].get("name"))
-                  in pending]
-        return Answer(True, "; ".join([answer.reason, *sorted(set(events))]))
-    return run
-
-
-# Live evidence by check id; called with the context and the fault's parameters.
-RUNTIME: dict[str, Callable[..., Optional[Answer]]] = {
-    "image-arch-mismatch": _workload_runtime(
-        "exec format error", "exec format error: the image is built for another architecture"),
-    "gpu-memory-exceeds-gpu": _workload_runtime(
-        "CUDA out of memory", "CUDA out of memory at start"),
-    "tenant-egress-blocked": _egress_runtime,
-    "dcgm-not-scraped": _dcgm_runtime,
-    **{check_id: _with_scheduling_events(check_id) for check_id in
-       ("gpus-not-advertised", "gpu-pod-off-gpu-pool", "gpu-request-exceeds-node")},
+JUDGES: dict[str, Judge] = {
+    "image-arch-mismatch": _runtime,
+    "gpu-memory-exceeds-gpu": _runtime,
+    "tenant-egress-blocked": _egress,
+    "dcgm-not-scraped": _dcgm,
+    "gpus-not-advertised": _device_plugin,
+    "gpu-pod-off-gpu-pool": _scheduling,
+    "gpu-request-exceeds-node": _scheduling,
 }
 
 
+def judge(spec: LabSpec, ctx: Context, fault: Fault, params: dict) -> Verdict:
+    info = fault.describe(params, spec)
+    check = CHECKS[fault.check]
+    scope = Scope(frozenset(fault.targets(spec, **params)), check.healthy)
+    findings = check.findings(ctx, scope.targets)
+    run = JUDGES.get(fault.check)
+    answer = run(findings, ctx, scope) if run else \
+        (_found(findings) or Answer(False, check.healthy))
+    if answer is None:
+        return Verdict(fault.id, info["title"], UNKNOWN, _waiting(ctx, scope)
+                       if scope.workloads else "nothing to look at yet", check.question)
+    return Verdict(fault.id, info["title"], PRESENT if answer else FIXED, answer.reason,
+                   check.question)
+
+
 def verify(spec: LabSpec, ctx: Context) -> list[Verdict]:
-    verdicts = []
-    for fault, params in enabled(spec):
-        info = fault.describe(params, spec)
-        check = CHECKS[fault.check]
-        answer: Optional[Answer]
-        answer = RUNTIME[fault.check](ctx, **params) if ctx.live and fault.check in RUNTIME \
-            else check.run(ctx)
-        if answer is None:
-            verdicts.append(Verdict(fault.id, info["title"], UNKNOWN,
-                                    "no pods to look at yet", check.question))
-        else:
-            verdicts.append(Verdict(fault.id, info["title"], PRESENT if answer else FIXED,
-                                    answer.reason, check.question))
-    return verdicts
+    return [judge(spec, ctx, fault, params) for fault, params in enabled(spec)]
 
 
 def table(verdicts: list[Verdict]) -> str:

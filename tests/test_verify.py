@@ -13,7 +13,9 @@ from kube.rbac import Subject
 from lab.live import sar_authorizer
 from lab.render import render
 from kube.symptoms import Context, offline_context
+from lab.snapshot import twin_objects
 from lab.verify import FIXED, PRESENT, UNKNOWN, table, verify
+from kube.images import ARM64_PYTHON
 from tests.helpers import stack_values
 
 ALL = stack_values("all-faults")
@@ -196,7 +198,7 @@ def test_verify_command_without_a_cluster_says_so(tmp_path):
 def test_verdicts_as_json(faulty_spec, faulty_ctx):
     verdicts = verify(faulty_spec, faulty_ctx)
     data = json.loads(json.dumps([v.to_json() for v in verdicts]))
-    assert set(data[0]) == {"fault", "title", "status", "evidence", "question"}
+    assert set(data[0]) == {"fault", "title", "status", "evidence"}
 
 
 # -- end to end through the Kubernetes client, against a fake API server ---------------------
@@ -226,10 +228,12 @@ def test_live_verify_of_a_broken_cluster(tmp_path, faulty_ctx):
         "name": "install-deps", "ready": False,
         "state": {"waiting": {"reason": "CrashLoopBackOff"}},
         "lastState": {"terminated": {"exitCode": 255, "reason": "Error"}}})
+    for container in crashing["spec"]["initContainers"] + crashing["spec"]["containers"]:
+        container["image"] = ARM64_PYTHON          # made from the Job's (broken) template
     logs = {("tenant-a", "batch-1", "install-deps"): "exec /usr/bin/python: exec format error"}
     result, reviews = run_verify_command(tmp_path, cluster_objects(faulty_ctx, crashing), logs)
     assert result.exit_code == 1, result.output
-    verdicts = {v["fault"]: v for v in json.loads(result.output)}
+    verdicts = {v["fault"]: v for v in json.loads(result.output)["verdicts"]}
     assert verdicts["arm64-image"]["status"] == PRESENT
     assert "exec format error" in verdicts["arm64-image"]["evidence"]
     assert verdicts["gpu-memory-oom"]["status"] == UNKNOWN        # no pod of big yet
@@ -242,14 +246,204 @@ def test_live_verify_of_a_broken_cluster(tmp_path, faulty_ctx):
 
 
 def test_live_verify_of_a_fixed_cluster_exits_zero(tmp_path, baseline_ctx):
-    running = [pod("tenant-a", f"{app}-1", app) for app in ("batch", "big")]
+    # Every pod as the twin runs the healthy stack, as the API server shows them.
+    running, logs = twin_objects(baseline_ctx.twin(), baseline_ctx.objects)
     # What the GPU Operator creates at run time when its ServiceMonitor is on.
     dcgm_monitor = {"kind": "ServiceMonitor", "apiVersion": "monitoring.coreos.com/v1",
                     "metadata": {"name": "nvidia-dcgm-exporter", "namespace": "gpu-operator"},
                     "spec": {"selector": {"matchLabels": {"app": "nvidia-dcgm-exporter"}},
                              "endpoints": [{"port": "gpu-metrics"}]}}
     result, _ = run_verify_command(tmp_path, cluster_objects(baseline_ctx, *running,
-                                                             dcgm_monitor))
+                                                             dcgm_monitor), logs)
     assert result.exit_code == 0, result.output
-    verdicts = json.loads(result.output)
-    assert len(verdicts) == 13 and {v["status"] for v in verdicts} == {FIXED}
+    data = json.loads(result.output)
+    assert len(data["verdicts"]) == 13 and {v["status"] for v in data["verdicts"]} == {FIXED}
+    assert data["collateral"] == []
+
+
+# -- defects of the first verify (issue 14): each test failed before the fix ----------------
+
+import copy
+
+from kube.objects import ObjectSet as _Objects
+
+
+def gpu_node(name, pool, gpus, ready=True, machine="n1-standard-4"):
+    """A GPU node as the API server shows it (labels, allocatable, the Ready condition)."""
+    allocatable = {"cpu": "3920m", "memory": "12698Mi", "pods": "110"}
+    if gpus:
+        allocatable["nvidia.com/gpu"] = str(gpus)
+    return {"kind": "Node", "apiVersion": "v1",
+            "metadata": {"name": name, "labels": {
+                "gpu-lab/pool": pool, "gpu-lab/accelerator": "nvidia-tesla-t4",
+                "kubernetes.io/arch": "amd64", "kubernetes.io/hostname": name,
+                "node.kubernetes.io/instance-type": machine}},
+            "spec": {"taints": [{"key": "nvidia.com/gpu", "value": "present",
+                                 "effect": "NoSchedule"}]},
+            "status": {"allocatable": allocatable, "capacity": dict(allocatable),
+                       "conditions": [{"type": "Ready",
+                                       "status": "True" if ready else "False"}]}}
+
+
+def observed(ctx, objects=None, nodes=None, extra=(), logs=None):
+    """A context as `lab verify` reads a cluster: these objects and nodes, pods as they are."""
+    return Context(spec=ctx.spec, objects=_Objects(list(objects if objects is not None
+                                                        else ctx.objects.objects) + list(extra)),
+                   nodes=list(nodes if nodes is not None else ctx.nodes), live=True,
+                   logs=logs or {})
+
+
+def gpu_pod(namespace, name, app, node, gpus=1, phase="Running"):
+    """A scheduled pod of a workload holding GPUs."""
+    found = pod(namespace, name, app, phase=phase)
+    found["spec"]["nodeName"] = node
+    found["spec"]["containers"][0]["resources"] = {
+        "requests": {"nvidia.com/gpu": str(gpus)}, "limits": {"nvidia.com/gpu": str(gpus)}}
+    return found
+
+
+def test_device_plugin_verdict_looks_only_at_the_faults_pool(faulty_spec, baseline_ctx):
+    """A node of another pool that is still starting, or a spot replacement whose device
+    plugin has not registered yet, says nothing about the fault's pool (t4-spare)."""
+    starting = gpu_node("t4-starting", "t4", gpus=0, ready=False)
+    replacement = gpu_node("t4-replacement", "t4", gpus=0)
+    ctx = observed(baseline_ctx, nodes=baseline_ctx.nodes + [starting, replacement])
+    verdict = status_of(faulty_spec, ctx, "gpu-device-plugin-missing")
+    assert verdict.status == FIXED, verdict.evidence
+    broken = [gpu_node("t4-spare-0", "t4-spare", gpus=0) if
+              n["metadata"]["labels"].get("gpu-lab/pool") == "t4-spare" else n
+              for n in baseline_ctx.nodes]
+    verdict = status_of(faulty_spec, observed(baseline_ctx, nodes=broken),
+                        "gpu-device-plugin-missing")
+    assert verdict.status == PRESENT and "t4-spare-0" in verdict.evidence
+
+
+def quota_cluster(ctx, key, hard, used, pods):
+    """The baseline's objects with tenant-b's GPU quota line replaced, its status.used as the
+    quota controller writes it, and `pods` GPU pods of tenant-b/infer running."""
+    objects = copy.deepcopy(ctx.objects.objects)
+    for obj in objects:
+        if obj["kind"] == "ResourceQuota" and obj["metadata"]["namespace"] == "tenant-b":
+            gpu_keys = [k for k in obj["spec"]["hard"] if "nvidia.com/gpu" in k]
+            for k in gpu_keys:
+                del obj["spec"]["hard"][k]
+            obj["spec"]["hard"][key] = str(hard)
+            obj["status"] = {"hard": dict(obj["spec"]["hard"]),
+                             "used": {key: str(used)} if key.startswith("requests.") else {}}
+    running = [gpu_pod("tenant-b", f"infer-{i}", "infer", f"t4-{i}") for i in range(pods)]
+    return observed(ctx, objects=objects, extra=running)
+
+
+def test_quota_verdict_ignores_what_the_namespace_already_uses(faulty_spec, baseline_ctx):
+    """tenant-b is allocated 5 GPUs. Fixing the key while 6 pods still hold a GPU each, or
+    raising the quota to what they use, is not the fix."""
+    key_only = quota_cluster(baseline_ctx, "requests.nvidia.com/gpu", 5, 6, pods=6)
+    verdict = status_of(faulty_spec, key_only, "gpu-quota-ineffective")
+    assert verdict.status == PRESENT, verdict.evidence
+    assert "6" in verdict.evidence and "5" in verdict.evidence
+    raised = quota_cluster(baseline_ctx, "requests.nvidia.com/gpu", 6, 6, pods=6)
+    verdict = status_of(faulty_spec, raised, "gpu-quota-ineffective")
+    assert verdict.status == PRESENT, verdict.evidence
+    fixed = quota_cluster(baseline_ctx, "requests.nvidia.com/gpu", 5, 4, pods=4)
+    assert status_of(faulty_spec, fixed, "gpu-quota-ineffective").status == FIXED
+
+
+def observability_fixed(ctx, *, monitor=None, args=None):
+    """all-faults' objects with tenant-a/obs mended: another monitor and/or other args."""
+    objects = copy.deepcopy(ctx.objects.objects)
+    for obj in objects:
+        meta = obj["metadata"]
+        if (meta.get("namespace"), meta.get("name")) != ("tenant-a", "obs"):
+            continue
+        if obj["kind"] == "Deployment" and args is not None:
+            container = obj["spec"]["template"]["spec"]["containers"][0]
+            container["args"] = args(container["args"])
+        if obj["kind"] == "PodMonitor" and monitor == "portNumber":
+            obj["spec"]["podMetricsEndpoints"] = [{"portNumber": 8000, "path": "/metrics"}]
+    if monitor == "ServiceMonitor":
+        objects.append({"kind": "ServiceMonitor", "apiVersion": "monitoring.coreos.com/v1",
+                        "metadata": {"name": "obs-metrics", "namespace": "tenant-a"},
+                        "spec": {"selector": {"matchLabels": {"app.kubernetes.io/name": "obs"}},
+                                 "endpoints": [{"port": "metrics", "path": "/metrics"}]}})
+    if monitor == "port":
+        for obj in objects:
+            if obj["kind"] == "PodMonitor" and obj["metadata"]["name"] == "obs":
+                obj["spec"]["podMetricsEndpoints"][0]["port"] = "metrics"
+    return Context(spec=ctx.spec, objects=_Objects(objects), nodes=ctx.nodes)
+
+
+def no_log_file(args):
+    i = args.index("--log-file")
+    return args[:i] + args[i + 2:]
+
+
+def to_stdout(args):
+    return [("/dev/stdout" if a == "/tmp/infer.log" else a) for a in args]
+
+
+@pytest.mark.parametrize("monitor,args", [("ServiceMonitor", no_log_file),
+                                          ("portNumber", no_log_file),
+                                          ("port", to_stdout)])
+def test_observability_counts_every_way_prometheus_scrapes_and_stdout(
+        faulty_spec, faulty_ctx, monitor, args):
+    ctx = observability_fixed(faulty_ctx, monitor=monitor, args=args)
+    verdict = status_of(faulty_spec, ctx, "tenant-observability-broken")
+    assert verdict.status == FIXED, verdict.evidence
+    half = observability_fixed(faulty_ctx, monitor=monitor)        # logs still to a file
+    assert status_of(faulty_spec, half, "tenant-observability-broken").status == PRESENT
+
+
+def succeeded(namespace, name, app):
+    done = pod(namespace, name, app, phase="Succeeded", ready=False, main={
+        "name": "infer", "ready": False,
+        "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}})
+    done["status"]["initContainerStatuses"] = [container_status({
+        "name": "install-deps", "ready": True,
+        "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}})]
+    return done
+
+
+def test_a_job_that_completes_after_the_fix_is_fixed(faulty_spec, baseline_ctx):
+    ctx = observed(baseline_ctx, extra=[succeeded("tenant-a", "batch-2k9xq", "batch"),
+                                        succeeded("tenant-a", "big-4hx7m", "big")])
+    for fault_id in ("arm64-image", "gpu-memory-oom"):
+        verdict = status_of(faulty_spec, ctx, fault_id)
+        assert verdict.status == FIXED, (fault_id, verdict.evidence)
+        assert "Completed" in verdict.evidence or "Succeeded" in verdict.evidence
+
+
+def test_an_arm64_only_tag_fails_at_the_pull_and_is_still_the_fault(faulty_spec, baseline_ctx):
+    message = ('Failed to pull image "arm64v8/python:3.11-slim": no match for platform in '
+               'manifest: not found')
+    pulling = pod("tenant-a", "batch-pull", "batch", phase="Pending", ready=False, init={
+        "name": "install-deps", "ready": False,
+        "state": {"waiting": {"reason": "ErrImagePull", "message": message}}})
+    verdict = status_of(faulty_spec, observed(baseline_ctx, extra=[pulling]), "arm64-image")
+    assert verdict.status == PRESENT and "no match for platform" in verdict.evidence
+
+
+def test_node_sizes_come_from_the_nodes(faulty_spec, faulty_ctx):
+    """The guide's own fix for gpu-request-exceeds-node: a bigger machine type with two GPUs
+    per node for pool t4, where tenant-a/wide asks for 2 per pod."""
+    bigger = [gpu_node(n["metadata"]["name"], "t4", gpus=2, machine="n1-standard-8")
+              if n["metadata"]["labels"].get("gpu-lab/pool") == "t4" else n
+              for n in faulty_ctx.nodes]
+    ctx = observed(faulty_ctx, nodes=bigger)
+    verdict = status_of(faulty_spec, ctx, "gpu-request-exceeds-node")
+    assert verdict.status == FIXED, verdict.evidence
+    assert status_of(faulty_spec, observed(faulty_ctx), "gpu-request-exceeds-node").status \
+        == PRESENT
+
+
+def test_a_fix_that_breaks_something_else_is_reported(tmp_path, faulty_ctx):
+    """rbac-cross-tenant-read "fixed" by deleting every RoleBinding in tenant-b: tenant-b's
+    own people and its CI lose their access, and `lab verify` says so (exit 1)."""
+    objects = [o for o in cluster_objects(faulty_ctx)
+               if not (o["kind"] == "RoleBinding" and o["metadata"]["namespace"] == "tenant-b")]
+    result, _ = run_verify_command(tmp_path, objects)
+    assert result.exit_code == 1, result.output
+    data = json.loads(result.output)
+    verdicts = {v["fault"]: v for v in data["verdicts"]}
+    assert verdicts["rbac-cross-tenant-read"]["status"] == FIXED
+    lost = " ".join(c["evidence"] for c in data["collateral"])
+    assert "tenant-b-developers@example.com" in lost and "job-submitter" in lost
