@@ -71,6 +71,8 @@ class Lab(pulumi.ComponentResource):
                                                 opts=in_cluster)
         gcp_project = spec.gcp.project if spec.platform == "gke" else None
         self.tenants = [Tenant(f"{name}-{tenant.name}", tenant, gcp_project=gcp_project,
+                               refused_priority_classes=_classes_above(
+                                   spec.priority_classes, tenant.priority_class),
                                opts=after(self.priority_classes))
                         for tenant in spec.tenants]
         self.outputs["tenants"] = [t.name for t in spec.tenants]
@@ -110,3 +112,10 @@ def node_pool_summary(spec: LabSpec) -> list[dict]:
                            "machineType": system.machine_type, "minNodes": system.min_nodes,
                            "maxNodes": system.max_nodes})
     return summary
+
+
+def _classes_above(classes, own: str) -> tuple[str, ...]:
+    """The PriorityClasses a tenant whose own class is `own` may not use: every one with a
+    higher value."""
+    value = next(pc.value for pc in classes if pc.name == own)
+    return tuple(pc.name for pc in classes if pc.value > value)

@@ -2,7 +2,10 @@
 GPU dashboards and alerts.
 
 Prometheus selects ServiceMonitors, PodMonitors and PrometheusRules from every namespace,
-not only those carrying the release label, so tenants can add their own monitors.
+not only those carrying the release label, so tenants can add their own monitors. Each
+tenant monitor sees only its own namespace and its series and alerts carry that namespace
+(enforcedNamespaceLabel, ignoreNamespaceSelectors); only the platform's own monitors are
+exempt. Grafana's dashboard sidecar reads only the monitoring namespace.
 The chart is installed as a Helm release: Helm creates the CRDs from the chart itself,
 so nothing stores a last-applied copy of them and the 262144-byte annotation limit that
 client-side apply hits on the Prometheus CRDs never comes into play.
@@ -19,6 +22,8 @@ from pulumi_kubernetes.helm.v3 import Release, RepositoryOptsArgs
 from pulumi_random import RandomPassword
 
 from components import observability
+from components.fake_gpu_operator import DCGM_SERVICE
+from components.gpu_operator import NAMESPACE as GPU_OPERATOR_NAMESPACE
 from components.options import child_options
 from components.placement import avoid_pools
 from model.spec import LabSpec
@@ -61,14 +66,20 @@ def monitoring_values(spec: LabSpec) -> dict[str, Any]:
         "kubeProxy": {"enabled": False},
         "prometheus": {"prometheusSpec": {
             **select_everything,
+            # A tenant's monitors and rules see and label only their own namespace: no
+            # scraping another tenant's pods, no series or alerts in another's name.
+            "enforcedNamespaceLabel": "namespace",
+            "ignoreNamespaceSelectors": True,
+            "excludedFromEnforcement": excluded_from_enforcement(),
             "retention": mon.retention,
             "resources": _small("250m", "1Gi", "1", "2Gi"),
         }},
         "grafana": {
             "admin": {"existingSecret": GRAFANA_SECRET, "userKey": "admin-user",
                       "passwordKey": "admin-password"},
+            # Dashboards come from the monitoring namespace only, not from tenants.
             "sidecar": {"dashboards": {"enabled": True, "label": DASHBOARD_LABEL,
-                                       "searchNamespace": "ALL"}},
+                                       "searchNamespace": NAMESPACE}},
             "resources": _small("100m", "256Mi", "500m", "512Mi"),
         },
         "kube-state-metrics": {
@@ -78,6 +89,19 @@ def monitoring_values(spec: LabSpec) -> dict[str, Any]:
         "prometheusOperator": {"resources": _small("100m", "128Mi", "500m", "256Mi")},
         **node_exporter_values(spec),
     }
+
+
+def excluded_from_enforcement() -> list[dict[str, str]]:
+    """The platform's own monitors, exempt from the namespace label: everything in the
+    monitoring namespace (the chart's monitors, gpu-lab's alerts) and the DCGM exporter's
+    ServiceMonitor, whose series carry the namespace and pod of the GPU's workload."""
+    group = "monitoring.coreos.com"
+    return [
+        *({"group": group, "resource": resource, "namespace": NAMESPACE}
+          for resource in ("servicemonitors", "podmonitors", "prometheusrules")),
+        {"group": group, "resource": "servicemonitors", "namespace": GPU_OPERATOR_NAMESPACE,
+         "name": DCGM_SERVICE},
+    ]
 
 
 def node_exporter_values(spec: LabSpec) -> dict[str, Any]:

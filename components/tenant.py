@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence
 
 import pulumi
 from pulumi_gcp import serviceaccount
@@ -29,8 +29,11 @@ def _namespace_selector(name: str) -> dict:
 
 class Tenant(pulumi.ComponentResource):
     def __init__(self, name: str, tenant: TenantSpec, gcp_project: Optional[str] = None,
+                 refused_priority_classes: Sequence[str] = (),
                  opts: pulumi.ResourceOptions | None = None):
-        """gcp_project: on GKE, the project whose Workload Identity pool the cluster uses."""
+        """gcp_project: on GKE, the project whose Workload Identity pool the cluster uses.
+        refused_priority_classes: the PriorityClasses above the tenant's own; its pods may
+        not use them (a quota of zero pods scoped to each)."""
         super().__init__("gpu-lab:tenant:Tenant", name, None, opts)
         self.spec = tenant
         ns = tenant.namespace
@@ -41,8 +44,8 @@ class Tenant(pulumi.ComponentResource):
             "labels": {
                 "tenant": tenant.name, "team": tenant.team, "cost-center": tenant.cost_center,
                 "gpu-lab/tenant": "true",
-                # Pod Security Admission: baseline is enforced, restricted is reported.
-                "pod-security.kubernetes.io/enforce": "baseline",
+                # Pod Security Admission: restricted unless the tenant opts down.
+                "pod-security.kubernetes.io/enforce": tenant.pod_security,
                 "pod-security.kubernetes.io/warn": "restricted",
                 "pod-security.kubernetes.io/audit": "restricted",
             },
@@ -72,6 +75,17 @@ class Tenant(pulumi.ComponentResource):
                     {"scopeName": "PriorityClass", "operator": "In", "values": [priority]}]},
             }, opts=in_ns)
             for priority, gpus in tenant.gpu_priority_quotas
+        ]
+        # A tenant may use its own PriorityClass and lower ones only: a higher class would
+        # let its pods preempt other tenants' GPU pods.
+        self.refused_priority_quotas = [
+            ResourceQuota(f"{name}-deny-priority-{priority}",
+                          metadata=meta(f"deny-priority-{priority}"), spec={
+                "hard": {"pods": "0"},
+                "scopeSelector": {"matchExpressions": [
+                    {"scopeName": "PriorityClass", "operator": "In", "values": [priority]}]},
+            }, opts=in_ns)
+            for priority in refused_priority_classes
         ]
 
         # The API server copies a Container item's max into its default (and default into

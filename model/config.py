@@ -551,6 +551,8 @@ def _tenant(f: Fields, gpu_capacity: int | None, largest_node: int) -> TenantSpe
         role_bindings=_role_bindings(f, default_role_bindings(admin_groups, developer_groups)),
         internet_egress=f.bool("internetEgress", defaults["internetEgress"]),
         gpu_priority_quotas=_priority_quotas(f, priority_names),
+        pod_security=f.str("podSecurity", "restricted",
+                           choices=("restricted", "baseline", "privileged")),
     )
 
 

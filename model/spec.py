@@ -164,6 +164,7 @@ class TenantSpec:
     default_cpu_limit: str = "2"
     default_memory_limit: str = "4Gi"
     gpu_priority_quotas: tuple[tuple[str, int], ...] = ()  # (priority class, GPUs) scoped quotas
+    pod_security: str = "restricted"   # Pod Security Standard enforced in its namespace
 
     @property
     def namespace(self) -> str:

@@ -109,6 +109,7 @@ def _tenant(tenant: TenantSpec) -> dict[str, Any]:
         maxGpusPerPod=tenant.max_gpus_per_pod, priorityClass=tenant.priority_class,
         gcpServiceAccount=tenant.gcp_service_account,
         internetEgress=tenant.internet_egress,
+        podSecurity=tenant.pod_security,
     )
     # Empty group and binding lists are written too: unset, they would mean the defaults.
     fields["adminGroups"] = list(tenant.admin_groups)

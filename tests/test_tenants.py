@@ -54,7 +54,7 @@ def test_dev_stack_has_tenant_a_and_b_with_one_gpu_each(dev):
                          if n["metadata"]["labels"].get("gpu-lab/tenant") == "true"]
     assert sorted(tenant_namespaces) == ["tenant-a", "tenant-b"]
     for tenant in ("tenant-a", "tenant-b"):
-        [quota] = objects.of_kind("ResourceQuota", tenant)
+        quota = objects.get("ResourceQuota", "compute", tenant)
         assert quota["spec"]["hard"]["requests.nvidia.com/gpu"] == "1"
     assert dev.outputs["tenants"] == ["tenant-a", "tenant-b"]
 
@@ -111,7 +111,7 @@ def test_job_submitter_creates_jobs_and_nothing_else(objects):
 
 @pytest.mark.parametrize("tenant", TENANTS)
 def test_quota_admits_within_the_gpu_allocation_and_rejects_above(objects, tenant):
-    [quota] = objects.of_kind("ResourceQuota", tenant)
+    quota = objects.get("ResourceQuota", "compute", tenant)
     gpus = int(quota["spec"]["hard"]["requests.nvidia.com/gpu"])
     assert gpus >= 1
     assert quota_admits(objects, tenant, make_pod(gpus=gpus))
@@ -145,7 +145,7 @@ def test_namespace_labels_for_cost_and_pod_security(objects):
     assert labels["tenant"] == "tenant-c"
     assert labels["team"] == "nlp-research"
     assert labels["cost-center"] == "cc-1003"
-    assert labels["pod-security.kubernetes.io/enforce"] == "baseline"
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
     assert labels["pod-security.kubernetes.io/warn"] == "restricted"
 
 
@@ -271,8 +271,8 @@ def test_unknown_priority_class_and_tenant_field():
         "training-medium, experiment-low",
         "gpu-lab:tenants[0].gpu: got 1; unknown field (did you mean 'gpus'?); known fields: "
         "adminGroups, costCenter, cpu, developerGroups, gcpServiceAccount, gpuQuotaKeys, gpus, "
-        "internetEgress, maxGpusPerPod, maxPods, memory, name, priorityClass, priorityGpuQuotas, "
-        "roleBindings, team"]
+        "internetEgress, maxGpusPerPod, maxPods, memory, name, podSecurity, priorityClass, "
+        "priorityGpuQuotas, roleBindings, team"]
 
 
 def test_new_tenant_gets_the_defaults():
