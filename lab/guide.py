@@ -9,6 +9,14 @@ from kube.symptoms import CHECKS
 from model.spec import LabSpec
 
 
+def _addons(spec: LabSpec) -> str:
+    return "Add-ons: " + ", ".join(filter(None, [
+        "NVIDIA GPU Operator" if spec.platform == "gke" and spec.addons.gpu_operator.enabled
+        else ("fake GPU operator" if spec.platform == "existing" else None),
+        "kube-prometheus-stack (Prometheus, Grafana)" if spec.addons.monitoring.enabled
+        else None])) + "."
+
+
 def _cluster(spec: LabSpec) -> list[str]:
     if spec.platform != "gke":
         return [f"- An existing cluster (kubeconfig context "
@@ -35,12 +43,7 @@ def _environment(spec: LabSpec) -> list[str]:
         lines += ["", "| workload | kind | replicas x GPUs | pool |", "|---|---|---|---|"]
         lines += [f"| {w.tenant}/{w.name} | {w.kind} | {w.replicas} x {w.gpus} | {w.pool} |"
                   for w in spec.workloads]
-    lines += ["", "Add-ons: " + ", ".join(filter(None, [
-        "NVIDIA GPU Operator" if spec.platform == "gke" and spec.addons.gpu_operator.enabled
-        else ("fake GPU operator" if spec.platform == "existing" else None),
-        "kube-prometheus-stack (Prometheus, Grafana)" if spec.addons.monitoring.enabled
-        else None])) + ".", ""]
-    return lines
+    return lines + ["", _addons(spec), ""]
 
 
 def _connect(candidate: bool = False) -> list[str]:
@@ -122,12 +125,7 @@ def _candidate_environment(spec: LabSpec) -> list[str]:
     if spec.workloads:
         lines += ["", "| workload | kind |", "|---|---|"]
         lines += [f"| {w.tenant}/{w.name} | {w.kind} |" for w in spec.workloads]
-    lines += ["", "Add-ons: " + ", ".join(filter(None, [
-        "NVIDIA GPU Operator" if spec.platform == "gke" and spec.addons.gpu_operator.enabled
-        else ("fake GPU operator" if spec.platform == "existing" else None),
-        "kube-prometheus-stack (Prometheus, Grafana)" if spec.addons.monitoring.enabled
-        else None])) + ".", ""]
-    return lines
+    return lines + ["", _addons(spec), ""]
 
 
 def _code(spec: LabSpec) -> list[str]:
