@@ -25,7 +25,13 @@ class GpuNodePool(pulumi.ComponentResource):
             # driver.enabled=false and uses the driver GKE put in /home/kubernetes/bin/nvidia.
             gpu_driver_installation_config=container
             .NodePoolNodeConfigGuestAcceleratorGpuDriverInstallationConfigArgs(
-                gpu_driver_version=pool.driver_version))
+                gpu_driver_version=pool.driver_version),
+            # Without the GPU Operator on the pool, time-slicing is GKE's: the node then
+            # advertises each GPU max_shared_clients_per_gpu times, as the operator would.
+            gpu_sharing_config=container
+            .NodePoolNodeConfigGuestAcceleratorGpuSharingConfigArgs(
+                gpu_sharing_strategy="TIME_SHARING",
+                max_shared_clients_per_gpu=pool.gpu_replicas) if pool.gke_time_sharing else None)
 
         # Zones default to every zone of the region that offers the GPU (model/config.py);
         # minNodes/maxNodes stay totals over them (autoscaling uses total_* limits), and

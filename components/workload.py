@@ -20,6 +20,7 @@ from pulumi_kubernetes.core.v1 import ConfigMap, Service
 
 from components.options import child_options
 from model.spec import GPU_RESOURCE, GPU_TAINT, POOL_LABEL, WorkloadSpec
+from model.workloads import INSTALL_LIMITS, INSTALL_REQUESTS
 
 PROGRAM = Path(__file__).resolve().parent.parent / "workload" / "infer.py"
 DEPENDENCIES = ["prometheus-client==0.26.0"]
@@ -68,8 +69,7 @@ def pod_template(workload: WorkloadSpec, restart_policy: str) -> dict:
             "env": [{"name": "HOME", "value": "/tmp"}],
             "volumeMounts": [{"name": "deps", "mountPath": "/deps"},
                              {"name": "tmp", "mountPath": "/tmp"}],
-            "resources": {"requests": {"cpu": "100m", "memory": "256Mi"},
-                          "limits": {"cpu": "500m", "memory": "512Mi"}},
+            "resources": {"requests": dict(INSTALL_REQUESTS), "limits": dict(INSTALL_LIMITS)},
             "securityContext": CONTAINER_SECURITY,
         })
     container = {

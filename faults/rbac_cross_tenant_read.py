@@ -12,6 +12,9 @@ def inject(spec, reader, target):
         raise Unmet("target", target, "must differ from reader")
     readers = edit.find_tenant(spec, reader, "reader")
     victim = edit.find_tenant(spec, target, "target")
+    if not readers.developer_groups:
+        raise Unmet("reader", reader, "needs a tenant with developerGroups: the leaked binding "
+                    "names the reader's developer groups")
     # Looks like a harmless convenience: the built-in "view" role, for a dashboard team.
     leak = RoleBindingSpec(name=BINDING, role="view", role_kind="ClusterRole",
                            groups=readers.developer_groups)

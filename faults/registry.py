@@ -113,6 +113,10 @@ def apply_faults(spec: LabSpec) -> LabSpec:
         except Unmet as unmet:
             problems.append(Problem(f"{key}.{unmet.param}" if unmet.param != "id" else key,
                                     unmet.value, f"{fault.id}: {unmet.allowed}"))
+        except Exception as err:  # noqa: BLE001 - any config reaches here: name the fault
+            problems.append(Problem(key, fault.id, f"cannot be baked into this stack "
+                                    f"({type(err).__name__}: {err}); check its parameters "
+                                    "against `python -m lab scenarios --json`"))
     if not problems:
         problems = _room_after_faults(spec, current, claimed)
     if problems:

@@ -136,6 +136,10 @@ def expand(values: dict[str, Any]) -> dict[str, Any]:
     merged.update(values)
     extra = values.get("gpu-lab:faults") or []
     if isinstance(extra, str):      # as the Pulumi engine hands it over
-        extra = json.loads(extra)
-    merged["gpu-lab:faults"] = list(scenario.faults) + list(extra)
+        try:
+            extra = json.loads(extra)
+        except ValueError:
+            return merged           # not a list: faults/config.py reports gpu-lab:faults
+    if isinstance(extra, list):
+        merged["gpu-lab:faults"] = list(scenario.faults) + extra
     return merged

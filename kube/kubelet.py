@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from kube.images import image
-from kube.quantity import parse_quantity
+from model.quantity import parse_quantity
 
 GPU = "nvidia.com/gpu"
 ACCELERATOR_LABEL = "gpu-lab/accelerator"

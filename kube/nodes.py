@@ -3,7 +3,7 @@
 Each pool stands at its maximum size: the cluster autoscaler adds a node whenever a
 pending pod would fit a new node of a pool, so once the cluster settles every pool that
 has pending pods it could take is as large as it may grow. Allocatable CPU and memory
-follow GKE's reservations (kube/machines.py). `nvidia.com/gpu` is on a node only when a
+follow GKE's reservations (model/machines.py). `nvidia.com/gpu` is on a node only when a
 device plugin runs there and could pull its images: GKE's own plugin (from Google's
 registries, reachable through Private Google Access) unless the node is labelled to keep
 it off, or the GPU Operator's (from nvcr.io, so it needs the node's way to the internet).
@@ -16,9 +16,9 @@ from decimal import Decimal
 from typing import Optional
 
 from kube.kubelet import NodeNetwork
-from kube.machines import machine
+from model.machines import machine
 from kube.objects import ObjectSet
-from kube.quantity import format_quantity
+from model.quantity import format_quantity
 from model.spec import (
     GPU_RESOURCE, NO_GKE_DEVICE_PLUGIN_LABEL, NO_OPERATOR_DEVICE_PLUGIN_LABEL,
     NO_OPERATOR_OPERANDS_LABEL, POOL_LABEL, GpuPoolSpec, LabSpec,

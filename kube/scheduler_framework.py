@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Callable, Iterable, Optional
 
 from kube.pod_resources import pod_requests
-from kube.quantity import parse_quantity
+from model.quantity import parse_quantity
 from kube.scheduler_selectors import node_labels, node_name_of
 
 NamespaceLabels = Callable[[str], dict]

@@ -56,8 +56,12 @@ import model
 from components.lab import Lab
 from model.source import engine_config
 
-spec = model.load_spec(engine_config(pulumi.runtime.config.CONFIG.get()),
-                       stack=pulumi.get_stack())
+try:
+    spec = model.load_spec(engine_config(pulumi.runtime.config.CONFIG.get()),
+                           stack=pulumi.get_stack())
+except model.ConfigError as err:
+    # `pulumi up` shows a RunError as its message alone, without the program's traceback.
+    raise pulumi.RunError(str(err)) from None
 lab = Lab("lab", spec)
 
 for key, value in lab.outputs.items():

@@ -10,15 +10,16 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from pathlib import Path
 from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from model.errors import MISSING, ConfigError, Problem, did_you_mean
-from model import names
+from model import machines, names
 from model.gpu_catalog import CATALOG, ZONE_TABLE_REGIONS, Accelerator
 from model.reader import DNS_LABEL, Fields, check_bool, check_str
-from model.workloads import load_workloads
+from model.workloads import LABEL_VALUE, load_workloads
 from model.spec import (
     GPU_RESOURCE, MIG_CAPABLE, AddonsSpec, ClusterSpec, GcpSpec, GpuOperatorSpec,
     GpuPoolSpec,
@@ -45,12 +46,21 @@ TOP_LEVEL_KEYS = {
     "candidate": True,
 }
 REGION = re.compile(r"[a-z]+-[a-z]+\d+")
+DOMAIN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+"
+SECURITY_GROUP = re.compile(r"gke-security-groups@" + DOMAIN)
+# A service account's e-mail: a user-made account (<id>@<project>.iam.gserviceaccount.com,
+# the id 6-30 characters) or one Google makes (Compute Engine's, App Engine's).
+SERVICE_ACCOUNT = re.compile(r"[a-z][-a-z0-9]{4,28}[a-z0-9]@[a-z]([-a-z0-9]*[a-z0-9])?"
+                             r"\.iam\.gserviceaccount\.com"
+                             r"|\d+-compute@developer\.gserviceaccount\.com"
+                             r"|[a-z][-a-z0-9]{4,28}[a-z0-9]@appspot\.gserviceaccount\.com")
 ZONE = re.compile(r"[a-z]+-[a-z]+\d+-[a-z]")
 
 
 def load_spec(values: Mapping[str, Any], stack: str = "dev") -> LabSpec:
     """Build the LabSpec for one stack, or raise ConfigError listing every problem."""
     problems: list[Problem] = []
+    _check_namespaces(values, problems)
     ours = _own_keys(values, problems)
 
     platform = check_str(problems, f"{NAMESPACE}:platform", ours.get("platform", "gke"),
@@ -64,6 +74,7 @@ def load_spec(values: Mapping[str, Any], stack: str = "dev") -> LabSpec:
     before = len(problems)
     gpu_pools = _gpu_pools(ours.get("gpuPools", MISSING), gcp, addons, platform, problems)
     _check_mig(addons, gpu_pools, problems)
+    _check_time_sharing(gpu_pools, problems)
     _check_pool_names(system_pool, gpu_pools, problems)
     _check_egress_denied(cluster, gpu_pools, platform, problems)
     # Tenant quotas are checked against pool capacity only when the pools are sound.
@@ -72,7 +83,8 @@ def load_spec(values: Mapping[str, Any], stack: str = "dev") -> LabSpec:
     tenants = _tenants(ours.get("tenants", MISSING), capacity, largest_node, problems)
     workloads = load_workloads(ours.get("workload", MISSING), ours.get("workloads", MISSING),
                                tenants, gpu_pools, system_pool, problems,
-                               check_fit=capacity is not None)
+                               check_fit=capacity is not None,
+                               know_machines=platform == "gke")
     expires_at = _timestamp("expiresAt", ours.get("expiresAt"), problems)
     _timestamp("createdAt", ours.get("createdAt"), problems)   # recorded by `lab new`
     # The candidate's login (components/candidate_access.py): plain config, never inferred,
@@ -141,7 +153,40 @@ def _own_keys(values: Mapping[str, Any], problems: list[Problem]) -> dict[str, A
     return ours
 
 
+# Config namespaces a stack may use: gpu-lab's own, the providers the program runs, and the
+# engine's. Any other is a misspelling (gpulab:tenants, gpc:project) that would be ignored.
+NAMESPACES = (NAMESPACE, "gcp", "kubernetes", "random", "pulumi")
+
+
+def _check_namespaces(values: Mapping[str, Any], problems: list[Problem]) -> None:
+    for full_key, value in values.items():
+        namespace, colon, name = str(full_key).partition(":")
+        if not colon or not namespace or not name:
+            problems.append(Problem(str(full_key), value, "config keys have the form "
+                                    "<namespace>:<name>, such as gpu-lab:tenants"))
+        elif namespace not in NAMESPACES:
+            hint = did_you_mean(namespace.lower(), (NAMESPACE, "gcp")) or \
+                did_you_mean(namespace.lower().replace("_", "-"), NAMESPACES)
+            problems.append(Problem(full_key, value, f"unknown config namespace {namespace!r}"
+                                    f"{hint}; gpu-lab reads {NAMESPACE}:<key> and gcp:<key> "
+                                    f"(known namespaces: {', '.join(NAMESPACES)})"))
+
+
+def gcp_provider_keys() -> frozenset[str]:
+    """The gcp provider's own config keys (model/gcp_provider_keys.txt)."""
+    text = (Path(__file__).parent / "gcp_provider_keys.txt").read_text()
+    return frozenset(line.strip() for line in text.splitlines()
+                     if line.strip() and not line.startswith("#"))
+
+
 def _gcp(values: Mapping[str, Any], platform: str, problems: list[Problem]) -> GcpSpec:
+    known = gcp_provider_keys()
+    for full_key in values:
+        namespace, _, name = str(full_key).partition(":")
+        if namespace == "gcp" and name not in known:
+            problems.append(Problem(full_key, values[full_key], "not a config key of the gcp "
+                                    "provider" + did_you_mean(name, known)
+                                    + "; gpu-lab reads gcp:project and gcp:region"))
     project = values.get("gcp:project")
     region = values.get("gcp:region", "us-central1")
     if platform == "gke" and not project:  # "existing" creates nothing in GCP
@@ -173,6 +218,7 @@ def _cluster(f: Fields, gcp: GcpSpec, stack: str, platform: str) -> ClusterSpec:
         # Checked against the GPU pools once they are read (_check_egress_denied).
         egress_denied_pools=net.str_list("egressDeniedPools"),
     )
+    _check_network(net, network)
     net.finish()
     spec = ClusterSpec(
         name=name,
@@ -181,7 +227,7 @@ def _cluster(f: Fields, gcp: GcpSpec, stack: str, platform: str) -> ClusterSpec:
         deletion_protection=f.bool("deletionProtection", False),
         network=network,
         master_authorized_cidrs=tuple(_cidr_list(f, "masterAuthorizedCidrs")),
-        rbac_security_group=f.str("rbacSecurityGroup", None),
+        rbac_security_group=_rbac_security_group(f),
         kube_context=f.str("kubeContext", None),
     )
     if spec.kube_context and platform != "existing":
@@ -189,6 +235,17 @@ def _cluster(f: Fields, gcp: GcpSpec, stack: str, platform: str) -> ClusterSpec:
                   "only applies to gpu-lab:platform existing (on gke the cluster is created)")
     f.finish()
     return spec
+
+
+def _rbac_security_group(f: Fields) -> str | None:
+    """Google Groups for RBAC: GKE reads the members of one group, which must be named
+    gke-security-groups in the organization's domain."""
+    value = f.str("rbacSecurityGroup", None)
+    if isinstance(value, str) and not SECURITY_GROUP.fullmatch(value):
+        f.problem(f.path("rbacSecurityGroup"), value, "must be gke-security-groups@<your "
+                  "domain> (GKE reads Google Groups for RBAC from that group only)")
+        return None
+    return value
 
 
 def _default_cluster_name(stack: str) -> str:
@@ -199,29 +256,68 @@ def _default_cluster_name(stack: str) -> str:
 
 def _cidr(f: Fields, name: str, default: str) -> str:
     value = f.str(name, default)
-    try:
-        ipaddress.ip_network(value)
-    except (TypeError, ValueError):
-        f.problem(f.path(name), value, "must be an IPv4 CIDR block such as 10.10.0.0/20")
+    why_not = cidr_problem(value) if isinstance(value, str) else None
+    if why_not:
+        f.problem(f.path(name), value, why_not)
         return default
-    return value
+    return value if isinstance(value, str) else default
+
+
+def cidr_problem(value: str) -> str | None:
+    """Why a value is not an IPv4 network written as address/prefix (None when it is).
+    GCP takes nothing else: no bare addresses, no host bits, no IPv6 here."""
+    example = "an IPv4 network with its prefix length, such as 10.10.0.0/20"
+    if "/" not in value:
+        return f"must be {example}"
+    try:
+        network = ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return f"must be {example}"
+    if network.version != 4:
+        return f"must be {example} (IPv6 is not used here)"
+    if str(network) != value:
+        return f"has host bits set: the network is {network}"
+    return None
 
 
 def _cidr_list(f: Fields, name: str) -> list[str]:
     cidrs = []
     for value in f.str_list(name):
-        try:
-            ipaddress.ip_network(value)
+        why_not = cidr_problem(value)
+        if why_not:
+            f.problem(f.path(name), value, why_not)
+        else:
             cidrs.append(value)
-        except ValueError:
-            f.problem(f.path(name), value, "every entry must be a CIDR block such as 203.0.113.0/24")
     return cidrs
+
+
+# GKE's private-cluster control plane takes exactly a /28 (masterIpv4CidrBlock).
+MASTER_PREFIX = 28
+
+
+def _check_network(f: Fields, network: NetworkSpec) -> None:
+    """The control plane's range is a /28, and the four ranges of the VPC-native cluster
+    (nodes, pods, services, control plane) do not overlap: GKE refuses the cluster."""
+    ranges = {"subnetCidr": network.subnet_cidr, "podsCidr": network.pods_cidr,
+              "servicesCidr": network.services_cidr, "masterCidr": network.master_cidr}
+    master = ipaddress.ip_network(network.master_cidr)
+    if master.prefixlen != MASTER_PREFIX:
+        f.problem(f.path("masterCidr"), network.master_cidr,
+                  f"must be a /{MASTER_PREFIX} (GKE's control plane range), such as 172.16.0.0/28")
+    names = list(ranges)
+    for i, first in enumerate(names):
+        for second in names[i + 1:]:
+            a, b = ipaddress.ip_network(ranges[first]), ipaddress.ip_network(ranges[second])
+            if a.overlaps(b):
+                f.problem(f.path(second), ranges[second],
+                          f"overlaps {f.path(first)} ({ranges[first]}); the node, pod, service "
+                          "and control plane ranges must be disjoint")
 
 
 def _system_pool(f: Fields) -> NodePoolSpec:
     spec = NodePoolSpec(
         name=f.str("name", "system", label=True, max_len=GKE_NAME_MAX),
-        machine_type=f.str("machineType", "e2-standard-4"),
+        machine_type=_machine_type(f, "e2-standard-4"),
         min_nodes=f.int("minNodes", 1, minimum=1),
         max_nodes=f.int("maxNodes", 3, minimum=1),
         disk_size_gb=f.int("diskSizeGb", 50, minimum=10),
@@ -230,6 +326,19 @@ def _system_pool(f: Fields) -> NodePoolSpec:
     _check_min_max(f, spec.min_nodes, spec.max_nodes)
     f.finish()
     return spec
+
+
+def _machine_type(f: Fields, default: str | None) -> str | None:
+    """A Compute Engine machine type that exists (model/machines.py)."""
+    value = f.str("machineType", default)
+    if not isinstance(value, str):
+        return default
+    try:
+        machines.machine(value)
+    except ValueError as err:
+        f.problem(f.path("machineType"), value, str(err))
+        return default
+    return value
 
 
 def _check_min_max(f: Fields, low: int, high: int) -> None:
@@ -263,7 +372,7 @@ def _gpu_pool(f: Fields, gcp: GcpSpec, addons: AddonsSpec, platform: str) -> Gpu
     if name is None and not f.has("name"):
         f.problem(f.path("name"), MISSING, "every GPU pool needs a name (a DNS-1123 label)")
     accelerator = f.str("accelerator", "nvidia-tesla-t4")
-    machine_type = f.str("machineType", None)
+    machine_type = _machine_type(f, None)
     catalog_entry = CATALOG.get(accelerator) if accelerator else None
     if accelerator and catalog_entry is None:
         f.problem(f.path("accelerator"), accelerator, "must be one of "
@@ -406,6 +515,22 @@ def _check_mig(addons: AddonsSpec, pools: tuple[GpuPoolSpec, ...],
                                 + "); use none"))
 
 
+# GKE's limit on max_shared_clients_per_gpu (GPU time-sharing).
+GKE_MAX_SHARED_CLIENTS = 48
+
+
+def _check_time_sharing(pools: tuple[GpuPoolSpec, ...], problems: list[Problem]) -> None:
+    """addons.gpuOperator.timeSlicing on a pool the operator does not serve is GKE's GPU
+    time-sharing, which takes at most 48 clients per GPU."""
+    for i, pool in enumerate(pools):
+        if pool.gke_time_sharing and pool.gpu_replicas > GKE_MAX_SHARED_CLIENTS:
+            problems.append(Problem(f"{NAMESPACE}:addons.gpuOperator.timeSlicing",
+                                    pool.gpu_replicas, f"pool {pool.name} "
+                                    f"(gpu-lab:gpuPools[{i}]) uses GKE's GPU time-sharing, which "
+                                    f"shares a GPU among at most {GKE_MAX_SHARED_CLIENTS} "
+                                    "containers"))
+
+
 def _default_machine_type(accelerator: str) -> str:
     entry = CATALOG[accelerator]
     if entry.fixed_counts:
@@ -517,9 +642,10 @@ def _tenant(f: Fields, gpu_capacity: int | None, largest_node: int) -> TenantSpe
         if not f.has("name"):
             f.problem(f.path("name"), MISSING, "every tenant needs a name (a DNS-1123 label)")
         return None
-    if name in tenant_catalog.RESERVED_NAMESPACES:
-        f.problem(f.path("name"), name, "is a namespace the platform owns; reserved: "
-                  + ", ".join(tenant_catalog.RESERVED_NAMESPACES))
+    if name in tenant_catalog.RESERVED_NAMESPACES or name.startswith("kube-"):
+        f.problem(f.path("name"), name, "is a namespace the platform owns; reserved: kube-*, "
+                  + ", ".join(n for n in tenant_catalog.RESERVED_NAMESPACES
+                              if not n.startswith("kube-")))
         return None
     base = tenant_catalog.DEFINITIONS.get(name)
     defaults = tenant_catalog.TENANT_DEFAULTS
@@ -533,8 +659,8 @@ def _tenant(f: Fields, gpu_capacity: int | None, largest_node: int) -> TenantSpe
     developer_groups = f.str_list("developerGroups", default_devs)
     return TenantSpec(
         name=name,
-        team=f.str("team", base.team if base else name, label=True),
-        cost_center=f.str("costCenter", base.cost_center if base else "unassigned", label=True),
+        team=_label_value(f, "team", base.team if base else name),
+        cost_center=_label_value(f, "costCenter", base.cost_center if base else "unassigned"),
         gpus=gpus,
         cpu=f.quantity("cpu", base.cpu if base else defaults["cpu"]),
         memory=f.quantity("memory", base.memory if base else defaults["memory"]),
@@ -546,7 +672,7 @@ def _tenant(f: Fields, gpu_capacity: int | None, largest_node: int) -> TenantSpe
         priority_class=f.str("priorityClass",
                              base.priority_class if base else defaults["priorityClass"],
                              choices=priority_names),
-        gcp_service_account=f.str("gcpServiceAccount", None),
+        gcp_service_account=_service_account(f),
         gpu_quota_keys=_gpu_quota_keys(f),
         role_bindings=_role_bindings(f, default_role_bindings(admin_groups, developer_groups)),
         internet_egress=f.bool("internetEgress", defaults["internetEgress"]),
@@ -554,6 +680,25 @@ def _tenant(f: Fields, gpu_capacity: int | None, largest_node: int) -> TenantSpe
         pod_security=f.str("podSecurity", "restricted",
                            choices=("restricted", "baseline", "privileged")),
     )
+
+
+def _label_value(f: Fields, name: str, default: str) -> str:
+    """A value that becomes a Kubernetes label value (of the tenant's namespace)."""
+    value = f.str(name, default, max_len=63)
+    if isinstance(value, str) and not LABEL_VALUE.fullmatch(value):
+        f.problem(f.path(name), value, "must be a Kubernetes label value: at most 63 letters, "
+                  "digits, '-', '_' and '.', starting and ending with a letter or digit")
+        return default
+    return value
+
+
+def _service_account(f: Fields) -> str | None:
+    value = f.str("gcpServiceAccount", None)
+    if isinstance(value, str) and not SERVICE_ACCOUNT.fullmatch(value):
+        f.problem(f.path("gcpServiceAccount"), value, "must be a GCP service account's e-mail, "
+                  "such as infer@<project>.iam.gserviceaccount.com")
+        return None
+    return value
 
 
 # ResourceQuota keys that may carry a tenant's GPU allocation. The API server accepts all

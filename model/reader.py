@@ -147,6 +147,11 @@ def check_str(problems: list[Problem], key: str, value: Any, *, choices: Iterabl
     if not isinstance(value, str):
         problems.append(Problem(key, value, f"must be a string, not {type_name(value)}"))
         return default
+    if not value.strip():
+        problems.append(Problem(key, value, "must not be empty" + (
+            f"; one of {', '.join(choices)}" if choices else "; leave the key out for the "
+            "default")))
+        return default
     if choices and value not in choices:
         problems.append(Problem(key, value, f"must be one of {', '.join(choices)}"
                                 + did_you_mean(value, choices)))

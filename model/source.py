@@ -15,6 +15,8 @@ from typing import Any, Mapping
 
 import yaml
 
+from model.errors import did_you_mean
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -33,28 +35,86 @@ def stack_file(stack: str) -> Path:
     return PROJECT_DIR / f"Pulumi.{stack}.yaml"
 
 
+# The top-level fields of a Pulumi stack settings file (Pulumi.<stack>.yaml).
+STACK_FILE_FIELDS = ("config", "secretsprovider", "encryptedkey", "encryptionsalt",
+                     "environment")
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML keeps the last of two equal keys in a mapping; Pulumi refuses the file. So
+    does gpu-lab, naming the key and both lines."""
+
+    def construct_mapping(self, node, deep=False):
+        lines: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                first = lines.setdefault(key, line)
+            except TypeError:       # an unhashable key: construct_mapping reports it
+                continue
+            if first != line:
+                raise StackFileError(f"{key!r} is set twice in one mapping (lines {first} and "
+                                     f"{line}); keep one")
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_stack_file(path: Path) -> dict[str, Any]:
     """The `config:` of a Pulumi.<stack>.yaml file as a flat mapping of full keys."""
+    path = Path(path)
+    if path.is_dir():
+        raise StackFileError(f"{path}: is a directory; give a stack file (Pulumi.<stack>.yaml)")
     try:
-        document = yaml.safe_load(Path(path).read_text()) or {}
+        data = path.read_bytes()
     except FileNotFoundError:
         raise StackFileError(f"{path}: no such stack file") from None
+    except OSError as err:
+        raise StackFileError(f"{path}: cannot read it: {err.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[:err.start].count(b"\n") + 1
+        raise StackFileError(f"{path}: line {line}: byte {data[err.start:err.start + 1]!r} is "
+                             "not UTF-8; stack files are UTF-8 text (re-save it as UTF-8)"
+                             ) from None
+    try:
+        document = yaml.load(text, Loader=_UniqueKeyLoader) or {}
+    except StackFileError as err:
+        raise StackFileError(f"{path}: {err}") from None
     except yaml.YAMLError as err:
         raise StackFileError(f"{path}: not valid YAML: {err}") from None
     if not isinstance(document, dict):
         raise StackFileError(f"{path}: must be a YAML mapping with a 'config:' key")
+    _check_fields(path, document)
     config = document.get("config") or {}
     if not isinstance(config, dict):
         raise StackFileError(f"{path}: 'config:' must be a mapping of keys to values")
     values = {}
     for key, value in config.items():
+        if not isinstance(key, str) or ":" not in key.strip(":"):
+            # As Pulumi: every key names its namespace (gpu-lab:tenants, gcp:project).
+            raise StackFileError(f"{path}: config key {key!r} must have the form "
+                                 "<namespace>:<name>, such as gpu-lab:tenants or gcp:project")
         if isinstance(value, dict) and "secure" in value:
             raise StackFileError(f"{path}: {key} is encrypted; offline renders take plain values")
         # Pulumi also accepts `key: {value: ...}` for plain values.
         if isinstance(value, dict) and set(value) == {"value"}:
             value = value["value"]
-        values[key if ":" in key else f"gpu-lab:{key}"] = value
+        values[key] = value
     return values
+
+
+def _check_fields(path: Path, document: dict) -> None:
+    """Only a stack file's own fields stand at the top; config keys belong under config:."""
+    for field in document:
+        if field in STACK_FILE_FIELDS:
+            continue
+        if isinstance(field, str) and ":" in field:
+            raise StackFileError(f"{path}: {field} stands at the top level; config keys go "
+                                 "under 'config:' (indented below it)")
+        raise StackFileError(f"{path}: unknown top-level field {field!r}"
+                             f"{did_you_mean(str(field), STACK_FILE_FIELDS)}; a stack file "
+                             f"has {', '.join(STACK_FILE_FIELDS)}")
 
 
 def as_engine_values(values: Mapping[str, Any]) -> dict[str, str]:

@@ -87,7 +87,10 @@ class GpuPoolSpec:
     gke_device_plugin: bool       # False: GKE's plugin is off, the GPU Operator's advertises GPUs
     architecture: str = NODE_ARCHITECTURE
     nodes: tuple[str, ...] = ()   # platform "existing": the nodes that simulate this pool
-    gpu_replicas: int = 1         # time-slicing: how many pods share one physical GPU
+    # Time-slicing: how many containers share one physical GPU. The GPU Operator's device
+    # plugin advertises each GPU this many times on its pools; on pools GKE serves, GKE's own
+    # GPU time-sharing does (gke_time_sharing).
+    gpu_replicas: int = 1
     gpu_advertised: bool = True   # False: no device plugin at all runs on these nodes
     # False: GKE's own driver and device plugin serve this pool and the GPU Operator keeps
     # its operands off it (their images come from nvcr.io; GKE's from Google's registries)
@@ -97,6 +100,11 @@ class GpuPoolSpec:
     def network_tag(self) -> str:
         """The GCE network tag of this pool's nodes (firewall rules target it)."""
         return f"gpu-lab-pool-{self.name}"
+
+    @property
+    def gke_time_sharing(self) -> bool:
+        """GKE shares this pool's GPUs (the node pool's gpu_sharing_config)."""
+        return not self.gpu_operator and self.gpu_replicas > 1
 
     @property
     def schedulable_gpus_per_node(self) -> int:

@@ -3,10 +3,11 @@ tenants and pools they land in.
 
 Every field of a WorkloadSpec is a config key, so any workload can be written down as
 ordinary config (and read back: model/to_config.py). What is refused is what cannot be meant
-(a typo, an unknown tenant or pool, a Job that never ends) and what the workload's own
-tenant would refuse (its LimitRange and its enforced quota). What the scheduler and the node
-decide (whether the pods fit a node of their pool, whether the program runs there) is not
-second-guessed here: the config may say it, and the cluster shows what happens.
+(a typo, an unknown tenant or pool, a Job that never ends, a pod with more CPU or memory than
+any node of its pool can allocate) and what the workload's own tenant would refuse (its
+LimitRange, its enforced GPU quota, its CPU and memory quota). Where GPUs land and whether
+the program runs there is not second-guessed here: the config may say it, and the cluster
+shows what happens.
 """
 
 from __future__ import annotations
@@ -14,8 +15,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from decimal import Decimal
+
+from model import machines
 from model.errors import MISSING, Problem, did_you_mean
 from model.gpu_catalog import NODE_ARCHITECTURE
+from model.quantity import format_quantity, parse_quantity
 from model.reader import Fields
 from model.spec import GPU_RESOURCE, GpuPoolSpec, NodePoolSpec, TenantSpec, WorkloadSpec
 
@@ -33,12 +38,18 @@ PORT_NAME = re.compile(r"(?=.*[a-z])(?!.*--)[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?")
 LABEL_KEY = re.compile(r"([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}"
                        r"[A-Za-z0-9])?")
 LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?")
+# The init container that installs infer.py's dependencies when the image does not carry
+# them (components/workload.py). It counts in the pod's footprint where it is the larger.
+INSTALL_REQUESTS = {"cpu": "100m", "memory": "256Mi"}
+INSTALL_LIMITS = {"cpu": "500m", "memory": "512Mi"}
 
 
 def load_workloads(defaults_raw: Any, raw: Any, tenants: tuple[TenantSpec, ...],
                    pools: tuple[GpuPoolSpec, ...], system_pool: NodePoolSpec,
-                   problems: list[Problem], check_fit: bool = True) -> tuple[WorkloadSpec, ...]:
-    """check_fit: compare with the pools (off when the pools themselves are broken)."""
+                   problems: list[Problem], check_fit: bool = True,
+                   know_machines: bool = True) -> tuple[WorkloadSpec, ...]:
+    """check_fit: compare with the pools (off when the pools themselves are broken).
+    know_machines: the pools' machine types are their nodes (not so on platform existing)."""
     defaults = Fields("gpu-lab:workload", defaults_raw, problems)
     image = defaults.str("image", PUBLIC_IMAGE)
     architecture = defaults.str("imageArchitecture", NODE_ARCHITECTURE, choices=ARCHITECTURES)
@@ -51,11 +62,13 @@ def load_workloads(defaults_raw: Any, raw: Any, tenants: tuple[TenantSpec, ...],
     if not isinstance(raw, list):
         problems.append(Problem(key, raw, "must be a list of workloads"))
         return ()
-    workloads, seen = [], set()
+    workloads, seen, keys = [], set(), {}
     for i, item in enumerate(raw):
         f = Fields(f"{key}[{i}]", item, problems)
         workload = _workload(f, image, architecture, tenants, pools, system_pool, check_fit)
         f.finish()
+        if workload is not None and check_fit and know_machines:
+            _check_node_fit(f, workload, pools, system_pool)
         if workload is None:
             continue
         if (workload.tenant, workload.name) in seen:
@@ -64,8 +77,8 @@ def load_workloads(defaults_raw: Any, raw: Any, tenants: tuple[TenantSpec, ...],
             continue
         seen.add((workload.tenant, workload.name))
         workloads.append(workload)
-    if check_fit:
-        _check_tenant_totals(workloads, tenants, problems)
+        keys[(workload.tenant, workload.name)] = f.key
+    _check_tenant_totals(workloads, keys, tenants, problems, check_gpus=check_fit)
     return tuple(workloads)
 
 
@@ -75,18 +88,73 @@ def quota_enforced(tenant: TenantSpec) -> bool:
     return f"requests.{GPU_RESOURCE}" in tenant.gpu_quota_keys
 
 
-def _check_tenant_totals(workloads: list[WorkloadSpec], tenants: tuple[TenantSpec, ...],
-                         problems: list[Problem]) -> None:
-    """All of a tenant's workloads together fit its GPU quota, where the quota is enforced."""
+def pod_footprint(workload: WorkloadSpec) -> dict[str, Decimal]:
+    """What one pod of the workload counts against quota and node, as the scheduler and the
+    quota evaluator sum a pod (kube/pod_resources.py): the larger of the app container and
+    the install init container, for requests and limits alike."""
+    main = {"cpu": parse_quantity(workload.cpu), "memory": parse_quantity(workload.memory)}
+    footprint = {}
+    for resource, amount in main.items():
+        requests, limits = amount, amount       # the app container is Guaranteed
+        if not workload.custom_image:
+            requests = max(requests, parse_quantity(INSTALL_REQUESTS[resource]))
+            limits = max(limits, parse_quantity(INSTALL_LIMITS[resource]))
+        footprint[f"requests.{resource}"] = requests
+        footprint[f"limits.{resource}"] = limits
+    return footprint
+
+
+def _check_node_fit(f: Fields, workload: WorkloadSpec, pools: tuple[GpuPoolSpec, ...],
+                    system_pool: NodePoolSpec) -> None:
+    """A pod asking more CPU or memory than a node of its pool can allocate never runs
+    (model/machines.py: GKE's allocatable)."""
+    machine_type = next((p.machine_type for p in pools if p.name == workload.pool),
+                        system_pool.machine_type if workload.pool == system_pool.name else None)
+    try:
+        node = machines.machine(machine_type or "")
+    except ValueError:
+        return                                  # reported on the pool's machineType
+    footprint = pod_footprint(workload)
+    for resource, allocatable in (("cpu", node.allocatable_cpu),
+                                  ("memory", node.allocatable_memory)):
+        if footprint[f"requests.{resource}"] > allocatable:
+            f.problem(f.path(resource), getattr(workload, resource),
+                      f"a node of pool {workload.pool} ({machine_type}) can allocate "
+                      f"{_amount(resource, allocatable)} {resource} to pods")
+
+
+def _amount(resource: str, value: Decimal) -> str:
+    if resource == "memory":
+        return f"{value / machines.GIB:.2f}Gi"
+    return format_quantity(value.quantize(Decimal("0.001")))
+
+
+def _check_tenant_totals(workloads: list[WorkloadSpec], keys: dict[tuple[str, str], str],
+                         tenants: tuple[TenantSpec, ...], problems: list[Problem],
+                         check_gpus: bool) -> None:
+    """All of a tenant's workloads together fit its GPU quota, where the quota is enforced,
+    and its CPU and memory quota (requests and limits: components/tenant.py)."""
     for tenant in tenants:
-        if not quota_enforced(tenant):
-            continue
         mine = [w for w in workloads if w.tenant == tenant.name]
         total = sum(w.gpus * w.replicas for w in mine)
-        if len(mine) > 1 and total > tenant.gpus:
+        if check_gpus and quota_enforced(tenant) and len(mine) > 1 and total > tenant.gpus:
             problems.append(Problem("gpu-lab:workloads", [f"{w.tenant}/{w.name}" for w in mine],
                                     f"together they need {total} GPUs; tenant {tenant.name}'s "
                                     f"quota is {tenant.gpus}"))
+        for resource in ("cpu", "memory"):
+            quota = parse_quantity(getattr(tenant, resource))
+            need = sum((pod_footprint(w)[f"limits.{resource}"] * w.replicas for w in mine),
+                       Decimal(0))
+            if need > quota:
+                refs = [f"{w.tenant}/{w.name}" for w in mine]
+                problems.append(Problem(
+                    "gpu-lab:workloads" if len(mine) > 1 else
+                    f"{keys[(mine[0].tenant, mine[0].name)]}.{resource}",
+                    refs if len(mine) > 1 else getattr(mine[0], resource),
+                    f"{'together they' if len(mine) > 1 else 'its pods'} need "
+                    f"{_amount(resource, need)} {resource} (limits, replicas included); tenant "
+                    f"{tenant.name}'s {resource} quota is {getattr(tenant, resource)} "
+                    f"(gpu-lab:tenants[].{resource})"))
 
 
 def _workload(f: Fields, default_image: str, default_arch: str, tenants: tuple[TenantSpec, ...],
@@ -147,6 +215,11 @@ def _workload(f: Fields, default_image: str, default_arch: str, tenants: tuple[T
         f.problem(f.path("batches"), 0, "a Job must end: give the number of batches (>= 1)")
     if workload.device == "cuda" and workload.gpus == 0:
         f.problem(f.path("device"), "cuda", "needs gpus >= 1 (no GPU is visible without one)")
+    pool = next((p for p in pools if p.name == pool_name), None)
+    if pool is not None and pool.gke_time_sharing and workload.gpus > 1:
+        # GKE's device plugin fails such a pod at admission (UnexpectedAdmissionError).
+        f.problem(f.path("gpus"), workload.gpus, f"pool {pool.name} shares its GPUs with GKE's "
+                  "time-sharing, where a container gets at most 1 nvidia.com/gpu")
     if workload.pin_to_one_node and workload.spread:
         f.problem(f.path("pinToOneNode"), True, "replicas cannot both share one node and "
                   "spread across nodes: set spread false")

@@ -1,7 +1,7 @@
 """quota_admits / pod_admitted against hand-written quotas and limit ranges."""
 
 from kube import ObjectSet, pod_admitted, quota_admits
-from kube.quantity import parse_quantity
+from model.quantity import parse_quantity
 from kube.quota import make_pod
 
 

@@ -133,7 +133,7 @@ EDGE_CASES = {
             {"name": "tenant-a", "gpus": 2, "team": "recsys-2", "costCenter": "cc-9",
              "cpu": 16, "memory": "64Gi", "maxPods": 40, "maxGpusPerPod": 1,
              "priorityClass": "experiment-low", "adminGroups": [], "developerGroups": ["d@x.io"],
-             "gcpServiceAccount": "infer@p.iam.gserviceaccount.com", "internetEgress": False,
+             "gcpServiceAccount": "inference@p.iam.gserviceaccount.com", "internetEgress": False,
              "priorityGpuQuotas": {"production-high": 1},
              "gpuQuotaKeys": ["requests.nvidia.com/gpu", "nvidia.com/gpu"],
              "roleBindings": [

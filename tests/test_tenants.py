@@ -175,12 +175,12 @@ def test_priority_classes_are_created_once(three):
 
 def test_service_accounts_and_workload_identity():
     rendering = render_with(**{"gpu-lab:tenants": [
-        {"name": "tenant-a", "gcpServiceAccount": "infer@proj.iam.gserviceaccount.com"},
+        {"name": "tenant-a", "gcpServiceAccount": "inference@proj.iam.gserviceaccount.com"},
         "tenant-b"]})
     objects = ObjectSet(rendering.kubernetes_objects())
     workload_a = objects.get("ServiceAccount", "workload", "tenant-a")
     assert workload_a["metadata"]["annotations"] == {
-        "iam.gke.io/gcp-service-account": "infer@proj.iam.gserviceaccount.com"}
+        "iam.gke.io/gcp-service-account": "inference@proj.iam.gserviceaccount.com"}
     assert workload_a["automountServiceAccountToken"] is False
     assert "annotations" not in objects.get("ServiceAccount", "workload", "tenant-b")["metadata"] \
         or not objects.get("ServiceAccount", "workload", "tenant-b")["metadata"]["annotations"]

@@ -7,7 +7,7 @@ import pytest
 
 from kube.images import ARM64_PYTHON, image, registry_of
 from kube.kubelet import NodeNetwork, run_container, run_infer
-from kube.machines import GIB, machine
+from model.machines import GIB, machine
 
 T4_NODE = {"metadata": {"name": "t4-0", "labels": {
     "kubernetes.io/arch": "amd64", "gpu-lab/accelerator": "nvidia-tesla-t4"}}}
@@ -33,14 +33,21 @@ def test_gke_allocatable(machine_type, cpu, memory_gib):
 
 
 def test_machines_under_1_gib_reserve_255_mib():
-    from kube.machines import Machine
+    from model.machines import Machine
     tiny = Machine("f1-micro", 1, Decimal("0.6") * GIB)
     assert tiny.allocatable_memory / GIB == Decimal("0.6") - Decimal(355) / 1024
 
 
-def test_unknown_machine_types_are_refused():
-    with pytest.raises(ValueError, match="unknown machine type"):
-        machine("z9-mega-7")
+@pytest.mark.parametrize("machine_type, says", [
+    ("z9-mega-7", "not a machine type gpu-lab knows"),
+    ("n1-standard-3", "n1-standard comes with 1, 2, 4, 8"),
+    ("e2-highmem-32", "e2-highmem comes with 2, 4, 8, 16 vCPUs"),
+    ("g2-standard-5", "g2-standard comes as g2-standard-4"),
+    ("N1-Standard-4", "lowercase: n1-standard-4"),
+])
+def test_unknown_machine_types_are_refused(machine_type, says):
+    with pytest.raises(ValueError, match=says):
+        machine(machine_type)
 
 
 def test_registries_of_references():

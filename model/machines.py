@@ -26,6 +26,20 @@ MEMORY_PER_VCPU = {"n1-standard": Decimal("3.75"), "n1-highmem": Decimal("6.5"),
                    "e2-highmem": Decimal(8), "e2-highcpu": Decimal(1),
                    "n2-standard": Decimal(4), "n2-highmem": Decimal(8),
                    "n2-highcpu": Decimal(1), "n2d-standard": Decimal(4)}
+# The vCPU counts each predefined family is sold in (Compute Engine's machine family pages):
+# n1-standard-3 or e2-highmem-32 do not exist, and GCE refuses them at pool creation.
+SIZES = {
+    "n1-standard": (1, 2, 4, 8, 16, 32, 64, 96),
+    "n1-highmem": (2, 4, 8, 16, 32, 64, 96),
+    "n1-highcpu": (2, 4, 8, 16, 32, 64, 96),
+    "e2-standard": (2, 4, 8, 16, 32),
+    "e2-highmem": (2, 4, 8, 16),
+    "e2-highcpu": (2, 4, 8, 16, 32),
+    "n2-standard": (2, 4, 8, 16, 32, 48, 64, 80, 96, 128),
+    "n2-highmem": (2, 4, 8, 16, 32, 48, 64, 80, 96, 128),
+    "n2-highcpu": (2, 4, 8, 16, 32, 48, 64, 80, 96),
+    "n2d-standard": (2, 4, 8, 16, 32, 48, 64, 80, 96, 128, 224),
+}
 FIXED = {  # machine type: (vCPUs, GiB)
     # Shared-core types burst to 2 vCPUs but are a fraction of one core; GKE sizes their
     # allocatable CPU from one core.
@@ -80,12 +94,26 @@ def _tiered(amount: Decimal, tiers) -> Decimal:
 
 
 def machine(machine_type: str) -> Machine:
-    """The machine type's vCPUs and memory; ValueError for types gpu-lab does not know."""
+    """The machine type's vCPUs and memory; ValueError (saying what exists) for a type
+    Compute Engine does not sell or gpu-lab does not know."""
     if machine_type in FIXED:
         vcpus, gib = FIXED[machine_type]
         return Machine(machine_type, vcpus, Decimal(gib) * GIB)
+    if machine_type != machine_type.lower():
+        raise ValueError(f"machine types are lowercase: {machine_type.lower()}")
     match = re.fullmatch(r"([a-z0-9]+-[a-z]+)-(\d+)", machine_type)
-    if match and match.group(1) in MEMORY_PER_VCPU:
-        vcpus = int(match.group(2))
-        return Machine(machine_type, vcpus, MEMORY_PER_VCPU[match.group(1)] * vcpus * GIB)
-    raise ValueError(f"unknown machine type {machine_type!r}")
+    family = match.group(1) if match else machine_type.rpartition("-")[0]
+    if family in SIZES:
+        vcpus = int(match.group(2)) if match else 0
+        if vcpus in SIZES[family]:
+            return Machine(machine_type, vcpus, MEMORY_PER_VCPU[family] * vcpus * GIB)
+        raise ValueError(f"{family} comes with " + ", ".join(map(str, SIZES[family]))
+                         + " vCPUs")
+    fixed = [name for name in FIXED if name.rsplit("-", 1)[0] == family]
+    if fixed:
+        raise ValueError(f"{family} comes as " + ", ".join(fixed))
+    fixed_families = sorted({name.rsplit("-", 1)[0] for name in FIXED} - {"e2"})
+    raise ValueError("not a machine type gpu-lab knows: "
+                     + ", ".join(f"{f}-<vCPUs>" for f in SIZES) + "; "
+                     + ", ".join(f"{f}-*" for f in fixed_families)
+                     + " (fixed sizes); e2-micro, e2-small, e2-medium")
