@@ -1,18 +1,78 @@
-"""The `python -m lab` commands."""
+"""The `python -m lab` commands.
+
+Exit codes, the same for every command (README, "Exit codes"): 0 done; 1 not yet (verify),
+short (preflight) or an operation that could not go on (new, reset, destroy, list: no Pulumi
+CLI, no such stack); 2 bad config, arguments or paths; 3 the source cannot be read (a
+cluster, snapshot, handout or GCP project); 4 the report's upload failed.
+"""
 
 from __future__ import annotations
 
+import copy
+import inspect
 import json
+import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn, Optional
+from typing import Iterator, NoReturn, Optional
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
-from model.errors import ConfigError
-from model.source import StackFileError, read_stack_file, stack_file
+from model.errors import ConfigError, did_you_mean
+from model.source import PROJECT_DIR, StackFileError, read_stack_file, stack_file
 
-app = typer.Typer(help="gpu-lab: GPU Kubernetes interview environments on GKE.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+EXIT_NOT_YET = 1
+EXIT_BAD_INPUT = 2
+EXIT_UNREADABLE = 3
+EXIT_UPLOAD_FAILED = 4
+
+EXIT_CODES = ("Exit codes: 0 done; 1 not yet (verify), short (preflight) or the operation could "
+              "not go on (new, reset, destroy, list); 2 bad config, arguments or paths; 3 the "
+              "cluster, snapshot, handout or GCP project cannot be read; 4 the report upload "
+              "failed.")
+
+
+class _FlagsTakeNoValue:
+    """Typer's rich help prints a type after every option, flags included (`--quiet <bool>`,
+    `--help <bool>`), as if they took a value. It prints a metavar instead of the type when
+    one is set, so flags get an empty one."""
+
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        for param in params:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+        return params
+
+
+class _Group(_FlagsTakeNoValue, TyperGroup):
+    pass
+
+
+class _Command(_FlagsTakeNoValue, TyperCommand):
+    pass
+
+
+class _Typer(typer.Typer):
+    """typer.Typer whose commands all use _Command (so no command can miss it), each listed
+    in the main --help by its docstring's first paragraph on one line (rich help keeps the
+    docstring's line breaks there)."""
+
+    def command(self, *args, **kwargs):
+        kwargs.setdefault("cls", _Command)
+
+        def register(function):
+            if function.__doc__ and not kwargs.get("short_help"):
+                first = inspect.cleandoc(function.__doc__).split("\n\n")[0]
+                kwargs["short_help"] = " ".join(first.split())
+            return super(_Typer, self).command(*args, **kwargs)(function)
+        return register
+
+
+app = _Typer(cls=_Group,
+             help=f"gpu-lab: GPU Kubernetes interview environments on GKE.\n\n{EXIT_CODES}",
+             no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
 
 @app.callback()
@@ -20,34 +80,107 @@ def main() -> None:
     """Render, inspect and operate gpu-lab stacks. Every command has --help."""
 
 
-def _fail(message: str, code: int = 2) -> NoReturn:
+def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     typer.echo(message, err=True)
     raise typer.Exit(code)
 
 
-def load_stack_values(stack: Optional[str], config_file: Optional[Path]) -> tuple[str, dict]:
-    """(stack name, config values) from --stack or --config-file; exits on a bad file."""
-    if (stack is None) == (config_file is None):
-        _fail("give exactly one of --stack NAME or --config-file PATH")
-    path = config_file or stack_file(stack)
-    name = stack or path.name.removeprefix("Pulumi.").removesuffix(".yaml").removesuffix(".yml")
+@contextmanager
+def _writing(option: str, path: Path) -> Iterator[None]:
+    """Writing to an option's file or directory: an OSError (a directory that does not exist,
+    a read-only one, a directory where a file belongs) is a bad path, said in one line with
+    the option, the path and the system's reason; exit 2."""
     try:
-        return name, read_stack_file(path)
+        yield
+    except OSError as err:
+        failed = err.filename and Path(err.filename) != Path(path)
+        _fail(f"{option} {path}: cannot write{f' {err.filename}' if failed else ''}: "
+              f"{err.strerror or err}")
+
+
+def _write_text(option: str, path: Path, text: str) -> None:
+    """Write an option's file (its directory must exist); exits 2 when it cannot."""
+    with _writing(option, path):
+        path.write_text(text)
+
+
+def _output_file(option: str, path: Optional[Path]) -> Optional[Path]:
+    """Check an option's file before any work: its directory exists and takes files, and the
+    path is not a directory; exits 2 in one line otherwise."""
+    if path is None:
+        return None
+    if path.is_dir():
+        _fail(f"{option} {path}: cannot write: Is a directory")
+    parent = path.parent
+    if not parent.is_dir():
+        _fail(f"{option} {path}: cannot write: No such file or directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        _fail(f"{option} {path}: cannot write: Permission denied")
+    return path
+
+
+def _output_dir(option: str, path: Path) -> Path:
+    """An option's output directory, created if missing; exits 2 before any work is done when
+    it cannot be created or written."""
+    if path.exists() and not path.is_dir():
+        _fail(f"{option} {path}: not a directory")
+    with _writing(option, path):
+        path.mkdir(parents=True, exist_ok=True)
+    if not os.access(path, os.W_OK | os.X_OK):
+        _fail(f"{option} {path}: cannot write: Permission denied")
+    return path
+
+
+def stack_names() -> list[str]:
+    """The stacks with a settings file in the project (Pulumi.<name>.yaml)."""
+    return sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml")
+                  for p in PROJECT_DIR.glob("Pulumi.*.yaml"))
+
+
+def load_stack_values(stack: Optional[str], config_file: Optional[Path],
+                      stack_given_as: str = "--stack NAME") -> tuple[str, dict]:
+    """(stack name, config values) from a stack name or --config-file; exits 2 on a bad file.
+
+    `stack_given_as` is how the command takes the stack's name ("--stack NAME", or "STACK"
+    where it is a positional argument), so that messages speak of what the user typed."""
+    if (stack is None) == (config_file is None):
+        _fail(f"give exactly one of {stack_given_as} or --config-file PATH")
+    if config_file is not None:
+        name = config_file.name.removeprefix("Pulumi.").removesuffix(".yaml") \
+            .removesuffix(".yml")
+        try:
+            return name, read_stack_file(config_file)
+        except StackFileError as err:
+            _fail(f"--config-file {err}")
+    label = stack_given_as.split()[0]
+    path = stack_file(stack)
+    try:
+        return stack, read_stack_file(path)
     except StackFileError as err:
-        _fail(str(err))
+        if path.exists():
+            _fail(f"{label} {stack}: {err}")
+        names = stack_names()
+        _fail(f"{label} {stack!r}: no such stack file {path.name} in {PROJECT_DIR}"
+              f"{did_you_mean(stack, names)}; stacks: {', '.join(names) or 'none'} "
+              f"(or give --config-file PATH)")
 
 
-def _stack_spec(stack: Optional[str], config_file: Optional[Path]):
-    """The validated, fault-injected spec of a stack file; exits 2 on bad config."""
+def _build_spec(name: str, values: dict):
+    """The validated, fault-injected spec of these config values; exits 2 on bad config."""
     from faults import build_spec
     from lab.render import PLACEHOLDER_PROJECT
 
-    name, values = load_stack_values(stack, config_file)
+    values = copy.deepcopy(values)
     values.setdefault("gcp:project", PLACEHOLDER_PROJECT)
     try:
         return build_spec(values, stack=name)
     except ConfigError as err:
         _fail(str(err))
+
+
+def _stack_spec(stack: Optional[str], config_file: Optional[Path]):
+    """The validated, fault-injected spec of a stack file; exits 2 on bad config."""
+    return _build_spec(*load_stack_values(stack, config_file))
 
 
 @app.command()
@@ -56,26 +189,29 @@ def render(
                                         help="Render Pulumi.<STACK>.yaml from the project."),
     config_file: Optional[Path] = typer.Option(None, "--config-file", "-c",
                                                help="Render any file in Pulumi.<stack>.yaml format."),
-    json_path: Optional[Path] = typer.Option(None, "--json",
-                                             help="Also write every resource as a JSON array here."),
+    json_path: Optional[Path] = typer.Option(
+        None, "--json", help="Also write every resource as a JSON array to this file (its "
+                             "directory must exist)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the summary line."),
 ) -> None:
-    """Render a stack offline (Pulumi mocks: no CLI, cloud or cluster) and print its resource tree."""
+    """Render a stack offline (Pulumi mocks: no CLI, cloud or cluster) and print its resource
+    tree and its outputs (the faults it bakes in among them)."""
     from lab.render import render as run_render
-    from lab.tree import summary_line, tree_lines
+    from lab.tree import output_lines, summary_line, tree_lines
 
+    _output_file("--json", json_path)
     name, values = load_stack_values(stack, config_file)
     try:
         rendering = run_render(values, stack=name)
     except ConfigError as err:
         _fail(str(err))
     if not quiet:
-        for line in tree_lines(rendering):
+        for line in tree_lines(rendering) + output_lines(rendering.outputs):
             typer.echo(line)
     typer.echo(summary_line(rendering))
     if json_path is not None:
-        json_path.write_text(json.dumps([r.to_json() for r in rendering.resources], indent=2)
-                             + "\n")
+        _write_text("--json", json_path,
+                    json.dumps([r.to_json() for r in rendering.resources], indent=2) + "\n")
         typer.echo(f"wrote {len(rendering.resources)} resources to {json_path}")
 
 
@@ -117,17 +253,19 @@ def guide(
                                                help="Any file in Pulumi.<stack>.yaml format."),
     candidate: bool = typer.Option(False, "--candidate",
                                    help="The candidate's brief: tasks only, no give-aways."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o",
-                                          help="Write the Markdown here instead of stdout."),
+    output: Optional[Path] = typer.Option(
+        None, "--output", "-o", help="Write the Markdown to this file instead of stdout (its "
+                                     "directory must exist)."),
 ) -> None:
     """Write the interviewer's guide for a stack (or, with --candidate, the candidate's brief)."""
     from lab.guide import candidate_brief, candidate_tasks, interviewer_guide
 
+    _output_file("--output", output)
     spec = _stack_spec(stack, config_file)
     text = candidate_brief(spec, candidate_tasks(spec)) if candidate \
         else interviewer_guide(spec)
     if output:
-        output.write_text(text)
+        _write_text("--output", output, text)
         typer.echo(f"wrote {output}")
     else:
         typer.echo(text)
@@ -139,7 +277,8 @@ def handout(
     config_file: Optional[Path] = typer.Option(None, "--config-file", "-c",
                                                help="Any file in Pulumi.<stack>.yaml format."),
     output: Path = typer.Option(..., "--output", "-o",
-                                help="The directory to write (new, or empty)."),
+                                help="The directory to write (new, or empty; created with its "
+                                     "parents)."),
 ) -> None:
     """Write the candidate's copy of the stack: a Pulumi project that renders exactly what the
     stack runs, its config with the problems as ordinary settings, the brief as README.md;
@@ -147,12 +286,13 @@ def handout(
     from lab.handout import write_handout
 
     name, values = load_stack_values(stack, config_file)
-    try:
-        result = write_handout(values, name, output)
-    except ConfigError as err:
-        _fail(str(err))
-    except FileExistsError as err:
-        _fail(f"{err}: give a new or empty directory")
+    with _writing("--output", output):
+        try:
+            result = write_handout(values, name, output)
+        except ConfigError as err:
+            _fail(str(err))
+        except FileExistsError:
+            _fail(f"--output {output}: not empty; give a new or empty directory")
     typer.echo(f"wrote {len(result.files)} files to {output}: give the candidate this "
                f"directory (Pulumi.{name}.yaml, the program, README.md is their brief)")
 
@@ -195,7 +335,7 @@ def _api_client(kubeconfig: Optional[Path], context: Optional[str]):
         return kube_config.new_client_from_config(
             config_file=str(kubeconfig) if kubeconfig else None, context=context)
     except (ConfigException, OSError) as err:
-        _fail(f"cannot load the kubeconfig: {err}", code=3)
+        _fail(f"cannot load the kubeconfig: {err}", code=EXIT_UNREADABLE)
 
 
 class _Grading:
@@ -209,9 +349,10 @@ class _Grading:
 
         if snapshot is not None and handout_dir is not None:
             _fail("give at most one of --snapshot FILE and --handout DIR")
-        self.name, values = load_stack_values(stack, config_file)
+        # verify and report take the stack as their positional STACK argument.
+        self.name, values = load_stack_values(stack, config_file, stack_given_as="STACK")
         values.setdefault("gcp:project", PLACEHOLDER_PROJECT)
-        self.spec = _stack_spec(stack, config_file)
+        self.spec = _build_spec(self.name, values)
         self.snapshot, self.handout_dir, self.prometheus_url = snapshot, handout_dir, \
             prometheus_url
         self.api_client = _api_client(kubeconfig, context) \
@@ -240,19 +381,27 @@ class _Grading:
             else:
                 state = grading.read_live(self.spec, self.api_client, self.prometheus_url)
         except grading.SourceError as err:
-            _fail(str(err), code=3)
+            _fail(str(err), code=EXIT_UNREADABLE)
         try:
             result = grading.grade(self.spec, state.context, self.reference)
         except Exception as err:  # noqa: BLE001 - live, access questions go to the API server
             if not self.live:
                 raise
             _fail(f"cannot read the cluster: {type(err).__name__}: "
-                  f"{(str(err).splitlines() or [''])[0]}", code=3)
+                  f"{(str(err).splitlines() or [''])[0]}", code=EXIT_UNREADABLE)
         return result, state, started, datetime.now(timezone.utc)
 
 
-KUBECONFIG_OPTION = typer.Option(None, "--kubeconfig", help="Default: $KUBECONFIG or ~/.kube/config.")
-CONTEXT_OPTION = typer.Option(None, "--context", help="kubeconfig context (default: current).")
+STACK_ARGUMENT = typer.Argument(None, metavar="STACK",
+                                help="The stack: Pulumi.<STACK>.yaml in the project (or give "
+                                     "--config-file).")
+CONFIG_FILE_OPTION = typer.Option(None, "--config-file", "-c",
+                                  help="Any file in Pulumi.<stack>.yaml format, instead of STACK.")
+KUBECONFIG_OPTION = typer.Option(None, "--kubeconfig",
+                                 help="Live: the kubeconfig (default: $KUBECONFIG or "
+                                      "~/.kube/config).")
+CONTEXT_OPTION = typer.Option(None, "--context",
+                              help="Live: the kubeconfig context (default: the current one).")
 SNAPSHOT_OPTION = typer.Option(
     None, "--snapshot", metavar="FILE",
     help="Judge this snapshot instead of a cluster: `kubectl get ... -A -o yaml` output (a "
@@ -262,13 +411,15 @@ HANDOUT_OPTION = typer.Option(
     help="Judge the candidate's edited handout project instead: rendered offline, its pods "
          "from the twin.")
 PROMETHEUS_OPTION = typer.Option(None, "--prometheus-url",
-                                 help="e.g. http://localhost:9090 after a port-forward.")
+                                 help="Live: Prometheus, to see whether the DCGM exporter is "
+                                      "scraped, e.g. http://localhost:9090 after a "
+                                      "port-forward.")
 
 
 @app.command()
 def verify(
-    stack: Optional[str] = typer.Argument(None, help="The stack: Pulumi.<STACK>.yaml."),
-    config_file: Optional[Path] = typer.Option(None, "--config-file", "-c"),
+    stack: Optional[str] = STACK_ARGUMENT,
+    config_file: Optional[Path] = CONFIG_FILE_OPTION,
     kubeconfig: Optional[Path] = KUBECONFIG_OPTION,
     context: Optional[str] = CONTEXT_OPTION,
     prometheus_url: Optional[str] = PROMETHEUS_OPTION,
@@ -281,19 +432,24 @@ def verify(
     rounds: Optional[int] = typer.Option(None, "--rounds",
                                          help="With --watch: stop after this many checks."),
     output_dir: Path = typer.Option(Path("reports"), "--output-dir",
-                                    help="Where --watch keeps its record (watch/<STACK>.json)."),
+                                    help="Where --watch keeps its record (watch/<STACK>.json; "
+                                         "created if missing)."),
     as_json: bool = typer.Option(False, "--json",
                                  help='Print {"verdicts": [...], "collateral": [...]}.'),
 ) -> None:
     """Grade the candidate's fix: per fault present, fixed or cannot tell, and the collateral
     (what the changes broke that the healthy stack has). Judges a live cluster, a snapshot
-    (--snapshot) or the candidate's edited handout (--handout). Exit 0: every fault fixed and
-    no collateral; 1: not yet; 3: the source cannot be read."""
+    (--snapshot) or the candidate's edited handout (--handout).
+
+    Exit 0: every fault fixed and no collateral; 1: not yet; 2: bad config, arguments or
+    paths; 3: the source cannot be read."""
     import time
     from datetime import datetime, timezone
 
     from lab import grading
 
+    if watch is not None:       # before the stack is rendered and the cluster read
+        _output_dir("--output-dir", output_dir)
     grader = _Grading(stack, config_file, kubeconfig, context, prometheus_url, snapshot,
                       handout_dir)
     if watch is not None and not grader.live:
@@ -309,7 +465,8 @@ def verify(
             break
         for line in record.update(result, finished):
             typer.echo(line)
-        record.save(record_path)
+        with _writing("--output-dir", output_dir):
+            record.save(record_path)
         if result.passed or (rounds is not None and checks >= rounds):
             break
         try:
@@ -324,22 +481,27 @@ def verify(
 
 @app.command()
 def report(
-    stack: Optional[str] = typer.Argument(None, help="The stack: Pulumi.<STACK>.yaml."),
-    archive: str = typer.Option(..., "--archive", help="s3://BUCKET/PREFIX"),
+    stack: Optional[str] = STACK_ARGUMENT,
+    archive: str = typer.Option(..., "--archive", metavar="s3://BUCKET/PREFIX",
+                                help="Where to upload the report and its snapshot."),
     endpoint_url: Optional[str] = typer.Option(None, "--endpoint-url",
                                                help="S3-compatible endpoint (MinIO, GCS)."),
-    config_file: Optional[Path] = typer.Option(None, "--config-file", "-c"),
+    config_file: Optional[Path] = CONFIG_FILE_OPTION,
     kubeconfig: Optional[Path] = KUBECONFIG_OPTION,
     context: Optional[str] = CONTEXT_OPTION,
     prometheus_url: Optional[str] = PROMETHEUS_OPTION,
     snapshot: Optional[Path] = SNAPSHOT_OPTION,
     handout_dir: Optional[Path] = HANDOUT_OPTION,
     output_dir: Path = typer.Option(Path("reports"), "--output-dir",
-                                    help="Where the local copies are written."),
+                                    help="Where the local copies are written (created if "
+                                         "missing)."),
 ) -> None:
     """Grade the stack (as `lab verify`), write the report (verdicts, collateral, time to fix
     per fault from `lab verify --watch`, scenario, timings) and the snapshot it judged, and
-    upload both."""
+    upload both.
+
+    Exit 2: bad config, arguments or paths; 3: the source cannot be read; 4: the upload
+    failed (the local copies stay)."""
     from lab import grading
     from lab.archive import (ArchiveError, build_report, parse_s3_url, save_local,
                              save_snapshot, upload)
@@ -348,6 +510,7 @@ def report(
         parse_s3_url(archive)
     except ArchiveError as err:
         _fail(str(err))
+    _output_dir("--output-dir", output_dir)     # before the stack is rendered and judged
     grader = _Grading(stack, config_file, kubeconfig, context, prometheus_url, snapshot,
                       handout_dir)
     result, state, started, finished = grader.run()
@@ -355,14 +518,15 @@ def report(
     watched = grading.Watch.load(record, grader.name, started) if record.is_file() else None
     report_data = build_report(grader.spec, result.verdicts, started, finished,
                                collateral=result.collateral, watch=watched, source=state.source)
-    path = save_local(report_data, output_dir)
-    judged = save_snapshot(path, state.objects, state.logs, finished)
+    with _writing("--output-dir", output_dir):
+        path = save_local(report_data, output_dir)
+        judged = save_snapshot(path, state.objects, state.logs, finished)
     typer.echo(f"report written to {path}, the snapshot it judged to {judged}")
     for local in (path, judged):
         try:
             typer.echo(f"uploaded to {upload(local, archive, endpoint_url)}")
         except ArchiveError as err:
-            _fail(f"upload failed: {err}; the report stays at {path}", code=4)
+            _fail(f"upload failed: {err}; the report stays at {path}", code=EXIT_UPLOAD_FAILED)
 
 
 @app.command(name="preflight")
@@ -377,8 +541,10 @@ def preflight_command(
                                           help="GCP project (default: the stack's gcp:project, "
                                                "then $GOOGLE_CLOUD_PROJECT)."),
 ) -> None:
-    """Check a GCP project's quotas and APIs against what the stack needs at its largest
-    (exit 0: it fits, 1: something is short, 3: the project cannot be read)."""
+    """Check a GCP project's quotas and APIs against what the stack needs at its largest.
+
+    Exit 0: it fits; 1: something is short; 2: bad config or arguments; 3: the project
+    cannot be read."""
     from faults import build_spec
     from lab import preflight as checks
     from lab.render import PLACEHOLDER_PROJECT
@@ -394,59 +560,83 @@ def preflight_command(
     except checks.PreflightError as err:
         _fail(str(err))
     except checks.Unreadable as err:
-        _fail(f"preflight: {err}", code=3)
+        _fail(f"preflight: {err}", code=EXIT_UNREADABLE)
     typer.echo(json.dumps(report.to_json(), indent=2) if as_json else checks.table(report))
     raise typer.Exit(0 if report.ok else 1)
 
 
 @app.command()
 def new(
-    candidate: str = typer.Argument(..., help="Names the stack and the cluster."),
-    scenario: str = typer.Option("pairing", "--scenario"),
+    candidate: str = typer.Argument(..., metavar="CANDIDATE",
+                                    help="Names the stack and the cluster: 2-24 lowercase "
+                                              "letters, digits and '-', starting with a "
+                                              "letter."),
+    scenario: str = typer.Option("pairing", "--scenario",
+                                 help="The scenario to bake in (`lab scenarios` lists them)."),
     project: Optional[str] = typer.Option(None, "--project",
                                           help="GCP project (default: $GOOGLE_CLOUD_PROJECT)."),
     tenant: str = typer.Option("tenant-a", "--tenant",
                                help="The namespace the candidate's kubeconfig starts in."),
-    hours: float = typer.Option(8.0, "--hours", help="When the stack should be gone."),
-    region: str = typer.Option("us-central1", "--region"),
+    hours: float = typer.Option(8.0, "--hours",
+                                help="When the stack should be gone, and how long the "
+                                     "candidate's login is valid."),
+    region: str = typer.Option("us-central1", "--region", help="GCP region of the stack."),
+    authorized_cidrs: Optional[list[str]] = typer.Option(
+        None, "--authorized-cidr", metavar="CIDR",
+        help="Allow only this range to reach the cluster's control plane (repeat for more; "
+             "default: any address). `lab reset` keeps it."),
     skip_preflight: bool = typer.Option(False, "--skip-preflight",
                                         help="Do not check the project's quotas and APIs first "
                                              "(for projects whose quotas cannot be read)."),
 ) -> None:
     """Create a candidate's stack from a scenario, run `pulumi up`, and write their login.
-    First checks that the project has the quota and APIs the stack needs (`lab preflight`)."""
-    import os
+    First checks the arguments and that the project has the quota and APIs the stack needs
+    (`lab preflight`).
+
+    Exit 1: no Pulumi CLI or the stack cannot be made; 2: bad arguments or config, or
+    candidates/ cannot be written; 3: the project's quotas cannot be read."""
     from datetime import datetime, timezone
 
     from lab import stacks
 
     try:
-        stacks.require_cli()
+        # The arguments before the Pulumi CLI: a typo is a typo whether or not it is installed.
         stacks.check_candidate(candidate)
+        stacks.check_scenario(scenario)
+        stacks.check_hours(hours)
+        stacks.check_cidrs(authorized_cidrs or [])
         project = project or os.environ.get("GOOGLE_CLOUD_PROJECT") or \
             os.environ.get("CLOUDSDK_CORE_PROJECT")
         if not project:
-            raise stacks.LabError("no GCP project: pass --project or set GOOGLE_CLOUD_PROJECT")
+            raise stacks.BadArgument("--project: not given, and neither GOOGLE_CLOUD_PROJECT "
+                                     "nor CLOUDSDK_CORE_PROJECT is set")
         config = stacks.candidate_config(candidate, scenario, project, hours, tenant,
-                                         datetime.now(timezone.utc), region)
+                                         datetime.now(timezone.utc), region,
+                                         authorized_cidrs or [])
+        stacks.check_config(candidate, config)
+        stacks.require_cli()
         if not skip_preflight:
             stacks.preflight(candidate, config, project)
         result = stacks.new_stack(candidate, config, _echo)
         kubeconfig = result.outputs["kubeconfig"].value
         login = stacks.write_candidate_access(candidate, kubeconfig, tenant, hours)
     except stacks.LabError as err:
-        _fail(str(err), code=getattr(err, "exit_code", 1))
+        _fail(str(err), code=getattr(err, "exit_code", EXIT_NOT_YET))
     typer.echo(f"\nStack {candidate} is up (expires {config['gpu-lab:expiresAt']}).")
     typer.echo(f"Candidate login (ServiceAccount gpu-lab-candidate/candidate, valid "
                f"{hours:g}h): {login}")
     typer.echo(f"Candidate brief:  python -m lab guide --stack {candidate} --candidate")
     typer.echo(f"Your guide:       python -m lab guide --stack {candidate}")
     typer.echo(f"Check progress:   python -m lab verify {candidate}")
+    hint = stacks.control_plane_hint(candidate, config)
+    if hint:
+        typer.echo(f"\n{hint}")
 
 
 @app.command()
 def reset(
-    candidate: str = typer.Argument(..., help="The stack `lab new` made."),
+    candidate: str = typer.Argument(..., metavar="CANDIDATE",
+                                    help="The stack `lab new` made."),
     hours: float = typer.Option(8.0, "--hours", help="How long the new login is valid."),
     keep_login: bool = typer.Option(False, "--keep-login",
                                     help="Keep the candidate's ServiceAccount and tokens "
@@ -454,10 +644,14 @@ def reset(
     yes: bool = typer.Option(False, "--yes", help="Do not ask."),
 ) -> None:
     """Bring a candidate's stack back to the interviewer's configuration (recorded config,
-    refresh, up) for the next candidate; replaces the login and writes a new kubeconfig."""
+    refresh, up) for the next candidate; replaces the login and writes a new kubeconfig.
+
+    Exit 1: no Pulumi CLI, no such stack, or one `lab new` did not make; 2: bad arguments,
+    or the new login cannot be written."""
     from lab import stacks
 
     try:
+        stacks.check_hours(hours)
         stacks.require_cli()
         if not yes:
             typer.confirm(f"Reset stack {candidate} to the interviewer's configuration "
@@ -471,7 +665,7 @@ def reset(
             path = stacks.write_candidate_access(candidate, outputs["kubeconfig"].value, tenant,
                                                  hours)
     except stacks.LabError as err:
-        _fail(str(err), code=getattr(err, "exit_code", 1))
+        _fail(str(err), code=getattr(err, "exit_code", EXIT_NOT_YET))
     typer.echo(f"\nStack {candidate} is back to the interviewer's configuration.")
     typer.echo("What the candidate made with kubectl is not part of the stack; remove it per "
                "tenant: kubectl delete deployments,jobs,pods -n <tenant> "
@@ -482,9 +676,12 @@ def reset(
 
 
 @app.command()
-def destroy(candidate: str = typer.Argument(...),
+def destroy(candidate: str = typer.Argument(..., metavar="CANDIDATE",
+                                            help="The stack to destroy."),
             yes: bool = typer.Option(False, "--yes", help="Do not ask.")) -> None:
-    """Tear down a candidate's stack and remove it."""
+    """Tear down a candidate's stack and remove it.
+
+    Exit 1: no Pulumi CLI or no such stack."""
     from lab import stacks
 
     try:
@@ -493,12 +690,13 @@ def destroy(candidate: str = typer.Argument(...),
             typer.confirm(f"Destroy every resource of stack {candidate}?", abort=True)
         stacks.destroy_stack(candidate, _echo)
     except stacks.LabError as err:
-        _fail(str(err), code=1)
+        _fail(str(err), code=EXIT_NOT_YET)
     typer.echo(f"stack {candidate} destroyed and removed")
 
 
 @app.command(name="list")
-def list_(as_json: bool = typer.Option(False, "--json")) -> None:
+def list_(as_json: bool = typer.Option(False, "--json",
+                                       help="Print the stacks as a JSON list.")) -> None:
     """List interview stacks: scenario, age, expiry, resources; flags expired ones."""
     from dataclasses import asdict
 
@@ -507,7 +705,7 @@ def list_(as_json: bool = typer.Option(False, "--json")) -> None:
     try:
         rows = stacks.list_stacks()
     except stacks.LabError as err:
-        _fail(str(err), code=1)
+        _fail(str(err), code=EXIT_NOT_YET)
     if as_json:
         typer.echo(json.dumps([asdict(r) for r in rows], indent=2))
         return

@@ -123,3 +123,34 @@ def test_log_file_hides_the_logs_from_stdout(tmp_path):
 def test_bad_arguments_exit_two():
     result = run("--hidden", "10", "--heads", "4")
     assert result.returncode == 2 and "--hidden must be a multiple of --heads" in result.stderr
+
+
+def test_metrics_port_taken_is_one_json_line_and_one_stderr_line():
+    """Another process holds the port: exit 5 with the reason, not a traceback."""
+    with socket.socket() as holder:
+        holder.bind(("0.0.0.0", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = run("--device", "cpu", "--batches", "1", "--metrics-port", str(port), *TINY)
+    assert result.returncode == 5
+    message = f"cannot serve metrics on --metrics-port {port}: Address already in use"
+    assert result.stderr == message + "\n"
+    [line] = json_lines(result.stdout)
+    assert line == {"ts": line["ts"], "event": "error", "message": message}
+
+
+def test_log_file_that_cannot_be_opened_is_one_json_line_on_stdout(tmp_path):
+    missing = tmp_path / "no-such-dir" / "infer.log"
+    result = run("--device", "cpu", "--batches", "1", "--log-file", str(missing),
+                 "--metrics-port", str(free_port()), *TINY)
+    assert result.returncode == 5
+    message = f"cannot open --log-file {missing}: No such file or directory"
+    assert result.stderr == message + "\n"
+    assert [(e["event"], e["message"]) for e in json_lines(result.stdout)] == [("error", message)]
+
+
+def test_metrics_port_out_of_range_is_a_bad_argument():
+    result = run("--metrics-port", "70000")
+    assert result.returncode == 2
+    assert "--metrics-port 70000: must be a port from 1 to 65535" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -7,7 +7,9 @@ metrics on a named port and logs JSON lines to stdout (or to a file, with ``--lo
     python infer.py --device auto --batches 100 --gpu-memory-gb 4
 
 Exit codes: 0 done; 2 bad arguments; 3 the GPU has less memory than the model needs;
-4 a GPU was asked for (--device cuda) but none is visible.
+4 a GPU was asked for (--device cuda) but none is visible; 5 the metrics port or the log
+file cannot be opened. Every failure at start is one JSON "error" line (on stdout when the
+log file cannot be opened) and, for 3 and 5, the same message on stderr.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from torch import nn
 GIB = 1024 ** 3
 EXIT_OUT_OF_MEMORY = 3
 EXIT_NO_GPU = 4
+EXIT_STARTUP = 5
 
 BATCHES = Counter("gpu_lab_inference_batches_total", "Batches served")
 SAMPLES = Counter("gpu_lab_inference_samples_total", "Samples (sequences) served")
@@ -75,7 +78,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--assume-gpu-memory-gb", type=float, default=None,
                         help="check the demand against this much GPU memory instead of the "
                              "device's (dry runs and tests on machines without a GPU)")
-    parser.add_argument("--metrics-port", type=int, default=8000)
+    parser.add_argument("--metrics-port", type=int, default=8000,
+                        help="port of the Prometheus /metrics endpoint (1-65535)")
     parser.add_argument("--log-file", default=None,
                         help="write the JSON log here instead of stdout")
     parser.add_argument("--pause", type=float, default=0.0,
@@ -87,6 +91,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.hidden % args.heads:
         parser.error("--hidden must be a multiple of --heads")
+    if not 1 <= args.metrics_port <= 65535:
+        parser.error(f"--metrics-port {args.metrics_port}: must be a port from 1 to 65535")
     return args
 
 
@@ -122,9 +128,21 @@ def build_model(args: argparse.Namespace) -> nn.Module:
                          nn.Linear(args.hidden, 10)).eval()
 
 
+def startup_error(log: Log, message: str) -> int:
+    """What the container cannot start without (a port, a file): one JSON line, one stderr
+    line, exit 5, rather than a traceback in `kubectl logs`."""
+    log("error", message=message)
+    print(message, file=sys.stderr, flush=True)
+    return EXIT_STARTUP
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     args = parse_args(argv)
-    log = Log(open(args.log_file, "a") if args.log_file else sys.stdout)
+    try:
+        log = Log(open(args.log_file, "a") if args.log_file else sys.stdout)
+    except OSError as err:
+        return startup_error(Log(sys.stdout), f"cannot open --log-file {args.log_file}: "
+                                              f"{err.strerror or err}")
     device = pick_device(args.device)
     if device is None:
         log("error", message="--device cuda, but no GPU is visible to this container "
@@ -150,13 +168,18 @@ def main(argv: Optional[list[str]] = None) -> int:
             print(shortfall, file=sys.stderr, flush=True)
             return EXIT_OUT_OF_MEMORY
 
+    # The port before the model: a port another process holds fails at once.
+    try:
+        start_http_server(args.metrics_port)
+    except OSError as err:
+        return startup_error(log, f"cannot serve metrics on --metrics-port "
+                                  f"{args.metrics_port}: {err.strerror or err}")
     model = build_model(args).to(device.kind)
     parameters = sum(p.numel() for p in model.parameters())
     PARAMETERS.set(parameters)
     DEVICE.labels(device=device.kind, gpu_name=device.name).set(1)
     if device.kind == "cuda":
         GPU_MEMORY.set(torch.cuda.memory_allocated())
-    start_http_server(args.metrics_port)
     log("startup", device=device.kind, gpu_name=device.name,
         gpu_memory_gb=round(device.memory_bytes / GIB, 1), parameters=parameters,
         batch_size=args.batch_size, seq_len=args.seq_len, metrics_port=args.metrics_port,
