@@ -7,18 +7,22 @@ be installed; every command says so in one line when it is not.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
+import shlex
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import yaml
 
 from model.config import CANDIDATE_ACCOUNT, CANDIDATE_NAMESPACE
+from model.errors import did_you_mean
 from model.source import PROJECT_DIR
 
 INSTALL_HINT = ("the Pulumi CLI is not installed (or not on PATH): install it with "
@@ -32,7 +36,35 @@ CONFIG_RECORD = "stack-config.json"
 
 
 class LabError(RuntimeError):
-    """A one-line explanation of why a command cannot go on."""
+    """A one-line explanation of why a command cannot go on (exit 1 unless it says)."""
+
+
+@contextmanager
+def _pulumi(action: str) -> Iterator[None]:
+    """A failed Pulumi command is one line: what failed and its last error line. Its full
+    output has streamed above already."""
+    from pulumi.automation import errors
+
+    try:
+        yield
+    except errors.StackNotFoundError:
+        raise
+    except errors.CommandError as err:
+        stderr = str(err).split("stderr:", 1)[-1]
+        lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+        reason = lines[-1] if lines else "see the output above"
+        raise LabError(f"pulumi {action} failed: {reason}") from None
+
+
+class BadArgument(LabError):
+    """An argument or option the command cannot take: exit 2, before anything is done."""
+    exit_code = 2
+
+
+class CannotWrite(LabError):
+    """A file of the candidate's (candidates/<name>/...) cannot be written: exit 2, like any
+    path that cannot be written."""
+    exit_code = 2
 
 
 def require_cli() -> str:
@@ -48,35 +80,99 @@ def backend_url() -> str:
 
 def check_candidate(name: str) -> str:
     if not CANDIDATE_NAME.fullmatch(name):
-        raise LabError(f"candidate {name!r}: use 2-24 lowercase letters, digits and '-', "
-                       f"starting with a letter (it names the stack and the cluster)")
+        raise BadArgument(f"CANDIDATE {name!r}: use 2-24 lowercase letters, digits and '-', "
+                          f"starting with a letter (it names the stack and the cluster)")
     return name
 
 
-def candidate_config(candidate: str, scenario: str, project: str, hours: float, tenant: str,
-                     now: datetime, region: str = "us-central1") -> dict[str, Any]:
-    """The stack config of a candidate's stack: the scenario's stack file (or the scenario
-    itself), the project, an expiry, and the candidate's login (ServiceAccount
-    gpu-lab-candidate/candidate) whose kubeconfig starts in namespace `tenant`."""
+def check_scenario(name: str) -> str:
     from faults import SCENARIOS
 
-    if scenario not in SCENARIOS:
-        raise LabError(f"unknown scenario {scenario!r}; scenarios: {', '.join(SCENARIOS)}")
+    if name not in SCENARIOS:
+        raise BadArgument(f"--scenario {name!r}: no such scenario{did_you_mean(name, SCENARIOS)}"
+                          f"; scenarios: {', '.join(SCENARIOS)}")
+    return name
+
+
+def check_hours(hours: float) -> float:
+    if not hours > 0:
+        raise BadArgument(f"--hours {hours:g}: must be more than 0")
+    return hours
+
+
+def check_cidrs(cidrs: list[str]) -> list[str]:
+    for cidr in cidrs:
+        try:
+            ipaddress.ip_network(cidr)
+        except ValueError:
+            raise BadArgument(f"--authorized-cidr {cidr!r}: not a CIDR block; give one such as "
+                              "203.0.113.0/24") from None
+    return cidrs
+
+
+def check_config(candidate: str, config: dict[str, Any]) -> None:
+    """The candidate's stack config validated offline (a --tenant the scenario does not have,
+    say), before any Pulumi command runs."""
+    from faults import build_spec
+    from model.errors import ConfigError
+
+    try:
+        build_spec(config, stack=candidate)
+    except ConfigError as err:
+        raise BadArgument(str(err)) from None
+
+
+def candidate_config(candidate: str, scenario: str, project: str, hours: float, tenant: str,
+                     now: datetime, region: str = "us-central1",
+                     authorized_cidrs: Optional[list[str]] = None) -> dict[str, Any]:
+    """The stack config of a candidate's stack: the scenario's stack file (or the scenario
+    itself), the project, an expiry, the candidate's login (ServiceAccount
+    gpu-lab-candidate/candidate) whose kubeconfig starts in namespace `tenant`, and, when
+    given, the only ranges that may reach the control plane."""
+    check_scenario(scenario)
     stack_file = PROJECT_DIR / f"Pulumi.{scenario}.yaml"
     config: dict[str, Any] = {"gcp:region": region,
                               "gpu-lab:allowFaults": True, "gpu-lab:scenario": scenario}
     if stack_file.exists():
         config.update((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {})
     expires = (now + timedelta(hours=hours)).astimezone(timezone.utc)
+    cluster = {**(config.get("gpu-lab:cluster") or {}), "name": f"gpu-lab-{candidate}"}
+    if authorized_cidrs:
+        cluster["masterAuthorizedCidrs"] = list(authorized_cidrs)
     config.update({
         "gcp:project": project,
-        "gpu-lab:cluster": {**(config.get("gpu-lab:cluster") or {}),
-                            "name": f"gpu-lab-{candidate}"},
+        "gpu-lab:cluster": cluster,
         "gpu-lab:expiresAt": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "gpu-lab:createdAt": now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "gpu-lab:candidate": {"login": True, "tenant": tenant},
     })
     return config
+
+
+def control_plane_hint(candidate: str, config: dict[str, Any]) -> Optional[str]:
+    """How to restrict a candidate's control plane that any address may reach
+    (gpu-lab:cluster.masterAuthorizedCidrs empty, the default so candidates connect from
+    anywhere); None when it is restricted already or the platform has no GKE control plane."""
+    cluster = config.get("gpu-lab:cluster") or {}
+    if isinstance(cluster, str):
+        cluster = json.loads(cluster)
+    if config.get("gpu-lab:platform", "gke") != "gke" or cluster.get("masterAuthorizedCidrs"):
+        return None
+    # `lab new` sets gpu-lab:cluster as one value, not by path; `pulumi config set --path`
+    # into it would replace that value (the cluster's name with it), so the whole value is
+    # set again with the ranges added.
+    value = json.dumps({**cluster, "masterAuthorizedCidrs": ["<CIDR>"]})
+    # The same backend and passphrase as the Automation API's (_workspace_options).
+    env = (f"PULUMI_BACKEND_URL={shlex.quote(backend_url())} "
+           'PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-}"')
+    return "\n".join([
+        "The cluster's control plane accepts connections from any address "
+        "(gpu-lab:cluster.masterAuthorizedCidrs is empty). To allow only <CIDR>:",
+        f"  cd {shlex.quote(str(PROJECT_DIR))} && export {env}",
+        f"  pulumi config set --stack {candidate} gpu-lab:cluster {shlex.quote(value)} "
+        f"&& pulumi up --stack {candidate}",
+        "`lab reset` sets the config `lab new` recorded again; for a restriction that "
+        "stays, create the stack with --authorized-cidr CIDR."])
 
 
 class PreflightUnreadable(LabError):
@@ -125,20 +221,34 @@ def new_stack(candidate: str, config: dict[str, Any], on_output: Callable[[str],
     require_cli()
     from pulumi import automation as auto
 
-    LOCAL_STATE.mkdir(exist_ok=True)
-    stack = auto.create_or_select_stack(stack_name=candidate, work_dir=str(PROJECT_DIR),
-                                        opts=_workspace_options())
-    stack.set_all_config(_as_config(config), path=False)
+    # The record first: a candidates/ that cannot be written stops before any stack exists.
     record_config(candidate, config)
-    return stack.up(on_output=on_output)
+    LOCAL_STATE.mkdir(exist_ok=True)
+    with _pulumi(f"up of stack {candidate}"):
+        stack = auto.create_or_select_stack(stack_name=candidate, work_dir=str(PROJECT_DIR),
+                                            opts=_workspace_options())
+        stack.set_all_config(_as_config(config), path=False)
+        return stack.up(on_output=on_output)
+
+
+def _write_candidate_file(path: Path, text: str, mode: Optional[int] = None) -> Path:
+    """Write one of a candidate's files under candidates/; CannotWrite (one line) if not."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if mode is not None:        # restricted before the secret is in it
+            path.touch(mode=mode)
+            path.chmod(mode)
+        path.write_text(text)
+    except OSError as err:
+        raise CannotWrite(f"cannot write {err.filename or path}: {err.strerror or err} "
+                          f"(candidates/ keeps what `lab new` makes for each candidate)") from None
+    return path
 
 
 def record_config(candidate: str, config: dict[str, Any]) -> Path:
     """Keep the interviewer's config of a candidate's stack, for `lab reset`."""
-    path = CANDIDATES_DIR / candidate / CONFIG_RECORD
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-    return path
+    return _write_candidate_file(CANDIDATES_DIR / candidate / CONFIG_RECORD,
+                                 json.dumps(config, indent=2, sort_keys=True) + "\n")
 
 
 def recorded_config(candidate: str) -> dict[str, Any]:
@@ -199,16 +309,19 @@ def reset_stack(name: str, on_output: Callable[[str], None], on_step: Callable[[
     stack = _select_stack(name)
     config = recorded_config(name)
     on_step(f"Restoring the interviewer's config of stack {name} ({len(config)} keys)")
-    added = sorted(set(stack.get_all_config()) - set(config))
-    if added:
-        stack.remove_all_config(added, path=False)
-    stack.set_all_config(_as_config(config), path=False)
+    with _pulumi(f"config of stack {name}"):
+        added = sorted(set(stack.get_all_config()) - set(config))
+        if added:
+            stack.remove_all_config(added, path=False)
+        stack.set_all_config(_as_config(config), path=False)
     on_step("Refreshing: reading what changed in the cloud and the cluster")
-    stack.refresh(on_output=on_output)
+    with _pulumi(f"refresh of stack {name}"):
+        stack.refresh(on_output=on_output)
     login_urn = _login_urn(stack) if replace_login and login_settings(config)[0] else None
     on_step("Updating the stack back to the interviewer's configuration"
             + (" (and replacing the candidate's ServiceAccount)" if login_urn else ""))
-    result = stack.up(on_output=on_output, replace=[login_urn] if login_urn else None)
+    with _pulumi(f"up of stack {name}"):
+        result = stack.up(on_output=on_output, replace=[login_urn] if login_urn else None)
     return ResetResult(up=result, config=config, login_replaced=login_urn is not None)
 
 
@@ -216,10 +329,14 @@ def destroy_stack(candidate: str, on_output: Callable[[str], None]) -> None:
     require_cli()
     from pulumi import automation as auto
 
-    stack = auto.select_stack(stack_name=candidate, work_dir=str(PROJECT_DIR),
-                              opts=_workspace_options())
-    stack.destroy(on_output=on_output)
-    stack.workspace.remove_stack(candidate)
+    with _pulumi(f"destroy of stack {candidate}"):
+        try:
+            stack = auto.select_stack(stack_name=candidate, work_dir=str(PROJECT_DIR),
+                                      opts=_workspace_options())
+        except auto.StackNotFoundError:
+            raise LabError(f"no stack {candidate!r} in {backend_url()}") from None
+        stack.destroy(on_output=on_output)
+        stack.workspace.remove_stack(candidate)
     stack_file = PROJECT_DIR / f"Pulumi.{candidate}.yaml"
     if stack_file.exists():
         stack_file.unlink()
@@ -315,9 +432,7 @@ def write_candidate_access(candidate: str, admin_kubeconfig: str, tenant: Option
 
     api_client = kube_config.new_client_from_config_dict(yaml.safe_load(admin_kubeconfig))
     token = request_token(api_client, CANDIDATE_NAMESPACE, hours, CANDIDATE_ACCOUNT)
-    path = CANDIDATES_DIR / candidate / "kubeconfig"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(candidate_kubeconfig(admin_kubeconfig, tenant or CANDIDATE_NAMESPACE, token,
-                                         CANDIDATE_ACCOUNT))
-    path.chmod(0o600)
-    return path
+    return _write_candidate_file(
+        CANDIDATES_DIR / candidate / "kubeconfig",
+        candidate_kubeconfig(admin_kubeconfig, tenant or CANDIDATE_NAMESPACE, token,
+                             CANDIDATE_ACCOUNT), mode=0o600)

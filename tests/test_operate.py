@@ -39,6 +39,35 @@ def test_missing_cli_is_one_line_with_the_install_hint(command, monkeypatch):
     assert "get.pulumi.com" in result.output
 
 
+@pytest.mark.parametrize("args, line", [
+    (["new", "alice", "--scenario", "paring"],
+     "--scenario 'paring': no such scenario (did you mean 'pairing'?); scenarios: pairing, "),
+    (["new", "Alice"], "CANDIDATE 'Alice': use 2-24 lowercase letters, digits and '-'"),
+    (["new", "alice", "--authorized-cidr", "10.0.0/8"],
+     "--authorized-cidr '10.0.0/8': not a CIDR block; give one such as 203.0.113.0/24"),
+    (["new", "alice", "--hours", "0"], "--hours 0: must be more than 0"),
+    (["new", "alice", "--tenant", "tenant-x"],
+     "  - gpu-lab:candidate.tenant: got 'tenant-x'; must be one of the stack's tenants"),
+])
+def test_new_checks_its_arguments_before_looking_for_the_cli(args, line, monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "acme-interviews")
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert line in result.stderr and "get.pulumi.com" not in result.output
+    assert "Traceback" not in result.output
+
+
+def test_new_without_a_project_names_the_option(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    for name in ("GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT"):
+        monkeypatch.delenv(name, raising=False)
+    result = runner.invoke(app, ["new", "alice"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == ("--project: not given, and neither GOOGLE_CLOUD_PROJECT "
+                                     "nor CLOUDSDK_CORE_PROJECT is set")
+
+
 def test_candidate_stack_config_is_a_valid_interview_stack():
     config = stacks.candidate_config("alice", "pairing", "acme-interviews", 8, "tenant-a", NOW)
     assert config["gpu-lab:scenario"] == "pairing"
@@ -83,7 +112,8 @@ def test_candidate_names_are_checked(name):
 
 
 def test_unknown_scenario_for_a_candidate():
-    with pytest.raises(stacks.LabError, match="unknown scenario 'paring'"):
+    with pytest.raises(stacks.BadArgument, match="--scenario 'paring': no such scenario "
+                                                 r"\(did you mean 'pairing'\?\)"):
         stacks.candidate_config("alice", "paring", "p", 8, "tenant-a", NOW)
 
 
@@ -266,6 +296,58 @@ def test_new_records_the_interviewers_config_and_reset_restores_it(automation):
              "New candidate login (the old one no longer works), valid 3h"]
     where = [result.output.find(step) for step in steps]
     assert -1 not in where and where == sorted(where), result.output
+
+
+def test_new_says_how_to_restrict_an_open_control_plane(automation):
+    existing, written = automation
+    result = runner.invoke(app, ["new", "alice", "--project", "p", "--skip-preflight"])
+    assert result.exit_code == 0, result.output
+    assert written == [("alice", ADMIN_KUBECONFIG, "tenant-a", 8.0)]
+    hint = stacks.control_plane_hint("alice", stacks.recorded_config("alice"))
+    assert hint and result.output.rstrip().endswith(hint)
+    assert "gpu-lab:cluster.masterAuthorizedCidrs is empty" in hint
+    # the whole gpu-lab:cluster value again, as `lab new` set it, with the ranges added
+    [command] = [line for line in hint.splitlines() if "pulumi config set" in line]
+    value = json.loads(command.split("gpu-lab:cluster ", 1)[1].split("' &&")[0].strip("'"))
+    assert value == {**json.loads(existing["alice"].config["gpu-lab:cluster"]),
+                     "masterAuthorizedCidrs": ["<CIDR>"]}
+    assert value["name"] == "gpu-lab-alice"
+    assert command.strip().startswith("pulumi config set --stack alice gpu-lab:cluster ")
+    assert command.endswith("&& pulumi up --stack alice")
+    assert f"PULUMI_BACKEND_URL={stacks.backend_url()}" in hint
+
+
+def test_new_with_authorized_cidrs_records_them_and_gives_no_hint(automation):
+    existing, _ = automation
+    result = runner.invoke(app, ["new", "alice", "--project", "p", "--skip-preflight",
+                                 "--authorized-cidr", "203.0.113.0/24",
+                                 "--authorized-cidr", "198.51.100.7/32"])
+    assert result.exit_code == 0, result.output
+    cidrs = ["203.0.113.0/24", "198.51.100.7/32"]
+    assert stacks.recorded_config("alice")["gpu-lab:cluster"]["masterAuthorizedCidrs"] == cidrs
+    assert json.loads(existing["alice"].config["gpu-lab:cluster"])["masterAuthorizedCidrs"] \
+        == cidrs
+    assert "masterAuthorizedCidrs" not in result.output
+
+
+def test_no_hint_without_a_gke_control_plane():
+    config = stacks.candidate_config("alice", "pairing", "p", 8, "tenant-a", NOW)
+    assert stacks.control_plane_hint("alice", config) is not None
+    assert stacks.control_plane_hint("alice", {**config, "gpu-lab:platform": "existing"}) is None
+
+
+def test_new_stops_in_one_line_when_candidates_cannot_be_written(automation, tmp_path,
+                                                                   monkeypatch):
+    existing, _ = automation
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setattr(stacks, "CANDIDATES_DIR", blocker / "candidates")
+    result = runner.invoke(app, ["new", "alice", "--project", "p", "--skip-preflight"])
+    assert result.exit_code == 2
+    assert result.stderr.strip().startswith(
+        f"cannot write {blocker / 'candidates' / 'alice'}: Not a directory")
+    assert "Traceback" not in result.output
+    assert existing == {}                     # no stack was made
 
 
 def test_reset_can_keep_the_login(automation):
@@ -455,3 +537,59 @@ def test_report_command_keeps_the_local_copy_when_the_upload_fails(s3_server, tm
     [local] = list((tmp_path / "reports").glob("pairing-*.json"))
     assert "bucket 'missing-bucket' does not exist" in result.output
     assert f"the report stays at {local}" in result.output
+
+
+class FailingStack(FakeStack):
+    """A stack whose engine command fails the way the Automation API reports it."""
+
+    def __init__(self, failing: str):
+        super().__init__()
+        self.failing = failing
+
+    def _fail(self, name):
+        from pulumi import automation as auto
+        if name == self.failing:
+            raise auto.CommandError(auto.CommandResult(
+                "Updating (alice)\n", "error: update failed\nerror: googleapi: Error 403: "
+                "Required 'container.clusters.create' permission", 255))
+
+    def up(self, on_output=None, replace=None):
+        self._fail("up")
+        return super().up(on_output, replace)
+
+    def refresh(self, on_output=None):
+        self._fail("refresh")
+        return super().refresh(on_output)
+
+    def destroy(self, on_output=None):
+        self._fail("destroy")
+
+    @property
+    def workspace(self):
+        return type("Workspace", (), {"remove_stack": lambda self, name: None})()
+
+
+@pytest.mark.parametrize("command, failing", [
+    (["new", "alice", "--project", "p", "--skip-preflight"], "up"),
+    (["reset", "alice", "--yes"], "refresh"),
+    (["reset", "alice", "--yes"], "up"),
+    (["destroy", "alice", "--yes"], "destroy"),
+])
+def test_a_failing_pulumi_command_is_one_line(automation, command, failing):
+    existing, _ = automation
+    existing["alice"] = FailingStack(failing)
+    if command[0] == "reset":
+        stacks.record_config("alice", stacks.candidate_config("alice", "pairing", "p", 8,
+                                                              "tenant-a", NOW))
+    result = runner.invoke(app, command)
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip().splitlines() == [
+        f"pulumi {failing} of stack alice failed: error: googleapi: Error 403: Required "
+        "'container.clusters.create' permission"]
+    assert "Traceback" not in result.output
+
+
+def test_destroy_of_a_missing_stack_is_one_line(automation):
+    result = runner.invoke(app, ["destroy", "nobody", "--yes"])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"no stack 'nobody' in {stacks.backend_url()}"
