@@ -58,7 +58,36 @@ ZONE = re.compile(r"[a-z]+-[a-z]+\d+-[a-z]")
 
 
 def load_spec(values: Mapping[str, Any], stack: str = "dev") -> LabSpec:
-    """Build the LabSpec for one stack, or raise ConfigError listing every problem."""
+    """Build the LabSpec for one stack, or raise ConfigError listing every problem.
+
+    Any other exception is a value the checks did not foresee: it still leaves as a
+    ConfigError, naming the key without which the config reads (tests/test_bad_input.py
+    sweeps every shipped stack so that none is left)."""
+    try:
+        return _load_spec(values, stack)
+    except ConfigError:
+        raise
+    except Exception as err:  # noqa: BLE001 - the boundary: no config gets a traceback
+        culprits = [key for key in values if _reads_without(values, key, stack)]
+        raise ConfigError([Problem(key, values[key], f"gpu-lab cannot read it "
+                                   f"({type(err).__name__}: {err}); see README, "
+                                   "\"Configuration reference\"") for key in culprits]
+                          or [Problem("config", "(the whole stack)", f"gpu-lab cannot read it "
+                                      f"({type(err).__name__}: {err})")]) from None
+
+
+def _reads_without(values: Mapping[str, Any], key: str, stack: str) -> bool:
+    """Does the config read (into a spec or a ConfigError) once `key` is left out?"""
+    try:
+        _load_spec({k: v for k, v in values.items() if k != key}, stack)
+    except ConfigError:
+        return True
+    except Exception:  # noqa: BLE001
+        return False
+    return True
+
+
+def _load_spec(values: Mapping[str, Any], stack: str) -> LabSpec:
     problems: list[Problem] = []
     _check_namespaces(values, problems)
     ours = _own_keys(values, problems)

@@ -388,3 +388,23 @@ def test_accepted_mutations_of_the_dev_stack_render():
                 render(mutated, stack="sweep")
                 rendered += 1
     assert rendered > 5
+
+
+def test_an_unforeseen_failure_still_names_its_key(monkeypatch):
+    """The boundary of load_spec: an exception no check foresaw leaves as a ConfigError naming
+    the key without which the config reads."""
+    import model.config
+
+    original = model.config._addons
+
+    def addons_that_trip_on_monitoring(f):
+        if f.has("monitoring"):
+            raise ZeroDivisionError("division by zero")
+        return original(f)
+
+    monkeypatch.setattr(model.config, "_addons", addons_that_trip_on_monitoring)
+    values = stack_values("dev", **{"gpu-lab:addons": {"monitoring": {"retention": "3d"}}})
+    with pytest.raises(ConfigError) as err:
+        build_spec(values)
+    assert err.value.keys() == ["gpu-lab:addons"]
+    assert "ZeroDivisionError: division by zero" in str(err.value)
