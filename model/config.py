@@ -256,7 +256,10 @@ def _cluster(f: Fields, gcp: GcpSpec, stack: str, platform: str) -> ClusterSpec:
         deletion_protection=f.bool("deletionProtection", False),
         network=network,
         master_authorized_cidrs=tuple(_cidr_list(f, "masterAuthorizedCidrs")),
-        rbac_security_group=_rbac_security_group(f),
+        # GKE reads the members of one Google Group for RBAC, named so in the domain.
+        rbac_security_group=f.str("rbacSecurityGroup", None, matching=(
+            SECURITY_GROUP, "must be gke-security-groups@<your domain> (GKE reads Google "
+            "Groups for RBAC from that group only)")),
         kube_context=f.str("kubeContext", None),
     )
     if spec.kube_context and platform != "existing":
@@ -264,17 +267,6 @@ def _cluster(f: Fields, gcp: GcpSpec, stack: str, platform: str) -> ClusterSpec:
                   "only applies to gpu-lab:platform existing (on gke the cluster is created)")
     f.finish()
     return spec
-
-
-def _rbac_security_group(f: Fields) -> str | None:
-    """Google Groups for RBAC: GKE reads the members of one group, which must be named
-    gke-security-groups in the organization's domain."""
-    value = f.str("rbacSecurityGroup", None)
-    if isinstance(value, str) and not SECURITY_GROUP.fullmatch(value):
-        f.problem(f.path("rbacSecurityGroup"), value, "must be gke-security-groups@<your "
-                  "domain> (GKE reads Google Groups for RBAC from that group only)")
-        return None
-    return value
 
 
 def _default_cluster_name(stack: str) -> str:
@@ -688,8 +680,10 @@ def _tenant(f: Fields, gpu_capacity: int | None, largest_node: int) -> TenantSpe
     developer_groups = f.str_list("developerGroups", default_devs)
     return TenantSpec(
         name=name,
-        team=_label_value(f, "team", base.team if base else name),
-        cost_center=_label_value(f, "costCenter", base.cost_center if base else "unassigned"),
+        team=f.str("team", base.team if base else name, max_len=63,
+                   matching=LABEL_VALUE_RULE),
+        cost_center=f.str("costCenter", base.cost_center if base else "unassigned",
+                          max_len=63, matching=LABEL_VALUE_RULE),
         gpus=gpus,
         cpu=f.quantity("cpu", base.cpu if base else defaults["cpu"]),
         memory=f.quantity("memory", base.memory if base else defaults["memory"]),
@@ -701,7 +695,9 @@ def _tenant(f: Fields, gpu_capacity: int | None, largest_node: int) -> TenantSpe
         priority_class=f.str("priorityClass",
                              base.priority_class if base else defaults["priorityClass"],
                              choices=priority_names),
-        gcp_service_account=_service_account(f),
+        gcp_service_account=f.str("gcpServiceAccount", None, matching=(
+            SERVICE_ACCOUNT, "must be a GCP service account's e-mail, such as "
+            "inference@<project>.iam.gserviceaccount.com")),
         gpu_quota_keys=_gpu_quota_keys(f),
         role_bindings=_role_bindings(f, default_role_bindings(admin_groups, developer_groups)),
         internet_egress=f.bool("internetEgress", defaults["internetEgress"]),
@@ -711,23 +707,8 @@ def _tenant(f: Fields, gpu_capacity: int | None, largest_node: int) -> TenantSpe
     )
 
 
-def _label_value(f: Fields, name: str, default: str) -> str:
-    """A value that becomes a Kubernetes label value (of the tenant's namespace)."""
-    value = f.str(name, default, max_len=63)
-    if isinstance(value, str) and not LABEL_VALUE.fullmatch(value):
-        f.problem(f.path(name), value, "must be a Kubernetes label value: at most 63 letters, "
-                  "digits, '-', '_' and '.', starting and ending with a letter or digit")
-        return default
-    return value
-
-
-def _service_account(f: Fields) -> str | None:
-    value = f.str("gcpServiceAccount", None)
-    if isinstance(value, str) and not SERVICE_ACCOUNT.fullmatch(value):
-        f.problem(f.path("gcpServiceAccount"), value, "must be a GCP service account's e-mail, "
-                  "such as infer@<project>.iam.gserviceaccount.com")
-        return None
-    return value
+LABEL_VALUE_RULE = (LABEL_VALUE, "must be a Kubernetes label value: letters, digits, '-', '_' "
+                    "and '.', starting and ending with a letter or digit")
 
 
 # ResourceQuota keys that may carry a tenant's GPU allocation. The API server accepts all

@@ -88,12 +88,14 @@ class Fields:
         return [(f"{self.path(name)}[{i}]", item) for i, item in enumerate(value)]
 
     def str(self, name: str, default: Optional[str], *, choices: Iterable[str] = (),
-            label: bool = False, max_len: Optional[int] = None) -> Any:
+            label: bool = False, max_len: Optional[int] = None,
+            matching: Optional[tuple[re.Pattern, str]] = None) -> Any:
+        """matching: (pattern the whole value must match, what to say when it does not)."""
         value = self.raw(name)
         if value is MISSING:
             return default
         return check_str(self.problems, self.path(name), value, choices=choices,
-                         label=label, max_len=max_len, default=default)
+                         label=label, max_len=max_len, matching=matching, default=default)
 
     def int(self, name: str, default: int, *, minimum: Optional[int] = None) -> int:
         value = self.raw(name)
@@ -141,6 +143,7 @@ class Fields:
 
 def check_str(problems: list[Problem], key: str, value: Any, *, choices: Iterable[str] = (),
               label: bool = False, max_len: Optional[int] = None,
+              matching: Optional[tuple[re.Pattern, str]] = None,
               default: Optional[str] = None) -> Any:
     """Validate one string value; returns it, or `default` after recording a problem."""
     choices = tuple(choices)
@@ -163,6 +166,9 @@ def check_str(problems: list[Problem], key: str, value: Any, *, choices: Iterabl
     if max_len is not None and len(value) > max_len:
         problems.append(Problem(key, value, f"must be at most {max_len} characters "
                                 f"(it has {len(value)})"))
+        return default
+    if matching is not None and not matching[0].fullmatch(value):
+        problems.append(Problem(key, value, matching[1]))
         return default
     return value
 
