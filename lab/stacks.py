@@ -7,7 +7,6 @@ be installed; every command says so in one line when it is not.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import re
@@ -21,9 +20,10 @@ from typing import Any, Callable, Iterator, Optional
 
 import yaml
 
-from model.config import CANDIDATE_ACCOUNT, CANDIDATE_NAMESPACE
+from model.config import CANDIDATE_ACCOUNT, CANDIDATE_NAMESPACE, cidr_problem
+from model.gpu_catalog import CATALOG
 from model.errors import did_you_mean
-from model.source import PROJECT_DIR
+from model.source import PROJECT_DIR, read_stack_file
 
 INSTALL_HINT = ("the Pulumi CLI is not installed (or not on PATH): install it with "
                 "`curl -fsSL https://get.pulumi.com | sh` and run this again")
@@ -94,19 +94,23 @@ def check_scenario(name: str) -> str:
     return name
 
 
+# The candidate's token lives as long as the stack: the API server issues tokens of 10 minutes
+# at least (TokenRequest expirationSeconds >= 600); a year is far beyond any interview.
+MIN_HOURS, MAX_HOURS = 1 / 6, 24 * 365
+
+
 def check_hours(hours: float) -> float:
-    if not hours > 0:
-        raise BadArgument(f"--hours {hours:g}: must be more than 0")
+    if not MIN_HOURS <= hours <= MAX_HOURS:     # also refuses nan and inf
+        raise BadArgument(f"--hours {hours:g}: must be between 10 minutes ({MIN_HOURS:.3g}) "
+                          f"and a year ({MAX_HOURS})")
     return hours
 
 
 def check_cidrs(cidrs: list[str]) -> list[str]:
     for cidr in cidrs:
-        try:
-            ipaddress.ip_network(cidr)
-        except ValueError:
-            raise BadArgument(f"--authorized-cidr {cidr!r}: not a CIDR block; give one such as "
-                              "203.0.113.0/24") from None
+        why_not = cidr_problem(cidr)       # what gpu-lab:cluster.masterAuthorizedCidrs takes
+        if why_not:
+            raise BadArgument(f"--authorized-cidr {cidr!r}: {why_not}")
     return cidrs
 
 
@@ -134,9 +138,17 @@ def candidate_config(candidate: str, scenario: str, project: str, hours: float, 
     config: dict[str, Any] = {"gcp:region": region,
                               "gpu-lab:allowFaults": True, "gpu-lab:scenario": scenario}
     if stack_file.exists():
-        config.update((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {})
+        config.update(read_stack_file(stack_file))
+    config["gcp:region"] = region              # --region wins over the scenario's file
     expires = (now + timedelta(hours=hours)).astimezone(timezone.utc)
     cluster = {**(config.get("gpu-lab:cluster") or {}), "name": f"gpu-lab-{candidate}"}
+    if not str(cluster.get("location", region)).startswith(region):
+        # The file's zone lies in another region: a zone of this one that has T4s, or the
+        # model's default.
+        zones = CATALOG["nvidia-tesla-t4"].zones_in(region)
+        cluster.pop("location")
+        if zones:
+            cluster["location"] = zones[0]
     if authorized_cidrs:
         cluster["masterAuthorizedCidrs"] = list(authorized_cidrs)
     config.update({
@@ -173,6 +185,11 @@ def control_plane_hint(candidate: str, config: dict[str, Any]) -> Optional[str]:
         f"&& pulumi up --stack {candidate}",
         "`lab reset` sets the config `lab new` recorded again; for a restriction that "
         "stays, create the stack with --authorized-cidr CIDR."])
+
+
+class ClusterUnreadable(LabError):
+    """The cluster cannot be read or refuses a request: exit 3."""
+    exit_code = 3
 
 
 class PreflightUnreadable(LabError):
@@ -430,8 +447,14 @@ def write_candidate_access(candidate: str, admin_kubeconfig: str, tenant: Option
     candidate) and write their kubeconfig, starting in namespace `tenant`."""
     from kubernetes import config as kube_config
 
-    api_client = kube_config.new_client_from_config_dict(yaml.safe_load(admin_kubeconfig))
-    token = request_token(api_client, CANDIDATE_NAMESPACE, hours, CANDIDATE_ACCOUNT)
+    try:
+        api_client = kube_config.new_client_from_config_dict(yaml.safe_load(admin_kubeconfig))
+        token = request_token(api_client, CANDIDATE_NAMESPACE, hours, CANDIDATE_ACCOUNT)
+    except Exception as err:  # noqa: BLE001 - the API server's refusal or an unreachable one
+        reason = (str(err).splitlines() or [type(err).__name__])[0]
+        raise ClusterUnreadable(f"stack {candidate} is up, but the cluster gave no token for "
+                                f"the candidate's login ({type(err).__name__}: {reason}); "
+                                f"`python -m lab reset {candidate}` writes a new one") from None
     return _write_candidate_file(
         CANDIDATES_DIR / candidate / "kubeconfig",
         candidate_kubeconfig(admin_kubeconfig, tenant or CANDIDATE_NAMESPACE, token,

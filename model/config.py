@@ -47,10 +47,11 @@ TOP_LEVEL_KEYS = {
 }
 REGION = re.compile(r"[a-z]+-[a-z]+\d+")
 DOMAIN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+"
-SECURITY_GROUP = re.compile(r"gke-security-groups@" + DOMAIN)
+SECURITY_GROUP = re.compile(r"gke-security-groups@" + DOMAIN, re.IGNORECASE)
 # A service account's e-mail: a user-made account (<id>@<project>.iam.gserviceaccount.com,
-# the id 6-30 characters) or one Google makes (Compute Engine's, App Engine's).
-SERVICE_ACCOUNT = re.compile(r"[a-z][-a-z0-9]{4,28}[a-z0-9]@[a-z]([-a-z0-9]*[a-z0-9])?"
+# the id 6-30 characters; a domain-scoped project example.com:ml gives ml.example.com) or one
+# Google makes (Compute Engine's, App Engine's).
+SERVICE_ACCOUNT = re.compile(r"[a-z][-a-z0-9]{4,28}[a-z0-9]@[a-z]([-a-z0-9.]*[a-z0-9])?"
                              r"\.iam\.gserviceaccount\.com"
                              r"|\d+-compute@developer\.gserviceaccount\.com"
                              r"|[a-z][-a-z0-9]{4,28}[a-z0-9]@appspot\.gserviceaccount\.com")
@@ -182,9 +183,11 @@ def _own_keys(values: Mapping[str, Any], problems: list[Problem]) -> dict[str, A
     return ours
 
 
-# Config namespaces a stack may use: gpu-lab's own, the providers the program runs, and the
-# engine's. Any other is a misspelling (gpulab:tenants, gpc:project) that would be ignored.
-NAMESPACES = (NAMESPACE, "gcp", "kubernetes", "random", "pulumi")
+# The namespaces gpu-lab reads. Keys of other namespaces are left alone (other providers'
+# settings, values a Pulumi ESC environment brings), except those that look like a
+# misspelling of these (gpulab:tenants, gpc:project, google:project): they would be ignored.
+READ_NAMESPACES = (NAMESPACE, "gcp")
+MISSPELT = {"google": "gcp", "gke": "gcp", "gcloud": "gcp"}
 
 
 def _check_namespaces(values: Mapping[str, Any], problems: list[Problem]) -> None:
@@ -193,12 +196,18 @@ def _check_namespaces(values: Mapping[str, Any], problems: list[Problem]) -> Non
         if not colon or not namespace or not name:
             problems.append(Problem(str(full_key), value, "config keys have the form "
                                     "<namespace>:<name>, such as gpu-lab:tenants"))
-        elif namespace not in NAMESPACES:
-            hint = did_you_mean(namespace.lower(), (NAMESPACE, "gcp")) or \
-                did_you_mean(namespace.lower().replace("_", "-"), NAMESPACES)
-            problems.append(Problem(full_key, value, f"unknown config namespace {namespace!r}"
-                                    f"{hint}; gpu-lab reads {NAMESPACE}:<key> and gcp:<key> "
-                                    f"(known namespaces: {', '.join(NAMESPACES)})"))
+            continue
+        if namespace in READ_NAMESPACES:
+            continue
+        plain = re.sub(r"[^a-z0-9]", "", namespace.lower())
+        meant = MISSPELT.get(plain) or next(
+            (ns for ns in READ_NAMESPACES if plain == re.sub(r"[^a-z0-9]", "", ns)), None)
+        hint = f" (did you mean {meant!r}?)" if meant else \
+            did_you_mean(namespace.lower(), READ_NAMESPACES)
+        if hint:
+            problems.append(Problem(full_key, value, f"unknown config namespace "
+                                    f"{namespace!r}{hint}; gpu-lab reads {NAMESPACE}:<key> and "
+                                    "gcp:<key>"))
 
 
 def gcp_provider_keys() -> frozenset[str]:

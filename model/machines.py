@@ -36,7 +36,7 @@ SIZES = {
     "e2-highmem": (2, 4, 8, 16),
     "e2-highcpu": (2, 4, 8, 16, 32),
     "n2-standard": (2, 4, 8, 16, 32, 48, 64, 80, 96, 128),
-    "n2-highmem": (2, 4, 8, 16, 32, 48, 64, 80, 96, 128),
+    "n2-highmem": (2, 4, 8, 16, 32, 48, 64, 80, 96),     # -128 is in FIXED: 864 GB
     "n2-highcpu": (2, 4, 8, 16, 32, 48, 64, 80, 96),
     "n2d-standard": (2, 4, 8, 16, 32, 48, 64, 80, 96, 128, 224),
 }
@@ -44,6 +44,7 @@ FIXED = {  # machine type: (vCPUs, GiB)
     # Shared-core types burst to 2 vCPUs but are a fraction of one core; GKE sizes their
     # allocatable CPU from one core.
     "e2-medium": (1, 4), "e2-small": (1, 2), "e2-micro": (1, 1),
+    "n2-highmem-128": (128, 864),
     "g2-standard-4": (4, 16), "g2-standard-8": (8, 32), "g2-standard-12": (12, 48),
     "g2-standard-16": (16, 64), "g2-standard-24": (24, 96), "g2-standard-32": (32, 128),
     "g2-standard-48": (48, 192), "g2-standard-96": (96, 384),
@@ -107,8 +108,9 @@ def machine(machine_type: str) -> Machine:
         vcpus = int(match.group(2)) if match else 0
         if vcpus in SIZES[family]:
             return Machine(machine_type, vcpus, MEMORY_PER_VCPU[family] * vcpus * GIB)
-        raise ValueError(f"{family} comes with " + ", ".join(map(str, SIZES[family]))
-                         + " vCPUs")
+        sizes = [*SIZES[family], *(FIXED[name][0] for name in FIXED
+                                    if name.rsplit("-", 1)[0] == family)]
+        raise ValueError(f"{family} comes with " + ", ".join(map(str, sizes)) + " vCPUs")
     fixed = [name for name in FIXED if name.rsplit("-", 1)[0] == family]
     if fixed:
         raise ValueError(f"{family} comes as " + ", ".join(fixed))

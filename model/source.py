@@ -40,22 +40,29 @@ STACK_FILE_FIELDS = ("config", "secretsprovider", "encryptedkey", "encryptionsal
                      "environment")
 
 
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
     """PyYAML keeps the last of two equal keys in a mapping; Pulumi refuses the file. So
-    does gpu-lab, naming the key and both lines."""
+    does gpu-lab, naming the key and where both stand. Merge keys (<<: *anchor) stay
+    allowed, and a key written next to one overrides what it merges, as in YAML."""
 
     def construct_mapping(self, node, deep=False):
-        lines: dict[Any, int] = {}
+        seen: dict[Any, str] = {}
         for key_node, _ in node.value:
+            if key_node.tag == MERGE_TAG:
+                continue
             key = self.construct_object(key_node, deep=True)
-            line = key_node.start_mark.line + 1
+            mark = key_node.start_mark
+            where = f"line {mark.line + 1} column {mark.column + 1}"
             try:
-                first = lines.setdefault(key, line)
+                first = seen.setdefault(key, where)
             except TypeError:       # an unhashable key: construct_mapping reports it
                 continue
-            if first != line:
-                raise StackFileError(f"{key!r} is set twice in one mapping (lines {first} and "
-                                     f"{line}); keep one")
+            if first != where:
+                raise StackFileError(f"{key!r} is set twice in one mapping ({first} and "
+                                     f"{where}); keep one")
         return super().construct_mapping(node, deep=deep)
 
 
@@ -82,7 +89,7 @@ def read_stack_file(path: Path) -> dict[str, Any]:
     except StackFileError as err:
         raise StackFileError(f"{path}: {err}") from None
     except yaml.YAMLError as err:
-        raise StackFileError(f"{path}: not valid YAML: {err}") from None
+        raise StackFileError(f"{path}: not valid YAML: {' '.join(str(err).split())}") from None
     if not isinstance(document, dict):
         raise StackFileError(f"{path}: must be a YAML mapping with a 'config:' key")
     _check_fields(path, document)
@@ -91,10 +98,16 @@ def read_stack_file(path: Path) -> dict[str, Any]:
         raise StackFileError(f"{path}: 'config:' must be a mapping of keys to values")
     values = {}
     for key, value in config.items():
-        if not isinstance(key, str) or ":" not in key.strip(":"):
-            # As Pulumi: every key names its namespace (gpu-lab:tenants, gcp:project).
-            raise StackFileError(f"{path}: config key {key!r} must have the form "
-                                 "<namespace>:<name>, such as gpu-lab:tenants or gcp:project")
+        if not isinstance(key, str) or not key.strip(":"):
+            raise StackFileError(f"{path}: config key {key!r} must be a name such as "
+                                 "gpu-lab:tenants or gcp:project")
+        # As Pulumi reads a stack file: a key without a namespace is the project's, and
+        # <namespace>:config:<name> is an old spelling of <namespace>:<name>.
+        namespace, _, name = key.partition(":")
+        written, key = key, f"{namespace}:{name.removeprefix('config:')}" if name \
+            else f"gpu-lab:{key}"
+        if key in values:
+            raise StackFileError(f"{path}: {key} is set twice (once as {written})")
         if isinstance(value, dict) and "secure" in value:
             raise StackFileError(f"{path}: {key} is encrypted; offline renders take plain values")
         # Pulumi also accepts `key: {value: ...}` for plain values.

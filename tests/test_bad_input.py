@@ -64,18 +64,34 @@ def dev_workload(config: dict, **fields: Any) -> None:
      ["gpu-lab:tenants stands at the top level", "go under 'config:'"]),
     ("confg:\n  gcp:project: p\n", ["unknown top-level field 'confg'", "did you mean 'config'"]),
     ("config:\n  gcp:project: p\n  gcp:project: q\n",
-     ["'gcp:project' is set twice", "lines 2 and 3"]),
+     ["'gcp:project' is set twice", "(line 2 column 3 and line 3 column 3)"]),
     ("config:\n  gcp:project: p\n  gpu-lab:cluster:\n    name: a\n    location: b\n    name: c\n",
-     ["'name' is set twice", "lines 4 and 6"]),
+     ["'name' is set twice", "(line 4 column 5 and line 6 column 5)"]),
+    ("config:\n  gcp:project: p\n  gpu-lab:cluster: {name: aaa, name: bbb}\n",
+     ["'name' is set twice", "(line 3 column 21 and line 3 column 32)"]),
     (b"config:\n  gcp:project: p\n  gpu-lab:tenants: [caf\xe9]\n",
      ["line 3", "is not UTF-8"]),
-    ("config:\n  tenants: [tenant-a]\n", ["config key 'tenants' must have the form "
-                                         "<namespace>:<name>"]),
+    ("config:\n  tenants: [tenant-a]\n  gpu-lab:tenants: [tenant-b]\n",
+     ["gpu-lab:tenants is set twice (once as gpu-lab:tenants)"]),
 ])
 def test_the_file_itself(tmp_path, content, words):
     path = tmp_path / "Pulumi.bad.yaml"
     path.write_bytes(content if isinstance(content, bytes) else content.encode())
     refused(path, tmp_path, str(path), *words)
+
+
+def test_the_file_reads_as_pulumi_reads_it(tmp_path):
+    """A key without a namespace is the project's, <ns>:config:<name> is <ns>:<name>, and YAML
+    merge keys work (a key beside one overrides what it merges)."""
+    path = tmp_path / "Pulumi.ok.yaml"
+    path.write_text("config:\n  gcp:config:project: p\n  tenants:\n"
+                    "    - &base {name: tenant-a, gpus: 1, team: recsys}\n"
+                    "    - {<<: *base, name: tenant-b, team: vision}\n")
+    values = read_stack_file(path)
+    assert values == {"gcp:project": "p", "gpu-lab:tenants": [
+        {"name": "tenant-a", "gpus": 1, "team": "recsys"},
+        {"name": "tenant-b", "gpus": 1, "team": "vision"}]}
+    assert [t.team for t in build_spec(values).tenants] == ["recsys", "vision"]
 
 
 def test_a_directory_as_config_file(tmp_path):
@@ -89,6 +105,7 @@ def test_a_directory_as_config_file(tmp_path):
     ("gpu_lab:tenants", ["unknown config namespace 'gpu_lab'", "did you mean 'gpu-lab'"]),
     ("gpc:region", ["unknown config namespace 'gpc'", "did you mean 'gcp'"]),
     ("GCP:region", ["unknown config namespace 'GCP'", "did you mean 'gcp'"]),
+    ("google:region", ["unknown config namespace 'google'", "did you mean 'gcp'"]),
 ])
 def test_near_miss_namespaces(tmp_path, key, words):
     path = stack_file_with(tmp_path, lambda c: c.update({key: "x"}))
@@ -103,6 +120,12 @@ def test_near_miss_namespaces(tmp_path, key, words):
 def test_unknown_gcp_keys(tmp_path, key, words):
     path = stack_file_with(tmp_path, lambda c: c.update({key: "x"}))
     refused(path, tmp_path, f"{key}: got 'x'", *words)
+
+
+def test_other_namespaces_are_left_alone():
+    """Other providers' settings and what a Pulumi ESC environment brings are not gpu-lab's."""
+    assert build_spec(stack_values("dev", **{"aws:region": "eu-west-1", "kubernetes:context":
+                                             "kind", "pulumi:tags": {"team": "ml"}}))
 
 
 def test_the_provider_keys_are_the_installed_providers():
@@ -364,6 +387,9 @@ def test_no_config_gets_a_traceback(name, values):
                 for problem in err.problems:
                     assert problem.key.split(":")[0] in {"gpu-lab", "gcp"} or \
                         problem.key in form, problem
+                    # Refused by a check, not by the boundaries that catch the unforeseen.
+                    assert "gpu-lab cannot read it" not in problem.allowed, problem
+                    assert "cannot be baked into this stack" not in problem.allowed, problem
     assert refused_count > built > 0
 
 

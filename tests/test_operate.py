@@ -44,8 +44,14 @@ def test_missing_cli_is_one_line_with_the_install_hint(command, monkeypatch):
      "--scenario 'paring': no such scenario (did you mean 'pairing'?); scenarios: pairing, "),
     (["new", "Alice"], "CANDIDATE 'Alice': use 2-24 lowercase letters, digits and '-'"),
     (["new", "alice", "--authorized-cidr", "10.0.0/8"],
-     "--authorized-cidr '10.0.0/8': not a CIDR block; give one such as 203.0.113.0/24"),
-    (["new", "alice", "--hours", "0"], "--hours 0: must be more than 0"),
+     "--authorized-cidr '10.0.0/8': must be an IPv4 network with its prefix length, such as "
+     "10.10.0.0/20"),
+    (["new", "alice", "--authorized-cidr", "203.0.113.7/24"],
+     "--authorized-cidr '203.0.113.7/24': has host bits set: the network is 203.0.113.0/24"),
+    (["new", "alice", "--hours", "0"], "--hours 0: must be between 10 minutes (0.167) and a "
+                                       "year (8760)"),
+    (["new", "alice", "--hours", "inf"], "--hours inf: must be between 10 minutes"),
+    (["new", "alice", "--hours", "nan"], "--hours nan: must be between 10 minutes"),
     (["new", "alice", "--tenant", "tenant-x"],
      "  - gpu-lab:candidate.tenant: got 'tenant-x'; must be one of the stack's tenants"),
 ])
@@ -593,3 +599,34 @@ def test_destroy_of_a_missing_stack_is_one_line(automation):
     result = runner.invoke(app, ["destroy", "nobody", "--yes"])
     assert result.exit_code == 1
     assert result.stderr.strip() == f"no stack 'nobody' in {stacks.backend_url()}"
+
+
+@pytest.mark.parametrize("region, location", [
+    ("europe-west4", "europe-west4-a"),     # the first zone of the region with T4s
+    ("europe-west1", "europe-west1-b"),     # which has no zone a
+    ("us-central1", "us-central1-a"),       # the scenario file's own zone
+])
+def test_new_puts_the_stack_in_its_region(region, location):
+    config = stacks.candidate_config("alice", "pairing", "p", 8, "tenant-a", NOW, region)
+    assert config["gcp:region"] == region
+    assert config["gpu-lab:cluster"]["location"] == location
+    spec = build_spec(config, stack="alice")
+    assert (spec.gcp.region, spec.cluster.location) == (region, location)
+    assert all(zone.startswith(region) for pool in spec.gpu_pools for zone in pool.zones)
+
+
+def test_a_token_the_cluster_refuses_is_one_line(monkeypatch):
+    """The stack is up but the API server gives no token (here: TokenRequest's 422): one line,
+    exit 3, and what to do."""
+    from kubernetes.client.exceptions import ApiException
+
+    def refuse(*args):
+        raise ApiException(status=422, reason="Unprocessable Entity")
+
+    monkeypatch.setattr(stacks, "request_token", refuse)
+    with pytest.raises(stacks.ClusterUnreadable) as err:
+        stacks.write_candidate_access("alice", ADMIN_KUBECONFIG, "tenant-a", 8)
+    assert err.value.exit_code == 3
+    assert str(err.value) == ("stack alice is up, but the cluster gave no token for the "
+                              "candidate's login (ApiException: (422)); `python -m lab reset "
+                              "alice` writes a new one")
