@@ -183,6 +183,11 @@ def _stack_spec(stack: Optional[str], config_file: Optional[Path]):
     return _build_spec(*load_stack_values(stack, config_file))
 
 
+STACK_OPTION = typer.Option(None, "--stack", "-s", help="Pulumi.<STACK>.yaml.")
+CONFIG_FILE_OPTION = typer.Option(None, "--config-file", "-c",
+                                  help="Any file in Pulumi.<stack>.yaml format.")
+
+
 @app.command()
 def render(
     stack: Optional[str] = typer.Option(None, "--stack", "-s",
@@ -248,9 +253,8 @@ def scenarios(as_json: bool = typer.Option(False, "--json",
 
 @app.command()
 def guide(
-    stack: Optional[str] = typer.Option(None, "--stack", "-s", help="Pulumi.<STACK>.yaml."),
-    config_file: Optional[Path] = typer.Option(None, "--config-file", "-c",
-                                               help="Any file in Pulumi.<stack>.yaml format."),
+    stack: Optional[str] = STACK_OPTION,
+    config_file: Optional[Path] = CONFIG_FILE_OPTION,
     candidate: bool = typer.Option(False, "--candidate",
                                    help="The candidate's brief: tasks only, no give-aways."),
     output: Optional[Path] = typer.Option(
@@ -273,9 +277,8 @@ def guide(
 
 @app.command()
 def handout(
-    stack: Optional[str] = typer.Option(None, "--stack", "-s", help="Pulumi.<STACK>.yaml."),
-    config_file: Optional[Path] = typer.Option(None, "--config-file", "-c",
-                                               help="Any file in Pulumi.<stack>.yaml format."),
+    stack: Optional[str] = STACK_OPTION,
+    config_file: Optional[Path] = CONFIG_FILE_OPTION,
     output: Path = typer.Option(..., "--output", "-o",
                                 help="The directory to write (new, or empty; created with its "
                                      "parents)."),
@@ -299,9 +302,8 @@ def handout(
 
 @app.command()
 def simulate(
-    stack: Optional[str] = typer.Option(None, "--stack", "-s", help="Pulumi.<STACK>.yaml."),
-    config_file: Optional[Path] = typer.Option(None, "--config-file", "-c",
-                                               help="Any file in Pulumi.<stack>.yaml format."),
+    stack: Optional[str] = STACK_OPTION,
+    config_file: Optional[Path] = CONFIG_FILE_OPTION,
     as_json: bool = typer.Option(False, "--json",
                                  help="Print the pods as a JSON list (namespace, pod, owner, "
                                       "status, node, reason, message, events)."),
@@ -531,9 +533,8 @@ def report(
 
 @app.command(name="preflight")
 def preflight_command(
-    stack: Optional[str] = typer.Option(None, "--stack", "-s", help="Pulumi.<STACK>.yaml."),
-    config_file: Optional[Path] = typer.Option(None, "--config-file", "-c",
-                                               help="Any file in Pulumi.<stack>.yaml format."),
+    stack: Optional[str] = STACK_OPTION,
+    config_file: Optional[Path] = CONFIG_FILE_OPTION,
     offline: bool = typer.Option(False, "--offline",
                                  help="Only compute what the stack needs; read nothing from GCP."),
     as_json: bool = typer.Option(False, "--json", help="Print requirements and APIs as JSON."),
