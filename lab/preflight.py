@@ -52,6 +52,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional
 
+from model import machines
 from model.gpu_catalog import CATALOG
 from model.spec import LabSpec
 
@@ -85,13 +86,9 @@ PREEMPTIBLE_CPUS = "PREEMPTIBLE_CPUS"
 NODE_DISK_TYPE = "pd-balanced"
 DISK_QUOTA_METRICS = {"pd-balanced": "SSD_TOTAL_GB", "pd-ssd": "SSD_TOTAL_GB",
                       "pd-standard": "DISKS_TOTAL_GB"}
-# vCPUs of the types whose names do not end in their vCPU count.
-FIXED_VCPUS = {
-    "e2-micro": 2, "e2-small": 2, "e2-medium": 2, "f1-micro": 1, "g1-small": 1,
-    **{f"a2-highgpu-{n}g": 12 * n for n in (1, 2, 4, 8)}, "a2-megagpu-16g": 96,
-    **{f"a2-ultragpu-{n}g": 12 * n for n in (1, 2, 4, 8)},
-    **{f"a3-highgpu-{n}g": 26 * n for n in (1, 2, 4, 8)},
-}
+# Shared-core E2 types draw 2 vCPUs of quota though GKE sizes their allocatable from a
+# fraction of one core (model/machines.py).
+SHARED_CORE_QUOTA_VCPUS = {"e2-micro": 2, "e2-small": 2, "e2-medium": 2}
 QUOTAS_PAGE = "https://console.cloud.google.com/iam-admin/quotas?project={project}"
 
 
@@ -179,16 +176,15 @@ class Report:
 # -- what the stack needs ----------------------------------------------------------------
 
 def vcpus(machine_type: str) -> int:
-    if machine_type in FIXED_VCPUS:
-        return FIXED_VCPUS[machine_type]
-    custom = re.fullmatch(r"(?:[a-z0-9]+-)?custom-(\d+)-\d+(?:-ext)?", machine_type)
-    if custom:
-        return int(custom.group(1))
-    predefined = re.fullmatch(r"[a-z0-9]+-[a-z]+-(\d+)", machine_type)
-    if predefined:
-        return int(predefined.group(1))
-    raise PreflightError(f"cannot tell the vCPUs of machine type {machine_type!r} "
-                         "(expected e.g. n1-standard-8, g2-standard-24 or a2-highgpu-1g)")
+    """vCPUs a node of this type draws from the CPU quota (the model has refused types it
+    does not know; PreflightError guards direct calls)."""
+    if machine_type in SHARED_CORE_QUOTA_VCPUS:
+        return SHARED_CORE_QUOTA_VCPUS[machine_type]
+    try:
+        return machines.machine(machine_type).vcpus
+    except ValueError as err:
+        raise PreflightError(f"cannot tell the vCPUs of machine type {machine_type!r}: "
+                             f"{err}") from None
 
 
 def cpu_quota_metric(machine_type: str) -> str:

@@ -7,6 +7,7 @@ strings) or as they stand in a Pulumi.<stack>.yaml file (already parsed).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import re
@@ -210,6 +211,7 @@ def _check_namespaces(values: Mapping[str, Any], problems: list[Problem]) -> Non
                                     "gcp:<key>"))
 
 
+@functools.cache
 def gcp_provider_keys() -> frozenset[str]:
     """The gcp provider's own config keys (model/gcp_provider_keys.txt)."""
     text = (Path(__file__).parent / "gcp_provider_keys.txt").read_text()

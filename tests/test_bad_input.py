@@ -19,10 +19,10 @@ from typer.testing import CliRunner
 
 from faults import SCENARIOS, build_spec
 from lab.cli import app
-from lab.render import render
+from lab.render import _Mocks, render
 from model.config import gcp_provider_keys
 from model.errors import ConfigError
-from model.source import PROJECT_DIR, as_engine_values, read_stack_file, stack_file
+from model.source import PROJECT_DIR, as_engine_values, read_stack_file
 from tests.helpers import NODE_POOL, one, stack_values
 
 runner = CliRunner()
@@ -45,8 +45,7 @@ def refused(path: Path, tmp_path: Path, *keys_and_words: str) -> str:
 
 def stack_file_with(tmp_path: Path, change) -> Path:
     """The dev stack file with its config changed by `change(config)`."""
-    config = copy.deepcopy(read_stack_file(stack_file("dev")))
-    config["gcp:project"] = "gpu-lab-test"
+    config = stack_values("dev")
     change(config)
     path = tmp_path / "Pulumi.bad.yaml"
     path.write_text(yaml.safe_dump({"config": config}, sort_keys=False))
@@ -237,6 +236,30 @@ def test_the_install_container_counts_where_it_is_larger():
     assert build_spec(values).workloads[0].replicas == 2
 
 
+@pytest.mark.parametrize("workload", [
+    {"tenant": "tenant-a", "gpus": 0, "cpu": "100m", "memory": "128Mi"},   # init is larger
+    {"tenant": "tenant-a", "cpu": "2", "memory": "6Gi"},                   # app is larger
+    {"tenant": "tenant-a", "cpu": "300m", "memory": "1Gi", "customImage": True,
+     "image": "registry.example.com/infer:1"},                             # no init container
+])
+def test_the_models_footprint_is_what_the_quota_evaluator_counts(workload):
+    """pod_footprint (model/workloads.py) against the rendered pod, summed by the port of
+    upstream's PodRequests/PodLimits (kube/pod_resources.py, from
+    k8s.io/component-helpers/resource/helpers.go, tested in test_upstream_admission.py)."""
+    from kube.pod_resources import pod_limits, pod_requests
+    from model.workloads import pod_footprint
+
+    values = stack_values("dev", **{"gpu-lab:workloads": [workload]})
+    spec = build_spec(values)
+    deployment = next(r for r in render(values, stack="test").of_type(
+        "kubernetes:apps/v1:Deployment"))
+    pod_spec = deployment.inputs["spec"]["template"]["spec"]
+    footprint = pod_footprint(spec.workloads[0])
+    for resource in ("cpu", "memory"):
+        assert pod_requests(pod_spec)[resource] == footprint[f"requests.{resource}"]
+        assert pod_limits(pod_spec)[resource] == footprint[f"limits.{resource}"]
+
+
 # -- faults and scenarios -----------------------------------------------------------------
 
 @pytest.mark.parametrize("change, key, words", [
@@ -297,14 +320,6 @@ def test_addons(tmp_path, change, key, words):
 
 
 # -- the program: a refusal is one message, not a traceback --------------------------------
-
-class _Mocks(pulumi.runtime.Mocks):
-    def new_resource(self, args):
-        return args.name, dict(args.inputs)
-
-    def call(self, args):
-        return {}
-
 
 @pytest.mark.parametrize("program", [PROJECT_DIR / "__main__.py", "handout"])
 def test_the_program_refuses_bad_config_with_one_message(tmp_path, program):
