@@ -7,7 +7,9 @@ logical name, parent and inputs exactly as the engine would receive them (camelC
 
 from __future__ import annotations
 
+import copy
 import importlib
+import json
 import runpy
 import sys
 import threading
@@ -189,6 +191,19 @@ def _packages_of(project_dir: Optional[Path]) -> Iterator[None]:
         sys.modules.update(saved)
 
 
+# A rendering of this project's own program depends on the stack name and config alone. A
+# process that renders the same stack many times (the test suite, across its modules) turns
+# the memo on and is handed a copy of the first rendering each time; off by default.
+_memo: Optional[dict[str, Rendering]] = None
+
+
+def remember_renders() -> None:
+    """Render each (config, stack) of this project's program once in this process."""
+    global _memo
+    if _memo is None:
+        _memo = {}
+
+
 def render(values: Mapping[str, Any], stack: str = "dev", program: Optional[Path] = None,
            project_dir: Optional[Path] = None) -> Rendering:
     """Run the program for these config values; raises ConfigError before registering anything.
@@ -197,6 +212,16 @@ def render(values: Mapping[str, Any], stack: str = "dev", program: Optional[Path
     another copy of a gpu-lab program (a candidate's handout): its packages are imported from
     `project_dir` (by default the program's directory), and its own `model.load_spec` checks
     the config first."""
+    if _memo is None or program is not None or project_dir is not None:
+        return _render(values, stack, program, project_dir)
+    key = json.dumps([values, stack], sort_keys=True, default=repr)
+    if key not in _memo:
+        _memo[key] = _render(values, stack, None, None)
+    return copy.deepcopy(_memo[key])
+
+
+def _render(values: Mapping[str, Any], stack: str, program: Optional[Path],
+            project_dir: Optional[Path]) -> Rendering:
     values = dict(values)
     values.setdefault("gcp:project", PLACEHOLDER_PROJECT)
     if program is None and project_dir is not None:

@@ -1,7 +1,11 @@
 import pytest
 
-from lab.render import render
+from lab.render import remember_renders, render
 from tests.helpers import stack_values
+
+# Tests render the same stacks many times (the baselines, each fault alone); each
+# (config, stack) is rendered once per test process and handed out as a copy.
+remember_renders()
 
 
 @pytest.fixture(scope="session")
