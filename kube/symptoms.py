@@ -70,7 +70,11 @@ class PodRun:
 
     @property
     def label(self) -> str:
-        return f"{self.namespace}/{self.name or self.workload or '?'}"
+        """namespace/name of the pod; of a pod never created, its workload's (already
+        namespace/name)."""
+        if self.name:
+            return f"{self.namespace}/{self.name}"
+        return self.workload or f"{self.namespace}/?"
 
     @property
     def healthy(self) -> bool:
