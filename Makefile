@@ -13,8 +13,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 install: $(VENV)/.installed
 
+# On every core: pytest-xdist hands tests to one worker per core as they free up.
 test: install
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist load
 
 plan: install
 	$(PY) -m lab render --stack $(STACK)

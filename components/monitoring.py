@@ -4,8 +4,12 @@ GPU dashboards and alerts.
 Prometheus selects ServiceMonitors, PodMonitors and PrometheusRules from every namespace,
 not only those carrying the release label, so tenants can add their own monitors. Each
 tenant monitor sees only its own namespace and its series and alerts carry that namespace
-(enforcedNamespaceLabel, ignoreNamespaceSelectors); only the platform's own monitors are
-exempt. Grafana's dashboard sidecar reads only the monitoring namespace.
+(enforcedNamespaceLabel, ignoreNamespaceSelectors). With ignoreNamespaceSelectors the chart
+puts its monitors of the kubelet, the API server and the cluster DNS in the namespaces they
+scrape (kube-system, default); those, like everything in the monitoring namespace and the
+DCGM exporter's monitor, are the platform's own and exempt from the namespace label: their
+series keep the namespace of the pod they describe. Grafana's dashboard sidecar reads only
+the monitoring namespace.
 The chart is installed as a Helm release: Helm creates the CRDs from the chart itself,
 so nothing stores a last-applied copy of them and the 262144-byte annotation limit that
 client-side apply hits on the Prometheus CRDs never comes into play.
@@ -91,14 +95,23 @@ def monitoring_values(spec: LabSpec) -> dict[str, Any]:
     }
 
 
+# The chart's monitors outside its namespace (templates/exporters/*/servicemonitor.yaml with
+# ignoreNamespaceSelectors): kubelet and cAdvisor series describe every namespace's pods.
+CLUSTER_MONITORS = (("kube-system", "kubelet"), ("kube-system", "kube-dns"),
+                    ("kube-system", "coredns"), ("default", "apiserver"))
+
+
 def excluded_from_enforcement() -> list[dict[str, str]]:
     """The platform's own monitors, exempt from the namespace label: everything in the
-    monitoring namespace (the chart's monitors, gpu-lab's alerts) and the DCGM exporter's
-    ServiceMonitor, whose series carry the namespace and pod of the GPU's workload."""
+    monitoring namespace (the chart's monitors, gpu-lab's alerts), the chart's monitors of
+    the cluster's components, and the DCGM exporter's ServiceMonitor, whose series carry the
+    namespace and pod of the GPU's workload."""
     group = "monitoring.coreos.com"
     return [
         *({"group": group, "resource": resource, "namespace": NAMESPACE}
           for resource in ("servicemonitors", "podmonitors", "prometheusrules")),
+        *({"group": group, "resource": "servicemonitors", "namespace": namespace,
+           "name": f"{RELEASE}-{component}"} for namespace, component in CLUSTER_MONITORS),
         {"group": group, "resource": "servicemonitors", "namespace": GPU_OPERATOR_NAMESPACE,
          "name": DCGM_SERVICE},
     ]

@@ -24,6 +24,7 @@ from kube.netpol import Endpoint, egress_allowed
 from kube.nodes import denied_tags
 from kube.objects import ObjectSet, ref
 from kube.pod_resources import pod_requests
+from kube.prometheus_operator import looks_in
 from kube.quota import make_pod, quota_admits
 from kube.rbac import Subject, can_i
 from kube.scheduling import pod_schedulable
@@ -552,14 +553,19 @@ def _port_matches(ports: list[dict], wanted) -> bool:
     return False
 
 
-def _in_namespaces(monitor: dict, namespace: str) -> bool:
-    """Does the monitor look at pods (or Services) in `namespace`?"""
-    selector = (monitor.get("spec") or {}).get("namespaceSelector") or {}
-    if selector.get("any"):
-        return True
-    if selector.get("matchNames"):
-        return namespace in selector["matchNames"]
-    return monitor["metadata"].get("namespace") == namespace
+def prometheus_spec(objects: ObjectSet) -> dict:
+    """kube-prometheus-stack's prometheusSpec values, as its Helm release sets them."""
+    for release in objects.of_kind("HelmRelease"):
+        if release["spec"].get("chart") == "kube-prometheus-stack":
+            values = release["spec"].get("values") or {}
+            return (values.get("prometheus") or {}).get("prometheusSpec") or {}
+    return {}
+
+
+def _in_namespaces(ctx: Context, monitor: dict, namespace: str) -> bool:
+    """Does the operator discover the monitor's targets (pods or Services) in `namespace`?"""
+    ignoring = bool(prometheus_spec(ctx.objects).get("ignoreNamespaceSelectors"))
+    return looks_in(monitor, namespace, ignoring)
 
 
 def scraped_by(ctx: Context, pod: dict) -> list[str]:
@@ -572,7 +578,7 @@ def scraped_by(ctx: Context, pod: dict) -> list[str]:
     found = []
     for monitor in ctx.objects.of_kind("PodMonitor"):
         spec = monitor.get("spec") or {}
-        if not _in_namespaces(monitor, namespace) or not _selects(spec.get("selector"), labels):
+        if not _in_namespaces(ctx, monitor, namespace) or not _selects(spec.get("selector"), labels):
             continue
         for endpoint in spec.get("podMetricsEndpoints") or []:
             if any(_port_matches(ports, endpoint.get(key))
@@ -581,7 +587,7 @@ def scraped_by(ctx: Context, pod: dict) -> list[str]:
                 break
     for monitor in ctx.objects.of_kind("ServiceMonitor"):
         spec = monitor.get("spec") or {}
-        if not _in_namespaces(monitor, namespace):
+        if not _in_namespaces(ctx, monitor, namespace):
             continue
         for service in ctx.objects.of_kind("Service", namespace):
             service_spec = service.get("spec") or {}
