@@ -46,13 +46,23 @@ def _environment(spec: LabSpec) -> list[str]:
     return lines + ["", _addons(spec), ""]
 
 
-def _connect(candidate: bool = False) -> list[str]:
+def _admin_login(spec: LabSpec) -> str:
+    """How the interviewer reaches the cluster, from what the stack exports (components/lab.py):
+    a GKE stack its admin `kubeconfig` (a secret); an existing cluster its `kubeContext`, a
+    context of the interviewer's own kubeconfig."""
+    if spec.platform == "gke":
+        return ("pulumi stack output kubeconfig --show-secrets > kubeconfig; "
+                "export KUBECONFIG=$PWD/kubeconfig")
+    if spec.cluster.kube_context:
+        return 'kubectl config use-context "$(pulumi stack output kubeContext)"'
+    return "kubectl config current-context   # the stack uses your current context"
+
+
+def _connect(spec: LabSpec, candidate: bool = False) -> list[str]:
     # The candidate gets the kubeconfig of their own login (`lab new` writes it); the
-    # interviewer uses the stack's admin kubeconfig.
+    # interviewer uses what the stack exports for its platform.
     login = ("export KUBECONFIG=$PWD/kubeconfig      # the kubeconfig you were given"
-             if candidate else
-             "pulumi stack output kubeconfig --show-secrets > kubeconfig; "
-             "export KUBECONFIG=$PWD/kubeconfig")
+             if candidate else _admin_login(spec))
     return ["## Connecting", "",
             "```sh",
             login,
@@ -70,7 +80,7 @@ def interviewer_guide(spec: LabSpec) -> str:
     lines += ["What is broken, what the candidate should see, the hints to give in order, the "
               "fix, and what to look for. Keep this page away from the candidate; give them "
               "`python -m lab guide --candidate` instead.", ""]
-    lines += _environment(spec) + _connect()
+    lines += _environment(spec) + _connect(spec)
     faults = enabled(spec)
     lines += [f"## Faults ({len(faults)})", ""]
     if not faults:
@@ -155,7 +165,7 @@ def candidate_brief(spec: LabSpec, tasks: Sequence[str] = ()) -> str:
              "node pools; each has a namespace with quotas, RBAC and network policies. The "
              "platform is managed with Pulumi (Python): fix problems in the code, not only in "
              "the cluster. Use kubectl, Prometheus and Grafana, and think aloud.", ""]
-    lines += _candidate_environment(spec) + _connect(candidate=True) + _code(spec)
+    lines += _candidate_environment(spec) + _connect(spec, candidate=True) + _code(spec)
     lines += ["## Tasks", ""]
     if tasks:
         lines += [f"{i}. {task}" for i, task in enumerate(tasks, 1)]

@@ -2,6 +2,7 @@
 brief gives none away."""
 
 import json
+import re
 
 import pytest
 from typer.testing import CliRunner
@@ -9,7 +10,14 @@ from typer.testing import CliRunner
 from faults import FAULTS, build_spec, enabled
 from lab.cli import app
 from lab.guide import candidate_brief, candidate_tasks, interviewer_guide
+from lab.render import render
+from model.source import PROJECT_DIR
 from tests.helpers import stack_values
+
+SHIPPED = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml")
+                 for p in PROJECT_DIR.glob("Pulumi.*.yaml"))
+# `pulumi stack output [flags] NAME [flags]`: the output a command names.
+STACK_OUTPUT = re.compile(r"pulumi stack output((?:\s+-\S+)*)\s+([A-Za-z_]\w*)")
 
 runner = CliRunner()
 
@@ -94,3 +102,42 @@ def test_scenarios_json_has_every_metadata_field():
         assert len(entry["hints"]) == 3
         for param in entry["params"]:
             assert set(param) == {"name", "kind", "default", "help"}
+
+
+def named_outputs(text: str) -> set[str]:
+    return {m.group(2) for m in STACK_OUTPUT.finditer(text)}
+
+
+def test_stack_output_pattern_reads_the_name():
+    assert named_outputs("pulumi stack output kubeconfig --show-secrets > k; "
+                         "x $(pulumi stack output --show-secrets kubeContext)") == \
+        {"kubeconfig", "kubeContext"}
+
+
+@pytest.mark.parametrize("stack", SHIPPED)
+def test_guide_names_only_outputs_the_stack_exports(stack):
+    """Every `pulumi stack output X` the guide and the brief name is an output the stack's
+    program exports (a GKE stack exports kubeconfig, an existing cluster kubeContext)."""
+    values = stack_values(stack)
+    outputs = set(render(values, stack=stack).outputs)
+    spec = build_spec(values, stack=stack)
+    for text in (interviewer_guide(spec), candidate_brief(spec, candidate_tasks(spec))):
+        assert named_outputs(text) <= outputs, (stack, named_outputs(text) - outputs)
+    # the interviewer is told how to reach the cluster from what the stack exports
+    guide = interviewer_guide(spec)
+    if spec.platform == "gke":
+        assert "pulumi stack output kubeconfig --show-secrets" in guide
+    else:
+        assert "pulumi stack output kubeconfig" not in guide
+        assert 'kubectl config use-context "$(pulumi stack output kubeContext)"' in guide
+
+
+def test_guide_for_the_current_context_names_no_output():
+    """An existing cluster without kubeContext is the current context: nothing to select."""
+    values = stack_values("local")
+    values["gpu-lab:cluster"] = {k: v for k, v in values["gpu-lab:cluster"].items()
+                                 if k != "kubeContext"}
+    outputs = set(render(values, stack="local").outputs)
+    guide = interviewer_guide(build_spec(values, stack="local"))
+    assert named_outputs(guide) <= outputs
+    assert "use-context" not in guide and "kubectl config current-context" in guide
