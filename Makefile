@@ -1,4 +1,5 @@
-# gpu-lab: `make test` and `make plan STACK=dev` set up everything they need.
+# gpu-lab: `make test` and `make plan STACK=dev` set up everything they need; `make install`
+# puts the `gpu-lab` command into $(VENV)/bin.
 PYTHON ?= python3
 VENV   := venv
 PY     := $(VENV)/bin/python
@@ -6,9 +7,12 @@ STACK  ?= dev
 
 .PHONY: install test plan bench clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+	# gpu-lab itself, editable (the `gpu-lab` command reads this checkout), built with the
+	# setuptools pinned above; its dependencies are the pins just installed.
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-build-isolation --no-deps -e .
 	touch $@
 
 install: $(VENV)/.installed
@@ -18,7 +22,7 @@ test: install
 	$(PY) -m pytest -n auto --dist load
 
 plan: install
-	$(PY) -m lab render --stack $(STACK)
+	$(VENV)/bin/gpu-lab render --stack $(STACK)
 
 bench: install
 	$(PY) bench/render.py

@@ -80,6 +80,19 @@ def main() -> None:
     """Render, inspect and operate gpu-lab stacks. Every command has --help."""
 
 
+def run() -> None:
+    """The `gpu-lab` command (pyproject.toml's console script): this app, from any directory.
+    It reads the checkout it was installed from (stack files, the program): an editable install
+    has one, a copied one does not."""
+    import sys
+
+    if not (PROJECT_DIR / "Pulumi.yaml").is_file():
+        print(f"gpu-lab: {PROJECT_DIR} is not a gpu-lab checkout (no Pulumi.yaml): install it "
+              "editable, `pip install -e CHECKOUT` (as `make install` does)", file=sys.stderr)
+        sys.exit(EXIT_BAD_INPUT)
+    app(prog_name="gpu-lab")
+
+
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     typer.echo(message, err=True)
     raise typer.Exit(code)
