@@ -11,6 +11,7 @@ import urllib.request
 import pytest
 
 from model.source import PROJECT_DIR
+from workload.infer import parse_args
 
 INFER = PROJECT_DIR / "workload" / "infer.py"
 TINY = ["--hidden", "16", "--layers", "1", "--heads", "2", "--batch-size", "2",
@@ -154,3 +155,60 @@ def test_metrics_port_out_of_range_is_a_bad_argument():
     assert result.returncode == 2
     assert "--metrics-port 70000: must be a port from 1 to 65535" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_negative_batches_is_a_bad_argument_not_zero_batches():
+    """--batches -1 used to serve no batch and exit 0; it is exit 2 with one line, before
+    anything starts."""
+    result = run("--device", "cpu", "--batches", "-1", "--metrics-port", str(free_port()),
+                 *TINY)
+    assert result.returncode == 2, result.stdout
+    assert result.stdout == ""                    # no startup, no "done"
+    assert result.stderr.splitlines()[-1] == (
+        "infer.py: error: --batches -1: must be 0 (serve until stopped) or a number of "
+        "batches (1 or more)")
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--batches", "-1"], "--batches -1: must be 0 (serve until stopped)"),
+    (["--batch-size", "0"], "--batch-size 0: must be at least 1"),
+    (["--seq-len", "-4"], "--seq-len -4: must be at least 1"),
+    (["--hidden", "0"], "--hidden 0: must be at least 1"),
+    (["--layers", "0"], "--layers 0: must be at least 1"),
+    (["--heads", "0"], "--heads 0: must be at least 1"),
+    (["--gpu-memory-gb", "-2"], "--gpu-memory-gb -2: must be 0 (no working set)"),
+    (["--gpu-memory-gb", "inf"], "--gpu-memory-gb inf: must be 0 (no working set)"),
+    (["--gpu-memory-gb", "nan"], "--gpu-memory-gb nan: must be 0 (no working set)"),
+    (["--assume-gpu-memory-gb", "0"], "--assume-gpu-memory-gb 0: must be a number of GiB "
+                                      "above 0"),
+    (["--assume-gpu-memory-gb", "-16"], "--assume-gpu-memory-gb -16: must be"),
+    (["--metrics-port", "0"], "--metrics-port 0: must be a port from 1 to 65535"),
+    (["--pause", "-1"], "--pause -1: must be 0 or a number of seconds"),
+    (["--pause", "nan"], "--pause nan: must be 0 or a number of seconds"),
+    (["--seed", str(2 ** 64)], f"--seed {2 ** 64}: must be from"),
+    (["--seed", str(-2 ** 63 - 1)], f"--seed {-2 ** 63 - 1}: must be from"),
+])
+def test_numeric_arguments_outside_their_meaning_exit_two(args, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        parse_args(args)
+    assert exit_.value.code == 2
+    [line] = [l for l in capsys.readouterr().err.splitlines() if "error:" in l]
+    assert message in line
+
+
+def test_every_problem_is_named_on_one_line(capsys):
+    with pytest.raises(SystemExit):
+        parse_args(["--batches", "-3", "--pause", "-1"])
+    [line] = [l for l in capsys.readouterr().err.splitlines() if "error:" in l]
+    assert "--batches -3" in line and "--pause -1" in line
+
+
+@pytest.mark.parametrize("args", [
+    ["--batches", "0"], ["--batches", "1"], ["--gpu-memory-gb", "0"], ["--pause", "0"],
+    ["--assume-gpu-memory-gb", "0.5"], ["--metrics-port", "1"], ["--metrics-port", "65535"],
+    ["--seed", str(2 ** 64 - 1)], ["--seed", str(-2 ** 63)], ["--seed", "-1"],
+    ["--batch-size", "1", "--seq-len", "1", "--hidden", "1", "--layers", "1", "--heads", "1"],
+])
+def test_the_boundaries_are_accepted(args):
+    parse_args(args)

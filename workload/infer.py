@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import signal
 import sys
 import time
@@ -86,14 +87,43 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
                         help="seconds to wait between batches (service mode)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    problems = argument_problems(args)
+    if problems:
+        parser.error("; ".join(problems))      # exit 2, on one line
+    return args
+
+
+# What torch.manual_seed takes (it raises beyond these).
+SEED_RANGE = (-0x8000_0000_0000_0000, 0xFFFF_FFFF_FFFF_FFFF)
+
+
+def argument_problems(args: argparse.Namespace) -> list[str]:
+    """Every numeric argument outside what it means, one line each (`--name value: ...`).
+    argparse checks only the type: `--batches -1` would serve no batch and exit 0,
+    `--pause -1` would fail after the first batch with a traceback."""
+    problems = []
+    if args.batches < 0:
+        problems.append(f"--batches {args.batches}: must be 0 (serve until stopped) or a "
+                        f"number of batches (1 or more)")
     for name in ("batch_size", "seq_len", "hidden", "layers", "heads"):
         if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be at least 1")
-    if args.hidden % args.heads:
-        parser.error("--hidden must be a multiple of --heads")
+            problems.append(f"--{name.replace('_', '-')} {getattr(args, name)}: must be at "
+                            f"least 1")
+    if args.heads >= 1 and args.hidden % args.heads:
+        problems.append("--hidden must be a multiple of --heads")
+    if not math.isfinite(args.gpu_memory_gb) or args.gpu_memory_gb < 0:
+        problems.append(f"--gpu-memory-gb {args.gpu_memory_gb:g}: must be 0 (no working set) "
+                        f"or a number of GiB")
+    assumed = args.assume_gpu_memory_gb
+    if assumed is not None and (not math.isfinite(assumed) or assumed <= 0):
+        problems.append(f"--assume-gpu-memory-gb {assumed:g}: must be a number of GiB above 0")
     if not 1 <= args.metrics_port <= 65535:
-        parser.error(f"--metrics-port {args.metrics_port}: must be a port from 1 to 65535")
-    return args
+        problems.append(f"--metrics-port {args.metrics_port}: must be a port from 1 to 65535")
+    if not math.isfinite(args.pause) or args.pause < 0:
+        problems.append(f"--pause {args.pause:g}: must be 0 or a number of seconds")
+    if not SEED_RANGE[0] <= args.seed <= SEED_RANGE[1]:
+        problems.append(f"--seed {args.seed}: must be from {SEED_RANGE[0]} to {SEED_RANGE[1]}")
+    return problems
 
 
 def pick_device(choice: str) -> Optional[Device]:
