@@ -130,8 +130,10 @@ class GpuOperator(pulumi.ComponentResource):
             chart="gpu-operator", version=op.chart_version,
             repository_opts=RepositoryOptsArgs(repo=REPOSITORY),
             values=gpu_operator_values(spec),
-            # CRDs come from the chart's crds/ directory, created by Helm itself.
-            skip_crds=False, timeout=900, wait_for_jobs=True,
+            # CRDs come from the chart's crds/ directory, created by Helm itself. On upgrade
+            # the chart's pre-upgrade hook updates them (operator.upgradeCRD, on by default),
+            # which its values.yaml says needs --disable-openapi-validation.
+            skip_crds=False, disable_openapi_validation=True, timeout=900, wait_for_jobs=True,
             opts=after_namespace)
 
         self.register_outputs({"namespace": NAMESPACE, "chartVersion": op.chart_version})

@@ -33,8 +33,10 @@ class Lab(pulumi.ComponentResource):
                                           opts=child)
                               for pool in spec.gpu_pools]
             provider = self.cluster.provider
-            # Helm releases wait for somewhere to run.
-            nodes_ready = [self.cluster.system_pool]
+            # What runs on nodes waits for the node pools: the add-ons' releases for somewhere
+            # to run, and on destroy the namespaces and workloads are gone before their nodes
+            # (a pod on a deleted node keeps its namespace Terminating).
+            nodes_ready = [self.cluster.system_pool, *(p.node_pool for p in self.gpu_pools)]
             self.outputs.update({
                 "clusterName": self.cluster.cluster.name,
                 "location": self.cluster.cluster.location,
@@ -73,7 +75,7 @@ class Lab(pulumi.ComponentResource):
         self.tenants = [Tenant(f"{name}-{tenant.name}", tenant, gcp_project=gcp_project,
                                refused_priority_classes=_classes_above(
                                    spec.priority_classes, tenant.priority_class),
-                               opts=after(self.priority_classes))
+                               opts=after(self.priority_classes, *nodes_ready))
                         for tenant in spec.tenants]
         self.outputs["tenants"] = [t.name for t in spec.tenants]
 

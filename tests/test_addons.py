@@ -120,6 +120,16 @@ def test_gpu_operator_values_for_gke(dev):
     assert "config" not in values["devicePlugin"]
 
 
+def test_gpu_operator_upgrades_its_crds_without_openapi_validation(dev):
+    """gpu-operator v26.3.3 values.yaml: operator.upgradeCRD (true unless set) "requires
+    --disable-openapi-validation flag to be passed during helm upgrade"; a version bump
+    would fail without it."""
+    [release] = [r for r in dev.of_type("kubernetes:helm.sh/v3:Release")
+                 if r.inputs["chart"] == "gpu-operator"]
+    assert release.inputs["values"].get("operator", {}).get("upgradeCRD", True) is True
+    assert release.inputs["disableOpenapiValidation"] is True
+
+
 def test_gpu_operator_namespace_allows_critical_pods(dev):
     objects = ObjectSet(dev.kubernetes_objects())
     quota = objects.get("ResourceQuota", "gcp-critical-pods", "gpu-operator")

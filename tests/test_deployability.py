@@ -234,3 +234,25 @@ def test_gpu_pools_spread_over_the_zones_that_offer_their_gpu(stack):
         # Spot pools take capacity from any zone that has it.
         if pool.inputs["nodeConfig"]["spot"]:
             assert pool.inputs["autoscaling"]["locationPolicy"] == "ANY"
+
+
+def test_nothing_in_the_cluster_outlives_the_nodes_it_runs_on(stack):
+    """Pulumi destroys a resource before what it depends on. Every namespace, Helm release
+    and workload waits for every node pool, so `pulumi destroy` removes them (and their pods)
+    while the nodes still run; a pod left on a deleted node holds its namespace in
+    Terminating past the provider's wait."""
+    name, rendering = stack
+    pools = {key(r) for r in rendering.of_type("gcp:container/nodePool:NodePool")}
+    if name == "local":
+        assert not pools
+        return
+    assert len(pools) >= 2
+    runs = [r for r in rendering.resources
+            if r.type in (RELEASE, "kubernetes:apps/v1:Deployment", "kubernetes:batch/v1:Job")]
+    homes = {r.inputs.get("namespace") or r.inputs["metadata"]["namespace"] for r in runs}
+    on_nodes = runs + [r for r in rendering.of_type(NAMESPACE)
+                       if r.inputs["metadata"]["name"] in homes]
+    assert len(on_nodes) > 6
+    for resource in on_nodes:
+        assert pools <= waits_for(rendering, resource), (key(resource),
+                                                         pools - waits_for(rendering, resource))
