@@ -4,7 +4,8 @@ Prints three numbers for the dev stack:
   - import:        importing the program's modules (pulumi, providers, components);
   - in-process:    one render after imports, best and median of several;
   - whole process: `python -m lab render --stack dev --quiet`, as a user runs it.
-Target: whole-process render of the dev stack under 3 s on a 2-core machine.
+Target: whole-process render of the dev stack under 3 s on a 2-core machine (the median;
+the line says met or MISSED, and the script exits 0 either way).
 
     venv/bin/python bench/render.py [--stack dev] [--repeat 5]
 """
@@ -20,6 +21,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.targets import Target, figure  # noqa: E402
+
+# The stack a target is set for, and the target.
+WHOLE_PROCESS = {"dev": Target(3.0, "s")}
 
 
 def timed(fn) -> float:
@@ -52,8 +58,9 @@ def main() -> None:
     whole = [timed(lambda: subprocess.run(command, cwd=ROOT, check=True,
                                           capture_output=True))
              for _ in range(max(1, args.repeat // 2))]
-    print(f"whole process: {min(whole):6.3f} s best, {statistics.median(whole):.3f} s median "
-          f"(target: under 3 s)")
+    print(figure(f"render {args.stack} (whole process)", statistics.median(whole), "s",
+                 WHOLE_PROCESS.get(args.stack),
+                 note=f"median, {min(whole):.3f} s best of {len(whole)}"))
 
 
 if __name__ == "__main__":

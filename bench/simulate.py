@@ -2,7 +2,7 @@
 
 Prints, for each stack: pods simulated, the render time and the twin's time (best of
 several runs). The twin runs once per test of every stack, scenario, fault and fault pair,
-so its cost decides how long `make test` takes.
+so its cost decides how long `make test` takes. No figure has a target.
 
     venv/bin/python bench/simulate.py [--stacks dev all-faults] [--repeat 5]
 """
@@ -16,6 +16,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.targets import no_target  # noqa: E402
 
 
 def best(fn, repeat: int) -> tuple[float, object]:
@@ -45,6 +47,7 @@ def main() -> None:
         twin_s, views = best(lambda: simulate_rendering(spec, rendering), args.repeat)
         print(f"{stack:12} {len(views):3} pods   render {render_s * 1000:7.1f} ms   "
               f"twin {twin_s * 1000:7.1f} ms")
+    print(no_target("render and twin times"))
 
 
 if __name__ == "__main__":

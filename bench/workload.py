@@ -3,6 +3,7 @@ the GPU when one is visible.
 
 Fixed small model: hidden 256, 4 layers, 4 heads, batch 16 x 64 tokens. Prints samples
 per second (median of several timed batches after warm-up) and the per-batch latency.
+No figure has a target: throughput depends on the machine.
 
     venv/bin/python bench/workload.py [--batches 20]
 """
@@ -15,10 +16,13 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "workload"))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "workload"))
+sys.path.insert(1, str(ROOT))
 
 import torch  # noqa: E402
 
+from bench.targets import no_target  # noqa: E402
 from infer import build_model, parse_args  # noqa: E402
 
 MODEL = ["--hidden", "256", "--layers", "4", "--heads", "4", "--batch-size", "16",
@@ -54,6 +58,7 @@ def main() -> None:
         print(f"{device:5} {name:24} {rate:10.1f} samples/s  {latency * 1000:8.2f} ms/batch")
     if "cuda" not in devices:
         print("cuda  (no GPU visible on this machine)")
+    print(no_target("samples/s and ms/batch"))
 
 
 if __name__ == "__main__":
