@@ -133,13 +133,19 @@ def _output_file(option: str, path: Optional[Path]) -> Optional[Path]:
 
 
 def _output_dir(option: str, path: Path) -> Path:
-    """An option's output directory, created if missing; exits 2 before any work is done when
-    it cannot be created or written."""
-    if path.exists() and not path.is_dir():
-        _fail(f"{option} {path}: not a directory")
+    """Check an option's output directory before any work: it is a directory, or one can be
+    made there (its nearest existing ancestor is a directory), and it takes files; exits 2 in
+    one line otherwise. It is made (with its parents) only when something is written into it,
+    so a command that stops on a later error leaves no directory behind."""
     with _writing(option, path):
-        path.mkdir(parents=True, exist_ok=True)
-    if not os.access(path, os.W_OK | os.X_OK):
+        if path.exists() and not path.is_dir():
+            _fail(f"{option} {path}: not a directory")
+        existing = path
+        while not existing.exists():
+            existing = existing.parent
+    if not existing.is_dir():
+        _fail(f"{option} {path}: cannot write: Not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
         _fail(f"{option} {path}: cannot write: Permission denied")
     return path
 
@@ -199,6 +205,29 @@ def _stack_spec(stack: Optional[str], config_file: Optional[Path]):
 STACK_OPTION = typer.Option(None, "--stack", "-s", help="Pulumi.<STACK>.yaml.")
 CONFIG_FILE_OPTION = typer.Option(None, "--config-file", "-c",
                                   help="Any file in Pulumi.<stack>.yaml format.")
+SCENARIO_OPTION = typer.Option(None, "--scenario", metavar="NAME",
+                               help="A ready-made scenario (the `scenarios` command lists them) "
+                                    "as a stack of that name, without a stack file.")
+
+
+def load_stack_or_scenario(stack: Optional[str], config_file: Optional[Path],
+                           scenario: Optional[str]) -> tuple[str, dict]:
+    """load_stack_values, or --scenario NAME: the stack NAME whose config is the scenario alone
+    (gpu-lab:allowFaults and gpu-lab:scenario); exits 2 when not exactly one is given or the
+    scenario does not exist."""
+    given = [option for option, value in (("--stack", stack), ("--config-file", config_file),
+                                          ("--scenario", scenario)) if value is not None]
+    if len(given) != 1:
+        _fail(f"{' and '.join(given) + ' together: ' if given else ''}give exactly one of "
+              f"--stack NAME, --config-file PATH or --scenario NAME")
+    if scenario is None:
+        return load_stack_values(stack, config_file)
+    from faults import SCENARIOS
+
+    if scenario not in SCENARIOS:
+        _fail(f"--scenario {scenario!r}: no such scenario{did_you_mean(scenario, SCENARIOS)}; "
+              f"scenarios: {', '.join(SCENARIOS)}")
+    return scenario, {"gpu-lab:allowFaults": True, "gpu-lab:scenario": scenario}
 
 
 @app.command()
@@ -207,9 +236,11 @@ def render(
                                         help="Render Pulumi.<STACK>.yaml from the project."),
     config_file: Optional[Path] = typer.Option(None, "--config-file", "-c",
                                                help="Render any file in Pulumi.<stack>.yaml format."),
+    scenario: Optional[str] = SCENARIO_OPTION,
     json_path: Optional[Path] = typer.Option(
         None, "--json", help="Also write every resource as a JSON array to this file (its "
-                             "directory must exist)."),
+                             "directory must exist); `-`: to stdout, the tree and summary "
+                             "then go to stderr."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the summary line."),
 ) -> None:
     """Render a stack offline (Pulumi mocks: no CLI, cloud or cluster) and print its resource
@@ -217,17 +248,21 @@ def render(
     from lab.render import render as run_render
     from lab.tree import output_lines, summary_line, tree_lines
 
-    _output_file("--json", json_path)
-    name, values = load_stack_values(stack, config_file)
+    to_stdout = json_path == Path("-")     # stdout is the JSON alone; the rest goes to stderr
+    if not to_stdout:
+        _output_file("--json", json_path)
+    name, values = load_stack_or_scenario(stack, config_file, scenario)
     try:
         rendering = run_render(values, stack=name)
     except ConfigError as err:
         _fail(str(err))
     if not quiet:
         for line in tree_lines(rendering) + output_lines(rendering.outputs):
-            typer.echo(line)
-    typer.echo(summary_line(rendering))
-    if json_path is not None:
+            typer.echo(line, err=to_stdout)
+    typer.echo(summary_line(rendering), err=to_stdout)
+    if to_stdout:
+        typer.echo(json.dumps([r.to_json() for r in rendering.resources], indent=2))
+    elif json_path is not None:
         _write_text("--json", json_path,
                     json.dumps([r.to_json() for r in rendering.resources], indent=2) + "\n")
         typer.echo(f"wrote {len(rendering.resources)} resources to {json_path}")
@@ -268,6 +303,7 @@ def scenarios(as_json: bool = typer.Option(False, "--json",
 def guide(
     stack: Optional[str] = STACK_OPTION,
     config_file: Optional[Path] = CONFIG_FILE_OPTION,
+    scenario: Optional[str] = SCENARIO_OPTION,
     candidate: bool = typer.Option(False, "--candidate",
                                    help="The candidate's brief: tasks only, no give-aways."),
     output: Optional[Path] = typer.Option(
@@ -278,7 +314,7 @@ def guide(
     from lab.guide import candidate_brief, candidate_tasks, interviewer_guide
 
     _output_file("--output", output)
-    spec = _stack_spec(stack, config_file)
+    spec = _build_spec(*load_stack_or_scenario(stack, config_file, scenario))
     text = candidate_brief(spec, candidate_tasks(spec)) if candidate \
         else interviewer_guide(spec)
     if output:
@@ -292,6 +328,7 @@ def guide(
 def handout(
     stack: Optional[str] = STACK_OPTION,
     config_file: Optional[Path] = CONFIG_FILE_OPTION,
+    scenario: Optional[str] = SCENARIO_OPTION,
     output: Path = typer.Option(..., "--output", "-o",
                                 help="The directory to write (new, or empty; created with its "
                                      "parents)."),
@@ -301,7 +338,7 @@ def handout(
     nothing from the catalog (offline, from the stack file)."""
     from lab.handout import write_handout
 
-    name, values = load_stack_values(stack, config_file)
+    name, values = load_stack_or_scenario(stack, config_file, scenario)
     with _writing("--output", output):
         try:
             result = write_handout(values, name, output)
@@ -317,6 +354,7 @@ def handout(
 def simulate(
     stack: Optional[str] = STACK_OPTION,
     config_file: Optional[Path] = CONFIG_FILE_OPTION,
+    scenario: Optional[str] = SCENARIO_OPTION,
     as_json: bool = typer.Option(False, "--json",
                                  help="Print the pods as a JSON list (namespace, pod, owner, "
                                       "status, node, reason, message, events)."),
@@ -324,7 +362,7 @@ def simulate(
     """Show what `kubectl get pods -A` would show once the stack's cluster settles (offline)."""
     from lab.simulate import simulate_stack, table
 
-    name, values = load_stack_values(stack, config_file)
+    name, values = load_stack_or_scenario(stack, config_file, scenario)
     try:
         views = simulate_stack(values, name)
     except ConfigError as err:
@@ -497,10 +535,12 @@ def verify(
 @app.command()
 def report(
     stack: Optional[str] = STACK_ARGUMENT,
-    archive: str = typer.Option(..., "--archive", metavar="s3://BUCKET/PREFIX",
-                                help="Where to upload the report and its snapshot."),
+    archive: Optional[str] = typer.Option(None, "--archive", metavar="s3://BUCKET/PREFIX",
+                                          help="Also upload the report and its snapshot there "
+                                               "(default: keep them in --output-dir only)."),
     endpoint_url: Optional[str] = typer.Option(None, "--endpoint-url",
-                                               help="S3-compatible endpoint (MinIO, GCS)."),
+                                               help="With --archive: an S3-compatible endpoint "
+                                                    "(MinIO, GCS)."),
     config_file: Optional[Path] = CONFIG_FILE_OPTION,
     kubeconfig: Optional[Path] = KUBECONFIG_OPTION,
     context: Optional[str] = CONTEXT_OPTION,
@@ -512,8 +552,8 @@ def report(
                                          "missing)."),
 ) -> None:
     """Grade the stack (as `lab verify`), write the report (verdicts, collateral, time to fix
-    per fault from `lab verify --watch`, scenario, timings) and the snapshot it judged, and
-    upload both.
+    per fault from `lab verify --watch`, scenario, timings) and the snapshot it judged to
+    --output-dir, and with --archive upload both.
 
     Exit 2: bad config, arguments or paths; 3: the source cannot be read; 4: the upload
     failed (the local copies stay)."""
@@ -521,8 +561,11 @@ def report(
     from lab.archive import (ArchiveError, build_report, parse_s3_url, save_local,
                              save_snapshot, upload)
 
+    if archive is None and endpoint_url is not None:
+        _fail("--endpoint-url: only with --archive s3://BUCKET/PREFIX")
     try:
-        parse_s3_url(archive)
+        if archive is not None:
+            parse_s3_url(archive)
     except ArchiveError as err:
         _fail(str(err))
     _output_dir("--output-dir", output_dir)     # before the stack is rendered and judged
@@ -537,6 +580,8 @@ def report(
         path = save_local(report_data, output_dir)
         judged = save_snapshot(path, state.objects, state.logs, finished)
     typer.echo(f"report written to {path}, the snapshot it judged to {judged}")
+    if archive is None:
+        return
     for local in (path, judged):
         try:
             typer.echo(f"uploaded to {upload(local, archive, endpoint_url)}")

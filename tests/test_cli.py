@@ -53,7 +53,7 @@ def test_render_unreadable_stack_file(tmp_path):
 def test_render_needs_exactly_one_source():
     result = runner.invoke(app, ["render"])
     assert result.exit_code == 2
-    assert "exactly one of --stack NAME or --config-file PATH" in result.output
+    assert "exactly one of --stack NAME, --config-file PATH or --scenario NAME" in result.output
 
 
 def test_every_command_has_help():
