@@ -162,15 +162,16 @@ def _workload(f: Fields, default_image: str, default_arch: str, tenants: tuple[T
               check_fit: bool) -> WorkloadSpec | None:
     by_name = {t.name: t for t in tenants}
     tenant_name = f.str("tenant", None)
-    if tenant_name is None:
-        if not f.has("tenant"):
-            f.problem(f.path("tenant"), MISSING, "every workload names the tenant it runs in")
-        return None
-    tenant = by_name.get(tenant_name)
-    if tenant is None:
+    tenant = by_name.get(tenant_name) if isinstance(tenant_name, str) else None
+    if tenant_name is None and not f.has("tenant"):
+        f.problem(f.path("tenant"), MISSING, "every workload names the tenant it runs in: "
+                  + (", ".join(by_name) or "the stack has no tenants"))
+    elif tenant_name is not None and tenant is None:
         f.problem(f.path("tenant"), tenant_name, "must be one of the stack's tenants: "
-                  + ", ".join(by_name) + did_you_mean(tenant_name, by_name))
-        return None
+                  + (", ".join(by_name) or "none (gpu-lab:tenants is empty)")
+                  + did_you_mean(tenant_name, by_name))
+    # Without its tenant the workload is still read to the end: its other fields are checked
+    # on their own (none is an "unknown field"), and it is left out of the spec.
     pool_names = [p.name for p in pools]
     pool_name = f.str("pool", pool_names[0] if pool_names else system_pool.name)
     # Any node pool of the stack, the system pool included (the scheduler decides what fits
@@ -187,7 +188,7 @@ def _workload(f: Fields, default_image: str, default_arch: str, tenants: tuple[T
                   "custom image is built from workload/Dockerfile (set image to it)")
     workload = WorkloadSpec(
         name=f.str("name", "infer", label=True, max_len=50),
-        tenant=tenant.name,
+        tenant=tenant.name if tenant else "",
         kind=kind,
         replicas=f.int("replicas", 1, minimum=1),
         gpus=f.int("gpus", 1, minimum=0),
@@ -197,7 +198,7 @@ def _workload(f: Fields, default_image: str, default_arch: str, tenants: tuple[T
         image_architecture=f.str("imageArchitecture", default_arch, choices=ARCHITECTURES),
         custom_image=custom_image,
         pool=pool_name,
-        priority_class=tenant.priority_class,
+        priority_class=tenant.priority_class if tenant else "",
         batches=f.int("batches", 200 if kind == "Job" else 0, minimum=0),
         batch_size=f.int("batchSize", 32, minimum=1),
         seq_len=f.int("seqLen", 256, minimum=1),
@@ -227,6 +228,8 @@ def _workload(f: Fields, default_image: str, default_arch: str, tenants: tuple[T
     if image == PUBLIC_IMAGE and workload.image_architecture != PUBLIC_IMAGE_ARCHITECTURE:
         f.problem(f.path("imageArchitecture"), workload.image_architecture,
                   f"{PUBLIC_IMAGE} is built for {PUBLIC_IMAGE_ARCHITECTURE} only")
+    if tenant is None:
+        return None
     if check_fit:
         _check_fits(f, workload, tenant)
     return workload

@@ -235,3 +235,35 @@ def test_boolean_field_rejects_other_types():
     assert message == ("gpu-lab:cluster.deletionProtection: got 'yes'; "
                        "must be true or false, not a string")
     assert json.loads(as_engine_values({"k": True})["k"]) is True
+
+
+# -- a workload's tenant ------------------------------------------------------------------
+
+def test_a_workload_naming_an_unknown_tenant_is_one_problem_on_its_tenant_key():
+    """Its other fields are still read (none is an "unknown field"), and the one problem
+    names the key, the value and the tenants there are, with a did-you-mean."""
+    message = only_problem({"gpu-lab:tenants": ["tenant-a", "tenant-b", "research"],
+                            "gpu-lab:workloads": [{"tenant": "reserch", "name": "train",
+                                                   "kind": "Job", "batches": 10,
+                                                   "pool": "t4", "gpus": 1}]})
+    assert message == ("gpu-lab:workloads[0].tenant: got 'reserch'; must be one of the "
+                       "stack's tenants: tenant-a, tenant-b, research (did you mean "
+                       "'research'?)")
+
+
+def test_a_workload_without_a_tenant_is_one_problem_listing_the_tenants():
+    message = only_problem({"gpu-lab:workloads": [{"name": "train", "kind": "Job",
+                                                   "batches": 10}]})
+    assert message == ("gpu-lab:workloads[0].tenant: is not set; every workload names the "
+                       "tenant it runs in: tenant-a, tenant-b")
+
+
+def test_a_workload_of_an_unknown_tenant_still_has_its_own_fields_checked():
+    """Typos in its other fields are reported next to the tenant (with their own
+    did-you-mean), not hidden behind it."""
+    problems = problems_of({"gpu-lab:workloads": [{"tenant": "tenant-x", "nmae": "train",
+                                                   "pool": "t44"}]})
+    assert [p.split(":")[1].split(";")[0] for p in problems] == [
+        "workloads[0].tenant", "workloads[0].pool", "workloads[0].nmae"]
+    assert "(did you mean 'name'?)" in problems[2]
+    assert "(did you mean 't4'?)" in problems[1]
