@@ -600,11 +600,13 @@ def preflight_command(
                                           help="GCP project (default: the stack's gcp:project, "
                                                "then $GOOGLE_CLOUD_PROJECT)."),
 ) -> None:
-    """Check a GCP project's quotas and APIs against what the stack needs at its largest.
+    """Check a GCP project's quotas and APIs against what the stack needs at its largest, and
+    say what the stack costs an hour (idle and full; lab/cost.py).
 
     Exit 0: it fits; 1: something is short; 2: bad config or arguments; 3: the project
     cannot be read."""
     from faults import build_spec
+    from lab import cost
     from lab import preflight as checks
     from lab.render import PLACEHOLDER_PROJECT
 
@@ -620,7 +622,12 @@ def preflight_command(
         _fail(str(err))
     except checks.Unreadable as err:
         _fail(f"preflight: {err}", code=EXIT_UNREADABLE)
-    typer.echo(json.dumps(report.to_json(), indent=2) if as_json else checks.table(report))
+    estimate = cost.estimate(spec)
+    if as_json:
+        typer.echo(json.dumps({**report.to_json(), "cost": estimate.to_json()}, indent=2))
+    else:
+        typer.echo(checks.table(report))
+        typer.echo("\n" + "\n".join(cost.lines(estimate)))
     raise typer.Exit(0 if report.ok else 1)
 
 
@@ -650,7 +657,7 @@ def new(
 ) -> None:
     """Create a candidate's stack from a scenario, run `pulumi up`, and write their login.
     First checks the arguments and that the project has the quota and APIs the stack needs
-    (`lab preflight`).
+    (`lab preflight`), and says what the stack costs an hour.
 
     Exit 1: no Pulumi CLI or the stack cannot be made; 2: bad arguments or config, or
     candidates/ cannot be written; 3: the project's quotas cannot be read."""
@@ -676,6 +683,7 @@ def new(
         stacks.require_cli()
         if not skip_preflight:
             stacks.preflight(candidate, config, project)
+        _echo_cost(stacks.cost_estimate(candidate, config), hours)
         result = stacks.new_stack(candidate, config, _echo)
         kubeconfig = result.outputs["kubeconfig"].value
         login = stacks.write_candidate_access(candidate, kubeconfig, tenant, hours)
@@ -690,6 +698,17 @@ def new(
     hint = stacks.control_plane_hint(candidate, config)
     if hint:
         typer.echo(f"\n{hint}")
+
+
+def _echo_cost(estimate, hours: float) -> None:
+    """What the stack about to be made costs, before the 10-15 minutes of `pulumi up`."""
+    from lab import cost
+
+    for line in cost.lines(estimate):
+        typer.echo(line)
+    over = estimate.idle.times(hours).text(unit="")
+    typer.echo(f"Over its --hours {hours:g} at the idle rate: {over} (more while the autoscaler "
+               "runs nodes above the minimum; `lab reap` destroys it once it has expired)\n")
 
 
 @app.command()

@@ -217,6 +217,14 @@ def preflight(candidate: str, config: dict[str, Any], project: str) -> None:
             + [f"  - {line}" for line in checks.shortfall_lines(report)]))
 
 
+def cost_estimate(candidate: str, config: dict[str, Any]):
+    """What the candidate's stack costs an hour (lab/cost.py), from its config."""
+    from faults import build_spec
+    from lab import cost
+
+    return cost.estimate(build_spec(config, stack=candidate))
+
+
 def _workspace_options(stack: Optional[str] = None):
     from pulumi import automation as auto
 

@@ -103,7 +103,10 @@ def test_machine_type_of_unknown_size_is_one_line(tmp_path):
 def test_existing_platform_needs_nothing_from_gcp():
     result = runner.invoke(app, ["preflight", "--stack", "local", "--json"])
     assert result.exit_code == 0
-    assert json.loads(result.stdout) == {"requirements": [], "apis": []}
+    payload = json.loads(result.stdout)
+    assert (payload["requirements"], payload["apis"]) == ([], [])
+    # and costs nothing in GCP (lab/cost.py)
+    assert (payload["cost"]["pools"], payload["cost"]["full_per_hour"]["usd"]) == ([], 0)
 
 
 def preflight_spec(overrides: dict):
@@ -172,6 +175,19 @@ def test_quota_short_names_the_shortfall(fake_google):
              if r["available"] is not None and r["required"] > r["available"]]
     assert [(r["metric"], r["required"], r["available"]) for r in short] == [
         ("GPUS_ALL_REGIONS", 2, 0), ("PREEMPTIBLE_NVIDIA_T4_GPUS", 2, 1)]
+
+
+def test_live_preflight_says_what_the_stack_costs_whatever_the_verdict(fake_google):
+    """The cost is arithmetic on the stack (lab/cost.py), not read from the project: the same
+    figures after "it fits" and after a shortfall, and the exit code stays the verdict's."""
+    fake_google()
+    fits = live()
+    fake_google(global_quotas={**ROOMY_GLOBAL, "GPUS_ALL_REGIONS": (0, 0)})
+    short = live()
+    assert (fits.exit_code, short.exit_code) == (0, 1)
+    for result in (fits, short):
+        assert "total: idle $0.24/h, full at most $1.38/h" in result.stdout
+        assert result.stdout.index("Cost per hour") > result.stdout.index(f"project {PROJECT}")
 
 
 def test_spot_uses_standard_quota_without_preemptible_quota(fake_google):
