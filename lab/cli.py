@@ -775,10 +775,11 @@ def destroy(candidate: str = typer.Argument(..., metavar="CANDIDATE",
 @app.command(name="list")
 def list_(as_json: bool = typer.Option(False, "--json",
                                        help="Print the stacks as a JSON list.")) -> None:
-    """List interview stacks: scenario, age, expiry, resources; flags expired ones."""
+    """List interview stacks: scenario, age, expiry, what each has cost so far, resources;
+    flags expired ones."""
     from dataclasses import asdict
 
-    from lab import stacks
+    from lab import cost, stacks
 
     try:
         rows = stacks.list_stacks()
@@ -787,8 +788,56 @@ def list_(as_json: bool = typer.Option(False, "--json",
     if as_json:
         typer.echo(json.dumps([asdict(r) for r in rows], indent=2))
         return
-    typer.echo(f"{'STACK':24} {'SCENARIO':26} {'AGE':>6} {'EXPIRES':21} RESOURCES")
+    typer.echo(f"{'STACK':24} {'SCENARIO':26} {'AGE':>6} {'EXPIRES':21} {'COST*':>9} RESOURCES")
     for r in rows:
         flag = "  EXPIRED: destroy it" if r.expired and r.resources else ""
         typer.echo(f"{r.name:24} {r.scenario:26} {r.age:>6} {r.expires_at:21} "
-                   f"{r.resources}{flag}")
+                   f"{_cost_cell(r):>9} {r.resources}{flag}")
+    if not rows:
+        return
+    typer.echo(f"* so far, at the stack's idle rate (every pool at its minNodes; "
+               f"{cost.REFERENCE_REGION} prices of {cost.PRICES_AS_OF}, lab/cost.py) since its "
+               "creation (gpu-lab:createdAt, recorded by `lab new`); nodes the autoscaler ran "
+               "above the minimum are not in it. >= counts from the last update (no creation "
+               "time recorded); <= counts a Spot price the table lacks at the on-demand price; "
+               "~ both.")
+    for r in rows:
+        if r.cost_usd is None and r.resources:
+            typer.echo(f"  {r.name}: no cost figure ({r.cost_since})")
+
+
+def _cost_cell(row) -> str:
+    if row.cost_usd is None:
+        return "-"
+    since_update = row.cost_since == "last update"     # too few hours: a lower bound
+    mark = {(True, False): ">=", (False, True): "<=", (True, True): "~"}.get(
+        (since_update, row.cost_upper_bound), "")
+    return f"{mark}${row.cost_usd:.2f}"
+
+
+@app.command()
+def reap(dry_run: bool = typer.Option(False, "--dry-run",
+                                      help="Only list the expired stacks; destroy nothing.")
+         ) -> None:
+    """Destroy every stack past its expires-at (set by `lab new --hours`) and remove it, one
+    after the other. For cron: prints nothing when no stack has expired, one line per stack
+    otherwise (failures on stderr).
+
+    Exit 1: no Pulumi CLI, or a stack was not destroyed (the others still are)."""
+    from lab import stacks
+
+    def report(result) -> None:
+        expired = f"expired {result.expires_at}"
+        if dry_run:
+            typer.echo(f"would destroy {result.name} ({expired})")
+        elif result.error is None:
+            typer.echo(f"destroyed {result.name} ({expired})")
+        else:
+            typer.echo(f"FAILED {result.name} ({expired}): {result.error}", err=True)
+
+    try:
+        results = stacks.reap_stacks(report, dry_run=dry_run)
+    except stacks.LabError as err:
+        _fail(str(err), code=EXIT_NOT_YET)
+    if any(r.error for r in results):
+        raise typer.Exit(EXIT_NOT_YET)

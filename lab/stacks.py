@@ -1,4 +1,5 @@
-"""Per-candidate interview stacks with the Pulumi Automation API: new, reset, destroy, list.
+"""Per-candidate interview stacks with the Pulumi Automation API: new, reset, destroy, list,
+reap.
 
 State lives in a local file backend under the project (.pulumi-state/) unless
 PULUMI_BACKEND_URL says otherwise. The Automation API drives the Pulumi CLI, which must
@@ -375,6 +376,12 @@ class StackRow:
     expires_at: str
     expired: bool
     resources: int
+    # USD the stack has cost so far at its idle rate (every pool at minNodes), None when it
+    # cannot be told; cost_since says from when: "created" (gpu-lab:createdAt), "last update"
+    # (a lower bound, for stacks `lab new` did not make) or why there is no figure.
+    cost_usd: Optional[float] = None
+    cost_since: str = ""
+    cost_upper_bound: bool = False    # a Spot price the table lacks counted at on-demand
 
 
 def _parse_time(text: str) -> Optional[datetime]:
@@ -402,22 +409,83 @@ def list_stacks(now: Optional[datetime] = None) -> list[StackRow]:
     options = _workspace_options()
     workspace = auto.LocalWorkspace(work_dir=options.work_dir, env_vars=options.env_vars)
     rows = []
-    for summary in workspace.list_stacks():
-        config = {key: value.value for key, value in
-                  workspace.get_all_config(summary.name).items()}
-        rows.append(stack_row(summary.name, config, summary.last_update,
-                              summary.resource_count or 0, now))
+    with _pulumi("stack ls"):
+        for summary in workspace.list_stacks():
+            config = {key: value.value for key, value in
+                      workspace.get_all_config(summary.name).items()}
+            rows.append(stack_row(summary.name, config, summary.last_update,
+                                  summary.resource_count or 0, now))
     return rows
 
 
 def stack_row(name: str, config: dict[str, str], last_update: Optional[datetime],
               resources: int, now: datetime) -> StackRow:
     expires = _parse_time(config.get("gpu-lab:expiresAt", ""))
-    created = _parse_time(config.get("gpu-lab:createdAt", "")) or last_update
+    recorded = _parse_time(config.get("gpu-lab:createdAt", ""))
+    created = recorded or last_update
+    cost, since, upper = _cost_so_far(name, config, recorded, last_update, resources, now)
     return StackRow(name=name, scenario=config.get("gpu-lab:scenario", "-"),
                     age=_age(created, now),
                     expires_at=expires.strftime("%Y-%m-%dT%H:%M:%SZ") if expires else "-",
-                    expired=bool(expires and expires < now), resources=resources)
+                    expired=bool(expires and expires < now), resources=resources,
+                    cost_usd=cost, cost_since=since, cost_upper_bound=upper)
+
+
+def _cost_so_far(name: str, config: dict[str, str], created: Optional[datetime],
+                 last_update: Optional[datetime], resources: int,
+                 now: datetime) -> tuple[Optional[float], str, bool]:
+    """(USD, since when or why not, upper bound) at the stack's idle rate (lab/cost.py)."""
+    from faults import build_spec
+    from lab import cost
+    from model.errors import ConfigError
+
+    if not resources:
+        return None, "no resources", False
+    since, label = (created, "created") if created else (last_update, "last update")
+    if since is None:
+        return None, "no creation time", False
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=timezone.utc)
+    try:
+        estimate = cost.estimate(build_spec(config, stack=name))
+    except ConfigError:
+        return None, "config not readable", False
+    if not estimate.in_table:
+        return None, f"region {estimate.region} not in the price table", False
+    amount = cost.accrued(estimate, since, now)
+    if amount.missing:
+        return None, "a price not in the table", False
+    return amount.usd, label, bool(amount.ceilings)
+
+
+@dataclass(frozen=True)
+class Reaped:
+    name: str
+    expires_at: str
+    error: Optional[str] = None       # why it could not be destroyed; None: destroyed
+
+
+def reap_stacks(on_result: Callable[[Reaped], None], dry_run: bool = False,
+                now: Optional[datetime] = None) -> list[Reaped]:
+    """Destroy (and remove) every stack past its gpu-lab:expiresAt, one after the other; a
+    stack that fails is reported and the others still go. With dry_run, only say which."""
+    rows = [row for row in list_stacks(now) if row.expired]
+    results = []
+    for row in rows:
+        if dry_run:
+            result = Reaped(row.name, row.expires_at)
+        else:
+            try:
+                destroy_stack(row.name, lambda line: None)
+                result = Reaped(row.name, row.expires_at)
+            except LabError as err:
+                result = Reaped(row.name, row.expires_at, str(err))
+            except Exception as err:  # noqa: BLE001 - one stack's failure must not stop the rest
+                reason = (str(err).splitlines() or [""])[0]
+                result = Reaped(row.name, row.expires_at, f"{type(err).__name__}: {reason}")
+        results.append(result)
+        on_result(result)
+    return results
 
 
 def candidate_kubeconfig(admin_kubeconfig: str, namespace: str, token: str,

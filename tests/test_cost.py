@@ -173,3 +173,24 @@ def test_new_prints_the_cost_before_pulumi_up(monkeypatch):
     over = 8 * (SYSTEM_NODE + T4_NODE + FEE)
     assert f"Over its --hours 8 at the idle rate: at most ${over:.2f}" in result.stdout
 
+
+def test_list_rows_carry_the_cost_so_far():
+    config = {key: value if isinstance(value, str) else json.dumps(value) for key, value in
+              stacks.candidate_config("alice", "pairing", "acme", 8, "tenant-a",
+                                      NOW - timedelta(hours=10)).items()}
+    row = stacks.stack_row("alice", config, NOW - timedelta(hours=9), 112, NOW)
+    assert (row.cost_since, row.cost_upper_bound) == ("created", True)     # the T4 at idle
+    assert row.cost_usd == pytest.approx(10 * (SYSTEM_NODE + T4_NODE + FEE))
+    # without gpu-lab:createdAt, from the last update: a lower bound
+    del config["gpu-lab:createdAt"]
+    row = stacks.stack_row("alice", config, NOW - timedelta(hours=2), 112, NOW)
+    assert (row.cost_since, row.cost_usd) == ("last update", pytest.approx(
+        2 * (SYSTEM_NODE + T4_NODE + FEE)))
+    # nothing deployed, or a region the table lacks: no figure, and why
+    assert stacks.stack_row("alice", config, NOW, 0, NOW).cost_since == "no resources"
+    config["gcp:region"] = "europe-west4"
+    config["gpu-lab:cluster"] = json.dumps({"name": "gpu-lab-alice",
+                                            "location": "europe-west4-a"})
+    row = stacks.stack_row("alice", config, NOW - timedelta(hours=2), 112, NOW)
+    assert (row.cost_usd, row.cost_since) == (None, "region europe-west4 not in the price "
+                                                    "table")
