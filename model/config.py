@@ -107,6 +107,7 @@ def _load_spec(values: Mapping[str, Any], stack: str) -> LabSpec:
     _check_mig(addons, gpu_pools, problems)
     _check_time_sharing(gpu_pools, problems)
     _check_pool_names(system_pool, gpu_pools, problems)
+    _check_pool_nodes(gpu_pools, problems)
     _check_egress_denied(cluster, gpu_pools, platform, problems)
     # Tenant quotas are checked against pool capacity only when the pools are sound.
     capacity = sum(p.max_gpus for p in gpu_pools) if len(problems) == before else None
@@ -419,9 +420,14 @@ def _gpu_pool(f: Fields, gcp: GcpSpec, addons: AddonsSpec, platform: str) -> Gpu
         why_not = catalog_entry.check(machine_type, gpus)
         if why_not:
             f.problem(f.path("machineType"), machine_type, why_not)
-    min_nodes = f.int("minNodes", 0, minimum=0)
-    max_nodes = f.int("maxNodes", 1, minimum=1)
+    # On an existing cluster the pool is the nodes it lists, all of them always there:
+    # nothing adds or removes nodes, so both limits default to how many it lists.
+    nodes = _pool_nodes(f, platform)
+    listed = len(nodes) if platform == "existing" else 0
+    min_nodes = f.int("minNodes", listed, minimum=0)
+    max_nodes = f.int("maxNodes", listed or 1, minimum=1)
     _check_min_max(f, min_nodes, max_nodes)
+    _check_listed(f, nodes, max_nodes)
     zones = _pool_zones(f, gcp, platform, catalog_entry)
     operator = addons.gpu_operator
     # Whether the GPU Operator serves this pool, or GKE's own GPU stack does.
@@ -443,7 +449,7 @@ def _gpu_pool(f: Fields, gcp: GcpSpec, addons: AddonsSpec, platform: str) -> Gpu
         driver_version=_driver_version(f, operator, pool_operator),
         gke_device_plugin=_gke_device_plugin(f, operator, pool_operator),
         gpu_operator=pool_operator,
-        nodes=_pool_nodes(f, platform, max_nodes),
+        nodes=nodes,
         gpu_replicas=max(1, operator.time_slicing_replicas),
         # false: no device plugin at all runs on the pool's nodes (neither GKE's nor the
         # operator's); they join, but advertise no nvidia.com/gpu.
@@ -522,7 +528,7 @@ def _gke_device_plugin(f: Fields, operator: GpuOperatorSpec, pool_operator: bool
     return value
 
 
-def _pool_nodes(f: Fields, platform: str, max_nodes: int) -> tuple[str, ...]:
+def _pool_nodes(f: Fields, platform: str) -> tuple[str, ...]:
     nodes = f.str_list("nodes")
     if platform == "existing" and not nodes:
         f.problem(f.path("nodes"), MISSING, "on gpu-lab:platform existing, name the nodes that "
@@ -530,12 +536,26 @@ def _pool_nodes(f: Fields, platform: str, max_nodes: int) -> tuple[str, ...]:
     if nodes and platform != "existing":
         f.problem(f.path("nodes"), list(nodes), "only applies to gpu-lab:platform existing; "
                   "on gke the node pool creates its nodes")
+        return ()
     for node in nodes:
         if not re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", node):
             f.problem(f.path("nodes"), node, "every entry must be a Kubernetes node name")
-    if nodes and len(nodes) > max_nodes:
-        f.problem(f.path("maxNodes"), max_nodes, f"must be at least the {len(nodes)} nodes listed")
+    if len(set(nodes)) != len(nodes):
+        f.problem(f.path("nodes"), list(nodes), "must not repeat a node")
     return nodes
+
+
+def _check_listed(f: Fields, nodes: tuple[str, ...], max_nodes: int) -> None:
+    """On an existing cluster maxNodes is the nodes listed: the twin, the quotas' capacity
+    checks and the faults' room all count them, and nothing brings up more."""
+    if not nodes:
+        return
+    if len(nodes) > max_nodes:
+        f.problem(f.path("maxNodes"), max_nodes, f"must be at least the {len(nodes)} nodes listed")
+    elif len(nodes) < max_nodes:
+        f.problem(f.path("maxNodes"), max_nodes, f"on gpu-lab:platform existing nothing adds "
+                  f"nodes to a pool: list {max_nodes} nodes under nodes ({len(nodes)} listed), "
+                  "or leave maxNodes out")
 
 
 def _check_mig(addons: AddonsSpec, pools: tuple[GpuPoolSpec, ...],
@@ -580,6 +600,18 @@ def _check_pool_names(system: NodePoolSpec, pools: tuple[GpuPoolSpec, ...],
             problems.append(Problem(f"{NAMESPACE}:gpuPools[{i}].name", pool.name,
                                     f"must be unique; {seen[pool.name]} has it already"))
         seen.setdefault(pool.name, f"{NAMESPACE}:gpuPools[{i}].name")
+
+
+def _check_pool_nodes(pools: tuple[GpuPoolSpec, ...], problems: list[Problem]) -> None:
+    """platform existing: a node plays one pool (its labels say which)."""
+    seen: dict[str, int] = {}
+    for i, pool in enumerate(pools):
+        for node in dict.fromkeys(pool.nodes):
+            if node in seen:
+                problems.append(Problem(f"{NAMESPACE}:gpuPools[{i}].nodes", node,
+                                        f"is listed by gpu-lab:gpuPools[{seen[node]}] "
+                                        f"({pools[seen[node]].name}) too; a node plays one pool"))
+            seen.setdefault(node, i)
 
 
 def _check_egress_denied(cluster: ClusterSpec, pools: tuple[GpuPoolSpec, ...], platform: str,
