@@ -43,6 +43,8 @@ class Fault:
     inject: Callable[..., LabSpec]
     targets: Callable[..., set[str]]   # what it breaks, for detecting contradictions
     platforms: tuple[str, ...] = ("gke", "existing")
+    # Why the other platforms cannot have it (said when a scenario runs there without it).
+    platform_note: str = ""
     # What kubectl's STATUS column shows for the pods of the workloads it targets, once the
     # cluster settles ("" = they run as usual); a template like the texts.
     pod_status: str = ""

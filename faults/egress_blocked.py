@@ -83,5 +83,7 @@ FAULT = Fault(
         f"workload:{w.tenant}/{w.name}" for w in spec.workloads if w.tenant == tenant},
     pod_status="Init:ImagePullBackOff",
     platforms=("gke",),
+    platform_note="a GCP firewall rule denies its nodes' egress, and an existing cluster has "
+                  "no VPC for gpu-lab to change",
     details=details,
 )

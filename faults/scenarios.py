@@ -1,6 +1,15 @@
 """Ready-made interview scenarios: a list of faults and the tenants, pools and workloads they
 need. `gpu-lab:scenario: <name>` in a stack expands to this config; keys the stack sets itself
-win, and faults the stack lists are added to the scenario's."""
+win, and faults the stack lists are added to the scenario's.
+
+On platform `existing` (kind and the like) a scenario lays out its GPU pools on the cluster's
+nodes: the scenario shapes the pools (accelerator, GPUs per node, how many nodes), and the
+stack's `gpuPools` say only which nodes play them, in order (the stack's first pool's nodes
+play the scenario's first pool, ...). A pool the stack gives too few nodes (or none) gets the
+next workers kind creates for the stack's cluster (model/kind.py), and every node is there
+all the time (minNodes = maxNodes = its nodes). The scenario's faults that cannot exist on
+the platform (a GCP firewall rule on a cluster that has no VPC) are left out, and said so
+(`left_out`); a stack that lists such a fault itself is refused (faults/registry.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from faults import parts
-from model.errors import ConfigError, Problem, did_you_mean
+from faults.registry import FAULTS
+from model import kind
+from model.errors import MISSING, ConfigError, Problem, did_you_mean
 
 T4 = {"name": "t4", "accelerator": "nvidia-tesla-t4", "machineType": "n1-standard-4",
       "gpusPerNode": 1, "spot": True}
@@ -134,6 +145,9 @@ def expand(values: dict[str, Any]) -> dict[str, Any]:
                                    + ", ".join(SCENARIOS) + did_you_mean(str(name), SCENARIOS))])
     merged = {f"gpu-lab:{key}": value for key, value in scenario.config.items()}
     merged.update(values)
+    platform = _platform(values)
+    if platform == "existing" and "gpuPools" in scenario.config:
+        merged["gpu-lab:gpuPools"] = _local_pools(scenario, values)
     extra = values.get("gpu-lab:faults") or []
     if isinstance(extra, str):      # as the Pulumi engine hands it over
         try:
@@ -141,5 +155,91 @@ def expand(values: dict[str, Any]) -> dict[str, Any]:
         except ValueError:
             return merged           # not a list: faults/config.py reports gpu-lab:faults
     if isinstance(extra, list):
-        merged["gpu-lab:faults"] = list(scenario.faults) + extra
+        left = {fault_id for fault_id, _ in left_out(scenario.name, platform)}
+        merged["gpu-lab:faults"] = [ref for ref in scenario.faults
+                                    if _fault_id(ref) not in left] + extra
     return merged
+
+
+def left_out(scenario: str | None, platform: str) -> list[tuple[str, str]]:
+    """(fault id, why) for each of the scenario's faults that the platform cannot have: the
+    scenario runs there without them."""
+    found = SCENARIOS.get(scenario or "")
+    if found is None:
+        return []
+    reasons = []
+    for ref in found.faults:
+        fault = FAULTS[_fault_id(ref)]
+        if platform not in fault.platforms:
+            why = f"{fault.platform_note}; " if fault.platform_note else ""
+            reasons.append((fault.id, f"needs platform {' or '.join(fault.platforms)} "
+                                      f"({why}this stack is {platform})"))
+    return reasons
+
+
+def _fault_id(ref: Any) -> str:
+    return ref["id"] if isinstance(ref, dict) else ref
+
+
+def _platform(values: dict[str, Any]) -> str:
+    platform = values.get("gpu-lab:platform", "gke")
+    return platform if isinstance(platform, str) else "gke"   # the model reports the rest
+
+
+def _local_pools(scenario: Scenario, values: dict[str, Any]) -> list[dict[str, Any]]:
+    """The scenario's GPU pools, each played by the nodes the stack's pool at its place lists
+    and, when they are too few, by the next workers kind creates."""
+    key = "gpu-lab:gpuPools"
+    given = values.get(key, MISSING)
+    if isinstance(given, str):      # as the Pulumi engine hands it over
+        try:
+            given = json.loads(given)
+        except ValueError:
+            pass
+    if given is MISSING or given is None:
+        given = []
+    if not isinstance(given, list):
+        raise ConfigError([Problem(key, given, "must be a list of GPU pools, each with the "
+                                   "nodes that play the scenario's pool at its place")])
+    pools = scenario.config["gpuPools"]
+    shaped_by = (f"with gpu-lab:scenario {scenario.name} on platform existing the scenario "
+                 f"shapes the GPU pools ({', '.join(p['name'] for p in pools)}); the stack's "
+                 "pools say only which nodes play them, in order: give name and nodes only")
+    problems, listed = [], []
+    for i, item in enumerate(given):
+        if i >= len(pools):
+            problems.append(Problem(f"{key}[{i}]", item, f"{shaped_by}; this pool would play "
+                                    "none: remove it, or list its nodes under a pool above"))
+            continue
+        if not isinstance(item, dict):
+            problems.append(Problem(f"{key}[{i}]", item, "must be an object with the nodes "
+                                    f"that play pool {pools[i]['name']}"))
+            listed.append([])
+            continue
+        for field in item:
+            if field not in ("name", "nodes") and item[field] != pools[i].get(field, MISSING):
+                problems.append(Problem(f"{key}[{i}].{field}", item[field], shaped_by))
+        nodes = item.get("nodes") or []
+        if not isinstance(nodes, list) or not all(isinstance(n, str) for n in nodes):
+            problems.append(Problem(f"{key}[{i}].nodes", nodes, "must be a list of node names"))
+            nodes = []
+        listed.append(list(nodes))
+    context = kind.context_of(values)
+    cluster = kind.cluster_name(context)
+    taken = {node for nodes in listed for node in nodes}
+    laid_out = []
+    for i, pool in enumerate(pools):
+        nodes = listed[i] if i < len(listed) else []
+        missing = max(0, pool.get("maxNodes", 1) - len(nodes))
+        if missing and cluster is None:
+            problems.append(Problem(f"{key}[{i}].nodes", nodes, f"scenario {scenario.name}'s "
+                                    f"pool {pool['name']} needs {pool.get('maxNodes', 1)} nodes: "
+                                    f"list them (gpu-lab:cluster.kubeContext {context!r} is not "
+                                    "a kind cluster's, so gpu-lab cannot name them)"))
+            continue
+        nodes = nodes + kind.next_workers(cluster or "", taken, missing)
+        taken.update(nodes)
+        laid_out.append({**pool, "nodes": nodes, "minNodes": len(nodes), "maxNodes": len(nodes)})
+    if problems:
+        raise ConfigError(problems)
+    return laid_out
