@@ -16,6 +16,8 @@ from decimal import Decimal
 from typing import Optional
 
 from kube.kubelet import NodeNetwork
+from model import kind
+from model.errors import ConfigError, Problem
 from model.machines import machine
 from kube.objects import ObjectSet
 from model.quantity import format_quantity
@@ -117,3 +119,74 @@ def node_pools(spec: LabSpec) -> dict[str, GpuPoolSpec]:
             if pool.name == pool_name:
                 found[node["metadata"]["name"]] = pool
     return found
+
+
+# -- kind ----------------------------------------------------------------------------------
+
+def kind_cluster(spec: LabSpec) -> dict:
+    """The kind cluster (kind.x-k8s.io/v1alpha4 Cluster) whose nodes are the ones the stack's
+    GPU pools list: a control plane and the workers up to the last one listed (kind names
+    workers by their place in the list, model/kind.py). Raises ConfigError when the stack
+    is not on platform existing, its context is not a kind cluster's, or a pool lists a node
+    kind would not create.
+
+    No node label is set here: gpu-lab labels the nodes of its pools itself (the fake GPU
+    operator's NodePatches, on `pulumi up`). Labels kind sets are the kubelet's (it
+    registers the node with them), and server-side apply refuses to change another
+    manager's value: the same cluster could then not play another scenario's pools."""
+    if spec.platform != "existing":
+        raise ConfigError([Problem("gpu-lab:platform", spec.platform, "a kind cluster plays "
+                                   "the cluster of a platform existing stack, such as local "
+                                   "(on gke the stack creates its own cluster)")])
+    cluster = kind.cluster_name(spec.cluster.kube_context)
+    if cluster is None:
+        raise ConfigError([Problem("gpu-lab:cluster.kubeContext", spec.cluster.kube_context,
+                                   "is not a kind cluster's context (kind-<cluster>): kind "
+                                   "names its contexts so")])
+    playing: dict[int, str] = {}       # worker index -> GPU pool
+    control_plane: Optional[str] = None
+    problems = []
+    for i, pool in enumerate(spec.gpu_pools):
+        for node in pool.nodes:
+            index = kind.worker_index(cluster, node)
+            if index is not None:
+                playing[index] = pool.name
+            elif node == kind.control_plane(cluster):
+                control_plane = pool.name
+            else:
+                problems.append(Problem(f"gpu-lab:gpuPools[{i}].nodes", node, f"is not a node "
+                                        f"kind creates for cluster {cluster}: its nodes are "
+                                        f"{kind.control_plane(cluster)}, "
+                                        f"{kind.worker(cluster, 1)}, "
+                                        f"{kind.worker(cluster, 2)}, ..."))
+    if control_plane is not None and playing:
+        problems.append(Problem("gpu-lab:gpuPools", kind.control_plane(cluster), "kind's "
+                                "control plane keeps its NoSchedule taint when the cluster has "
+                                "workers, so tenant pods would not run there: list workers "
+                                "only"))
+    if problems:
+        raise ConfigError(problems)
+    nodes: list[dict] = [{"role": "control-plane"}]
+    nodes += [{"role": "worker"} for _ in range(max(playing, default=0))]
+    return {"kind": "Cluster", "apiVersion": kind.API_VERSION, "name": cluster, "nodes": nodes}
+
+
+def kind_config_yaml(spec: LabSpec, notes: tuple[str, ...] = ()) -> str:
+    """kind_cluster as YAML, each node commented with the name kind gives it and the pool it
+    plays; `notes` go first, as comments."""
+    config = kind_cluster(spec)
+    cluster = config["name"]
+    pool_of = {node: pool.name for pool in spec.gpu_pools for node in pool.nodes}
+    lines = [f"# {note}" for note in notes]
+    lines += [f"kind: {config['kind']}", f"apiVersion: {config['apiVersion']}",
+              f"name: {cluster}", "nodes:"]
+    workers = 0
+    for node in config["nodes"]:
+        if node["role"] == "worker":
+            workers += 1
+            name = kind.worker(cluster, workers)
+        else:
+            name = kind.control_plane(cluster)
+        plays = f": plays GPU pool {pool_of[name]}" if name in pool_of else ""
+        lines.append(f"- role: {node['role']:14} # {name}{plays}")
+    return "\n".join(lines) + "\n"

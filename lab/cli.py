@@ -374,6 +374,40 @@ def simulate(
         typer.echo(line)
 
 
+@app.command(name="kind-config")
+def kind_config(
+    stack: Optional[str] = typer.Option(None, "--stack", "-s",
+                                        help="Pulumi.<STACK>.yaml, on platform existing "
+                                             "(default: local)."),
+    config_file: Optional[Path] = CONFIG_FILE_OPTION,
+    scenario: Optional[str] = typer.Option(None, "--scenario", metavar="NAME",
+                                           help="Lay this scenario out on the stack's nodes "
+                                                "(as gpu-lab:scenario with allowFaults)."),
+) -> None:
+    """Print the kind cluster config (kind.x-k8s.io/v1alpha4) whose nodes are the ones a
+    platform-existing stack's GPU pools list: `kind create cluster --config <(python -m lab
+    kind-config --scenario pairing)`."""
+    from faults import SCENARIOS, left_out
+    from kube.nodes import kind_config_yaml
+
+    name, values = load_stack_values(stack if stack or config_file else "local", config_file)
+    if scenario is not None:
+        if scenario not in SCENARIOS:
+            _fail(f"--scenario {scenario!r}: no such scenario{did_you_mean(scenario, SCENARIOS)}"
+                  f"; scenarios: {', '.join(SCENARIOS)}")
+        values = {**values, "gpu-lab:scenario": scenario, "gpu-lab:allowFaults": True}
+    spec = _build_spec(name, values)
+    notes = [f"kind cluster for gpu-lab stack {name}"
+             + (f", scenario {spec.scenario}" if spec.scenario else "")
+             + "; gpu-lab labels its GPU pools' nodes itself on `pulumi up`"]
+    notes += [f"left out on this platform: {fault_id}: {why}"
+              for fault_id, why in left_out(spec)]
+    try:
+        typer.echo(kind_config_yaml(spec, tuple(notes)), nl=False)
+    except ConfigError as err:
+        _fail(str(err))
+
+
 # -- operating interviews -------------------------------------------------------------------
 
 def _echo(line: str) -> None:
