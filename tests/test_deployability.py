@@ -144,7 +144,7 @@ def test_critical_pods_quota_waits_for_its_namespace(stack):
 def test_workload_identity_is_granted_not_just_annotated():
     email = "inference@ml-models.iam.gserviceaccount.com"
     values = stack_values("dev")
-    tenants = [dict(t) for t in values["gpu-lab:tenants"]]
+    tenants = [{"name": "tenant-a"}, {"name": "tenant-b"}]      # the default tenants
     tenants[0]["gcpServiceAccount"] = email
     rendering = render({**values, "gpu-lab:tenants": tenants}, stack="dev")
     [grant] = rendering.of_type("gcp:serviceaccount/iAMMember:IAMMember")
@@ -161,7 +161,7 @@ def test_workload_identity_is_granted_not_just_annotated():
 
 def test_existing_clusters_get_no_workload_identity_grant():
     values = stack_values("local")
-    tenants = [dict(t) for t in values["gpu-lab:tenants"]]
+    tenants = [{"name": "tenant-a"}, {"name": "tenant-b"}]      # the default tenants
     tenants[0]["gcpServiceAccount"] = "inference@ml-models.iam.gserviceaccount.com"
     rendering = render({**values, "gpu-lab:tenants": tenants}, stack="local")
     assert not [r for r in rendering.resources if r.type.startswith("gcp:")]
