@@ -1,17 +1,22 @@
 """CandidateAccess: the candidate's login, ServiceAccount gpu-lab-candidate/candidate.
 
-What the exercise needs and nothing more:
+A login that can do the exercise and nothing else:
 - ClusterRole gpu-lab-candidate (bound cluster-wide): read what the exercise's kubectl
   commands look at (nodes, workloads, quotas, network policies, RBAC objects, the
-  Prometheus Operator's monitors, the GPU Operator's ClusterPolicy, metrics), and impersonate
-  the tenants' groups and users, so `kubectl auth can-i --as=... --as-group=...` answers for
-  them;
-- ClusterRole gpu-lab-candidate-tenant, bound by a RoleBinding in every tenant namespace:
-  deploy (Pods, Deployments, Jobs), exec, attach and port-forward;
-- a Role in monitoring: port-forward to Prometheus and Grafana;
-- a Role in gpu-operator: exec into the operator's pods (nvidia-smi).
-Never: Secrets (anywhere), writes to RBAC objects, escalate or bind, impersonating system:*
-groups or any other service account. ConfigMaps are not read either.
+  Prometheus Operator's monitors, the GPU Operator's ClusterPolicy, metrics), and create
+  SubjectAccessReviews: "may this user, group or service account do X?" is asked of the API
+  server without acting as them (`kubectl auth can-i` answers for the login itself);
+- ClusterRole gpu-lab-candidate-tenant, bound by a RoleBinding in every tenant namespace that
+  enforces Pod Security baseline or restricted: deploy (Pods, Deployments, Jobs), exec,
+  attach and port-forward there (nvidia-smi runs in a GPU pod of a tenant);
+- a Role in monitoring: port-forward to the Prometheus pod, by name.
+Never: Secrets (anywhere), writes to RBAC objects, escalate or bind, impersonation (of
+anyone: a tenant group's members hold Secrets and RoleBindings in their namespace), tokens
+for other identities, exec/attach/port-forward in gpu-operator or into any pod of monitoring
+but Prometheus (node-exporter runs on the host network there). ConfigMaps are not read
+either. Running a pod as another ServiceAccount of a tenant namespace is possible (Kubernetes
+checks no RBAC on serviceAccountName): no ServiceAccount there may do more than the login
+(tests/test_escalation.py).
 """
 
 from __future__ import annotations
@@ -22,8 +27,7 @@ import pulumi
 from pulumi_kubernetes.core.v1 import Namespace, ServiceAccount
 from pulumi_kubernetes.rbac.v1 import ClusterRole, ClusterRoleBinding, Role, RoleBinding
 
-from components.gpu_operator import NAMESPACE as GPU_OPERATOR_NAMESPACE
-from components.monitoring import NAMESPACE as MONITORING_NAMESPACE
+from components.monitoring import NAMESPACE as MONITORING_NAMESPACE, RELEASE
 from components.options import child_options
 from model.config import CANDIDATE_ACCOUNT, CANDIDATE_NAMESPACE
 from model.spec import LabSpec
@@ -34,11 +38,13 @@ DEPLOY = ["create", "update", "patch", "delete"]
 CONNECT = ["create", "get"]     # exec and port-forward: POST (SPDY) or GET (WebSocket)
 NAME = "gpu-lab-candidate"
 TENANT_ROLE = "gpu-lab-candidate-tenant"
-# A user no binding names: `kubectl auth can-i ... --as=dev@example.com --as-group=<group>`
-# asks what the group's members may do.
-EXAMPLE_USERS = ("dev@example.com",)
-# The tenants' CI identity (tenants/defaults.py): it may do less than the candidate may
-# in a tenant namespace, so impersonating it reveals, and grants, nothing more.
+# The Prometheus Operator names the pods of Prometheus <release>-prometheus after their
+# StatefulSet, prometheus-<name>-<ordinal>: the one pod the login may port-forward to.
+PROMETHEUS_POD = f"prometheus-{RELEASE}-prometheus-0"
+PROMETHEUS_SERVICE = f"{RELEASE}-prometheus"
+# Pod Security levels under which the login may deploy and exec: at `privileged` a pod it
+# makes could be root on its node.
+DEPLOYABLE_LEVELS = ("baseline", "restricted")
 
 # Read, cluster-wide: what the exercise's kubectl commands and `kubectl get all` need.
 READ_RULES = [
@@ -63,6 +69,10 @@ READ_RULES = [
     {"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"],
      "verbs": READ},
     {"apiGroups": ["metrics.k8s.io"], "resources": ["pods", "nodes"], "verbs": READ},
+    # "May user U in group G do X?" without acting as them: `kubectl create -f` of a
+    # SubjectAccessReview; the answer is all it returns.
+    {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"],
+     "verbs": ["create"]},
 ]
 
 # In every tenant namespace (a RoleBinding to a ClusterRole grants it only there).
@@ -76,35 +86,14 @@ TENANT_RULES = [
     {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": DEPLOY},
 ]
 
-MONITORING_RULES = [{"apiGroups": [""], "resources": ["pods/portforward"], "verbs": CONNECT}]
-GPU_OPERATOR_RULES = [{"apiGroups": [""], "resources": ["pods/exec"], "verbs": CONNECT}]
+MONITORING_RULES = [{"apiGroups": [""], "resources": ["pods/portforward"], "verbs": CONNECT,
+                     "resourceNames": [PROMETHEUS_POD]}]
 
 
-def _not_system(names) -> list[str]:
-    return sorted({n for n in names if n and not n.startswith("system:")})
-
-
-def impersonable_groups(spec: LabSpec) -> list[str]:
-    """The tenants' admin and developer groups (never a system:* group)."""
-    return _not_system(g for t in spec.tenants for g in t.admin_groups + t.developer_groups)
-
-
-def impersonable_users(spec: LabSpec) -> list[str]:
-    """The users the tenants' bindings name, and the example user."""
-    return _not_system([*EXAMPLE_USERS, *(u for t in spec.tenants for b in t.role_bindings
-                                         for u in b.users)])
-
-
-def cluster_rules(spec: LabSpec) -> list[dict]:
-    """READ_RULES plus impersonation by name. An empty resourceNames would mean every name,
-    so a kind with no names gets no rule at all."""
-    rules = list(READ_RULES)
-    for resource, names in (("users", impersonable_users(spec)),
-                            ("groups", impersonable_groups(spec))):
-        if names:
-            rules.append({"apiGroups": [""], "resources": [resource], "verbs": ["impersonate"],
-                          "resourceNames": names})
-    return rules
+def deployable_tenants(spec: LabSpec) -> list:
+    """The tenants whose namespaces the login deploys into: those enforcing baseline or
+    restricted (a tenant at privileged admits pods that own their node)."""
+    return [t for t in spec.tenants if t.pod_security in DEPLOYABLE_LEVELS]
 
 
 class CandidateAccess(pulumi.ComponentResource):
@@ -113,8 +102,9 @@ class CandidateAccess(pulumi.ComponentResource):
                  monitoring: Optional[pulumi.Resource] = None,
                  gpu_operator: Optional[pulumi.Resource] = None,
                  opts: pulumi.ResourceOptions | None = None):
-        """tenant_namespaces: tenant name -> its Namespace resource; monitoring and
-        gpu_operator: those namespaces, when the stack has them."""
+        """tenant_namespaces: tenant name -> its Namespace resource; monitoring: that
+        namespace, when the stack has it. gpu_operator is accepted and unused: the login has
+        no rights in gpu-operator beyond reading it."""
         super().__init__("gpu-lab:access:CandidateAccess", name, None, opts)
         child = child_options(self, opts)
         labels = {"app.kubernetes.io/managed-by": "gpu-lab"}
@@ -137,7 +127,7 @@ class CandidateAccess(pulumi.ComponentResource):
             return {"apiGroup": RBAC, "kind": kind, "name": role}
 
         self.cluster_role = ClusterRole(f"{name}-read", metadata={"name": NAME, "labels": labels},
-                                        rules=cluster_rules(spec), opts=child)
+                                        rules=READ_RULES, opts=child)
         self.cluster_role_binding = ClusterRoleBinding(
             f"{name}-read-binding", metadata={"name": NAME, "labels": labels},
             role_ref=role_ref("ClusterRole", NAME), subjects=subject,
@@ -152,18 +142,14 @@ class CandidateAccess(pulumi.ComponentResource):
                 role_ref=role_ref("ClusterRole", TENANT_ROLE), subjects=subject,
                 opts=child_options(self, opts, tenant_namespaces.get(tenant.name),
                                    self.tenant_role, self.service_account))
-            for tenant in spec.tenants]
+            for tenant in deployable_tenants(spec)]
 
         self.namespace_roles = []
-        for namespace, resource, rules in ((MONITORING_NAMESPACE, monitoring, MONITORING_RULES),
-                                           (GPU_OPERATOR_NAMESPACE, gpu_operator,
-                                            GPU_OPERATOR_RULES)):
-            if resource is None:
-                continue
-            meta = {"name": NAME, "namespace": namespace, "labels": labels}
-            role = Role(f"{name}-{namespace}", metadata=meta, rules=rules,
-                        opts=child_options(self, opts, resource))
-            binding = RoleBinding(f"{name}-{namespace}-binding", metadata=meta,
+        if monitoring is not None:
+            meta = {"name": NAME, "namespace": MONITORING_NAMESPACE, "labels": labels}
+            role = Role(f"{name}-{MONITORING_NAMESPACE}", metadata=meta,
+                        rules=MONITORING_RULES, opts=child_options(self, opts, monitoring))
+            binding = RoleBinding(f"{name}-{MONITORING_NAMESPACE}-binding", metadata=meta,
                                   role_ref=role_ref("Role", NAME), subjects=subject,
                                   opts=child_options(self, opts, role, self.service_account))
             self.namespace_roles.append((role, binding))

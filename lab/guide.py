@@ -63,11 +63,43 @@ def _connect(spec: LabSpec, candidate: bool = False) -> list[str]:
     # interviewer uses what the stack exports for its platform.
     login = ("export KUBECONFIG=$PWD/kubeconfig      # the kubeconfig you were given"
              if candidate else _admin_login(spec))
+    # The candidate's login reaches Prometheus only (Grafana wants its admin credentials).
+    grafana = [] if candidate else [
+        "kubectl -n monitoring port-forward svc/kube-prometheus-stack-grafana 3000:80"]
     return ["## Connecting", "",
             "```sh",
             login,
             "kubectl -n monitoring port-forward svc/kube-prometheus-stack-prometheus 9090",
-            "kubectl -n monitoring port-forward svc/kube-prometheus-stack-grafana 3000:80",
+            *grafana,
+            "```", ""]
+
+
+def _candidate_login(spec: LabSpec) -> list[str]:
+    """What the candidate's login may do, how to ask what someone else may do (a
+    SubjectAccessReview: the login impersonates no one), and where nvidia-smi runs."""
+    tenant = spec.candidate_tenant or (spec.tenants[0].name if spec.tenants else "tenant-a")
+    group = next((g for t in spec.tenants if t.name == tenant for g in t.developer_groups),
+                 f"{tenant}-developers@example.com")
+    return ["## Your login", "",
+            "It reads the whole cluster, deploys Pods, Deployments and Jobs into the tenant "
+            "namespaces (and execs, attaches and port-forwards there), and port-forwards to "
+            "Prometheus. It reads no Secrets, changes no RBAC and acts as no one else. "
+            "`kubectl auth can-i` answers for you; to ask what someone else may do, send the "
+            "API server a SubjectAccessReview (the answer is `status.allowed`):", "",
+            "```sh",
+            "kubectl create -o yaml -f - <<EOF",
+            "apiVersion: authorization.k8s.io/v1",
+            "kind: SubjectAccessReview",
+            "spec:",
+            "  user: dev@example.com",
+            f"  groups: [\"{group}\"]",
+            f"  resourceAttributes: {{namespace: {tenant}, verb: create, resource: pods}}",
+            "EOF",
+            "```", "",
+            "nvidia-smi runs where the GPUs are: in a pod that has a GPU, in a tenant "
+            "namespace (a GPU pod of your own, or one of the tenant's):", "",
+            "```sh",
+            f"kubectl exec -n {tenant} <pod> -- nvidia-smi",
             "```", ""]
 
 
@@ -164,8 +196,9 @@ def candidate_brief(spec: LabSpec, tasks: Sequence[str] = ()) -> str:
              "You are on call for a multi-tenant GPU Kubernetes platform. Tenants share GPU "
              "node pools; each has a namespace with quotas, RBAC and network policies. The "
              "platform is managed with Pulumi (Python): fix problems in the code, not only in "
-             "the cluster. Use kubectl, Prometheus and Grafana, and think aloud.", ""]
-    lines += _candidate_environment(spec) + _connect(spec, candidate=True) + _code(spec)
+             "the cluster. Use Prometheus and kubectl, and think aloud.", ""]
+    lines += (_candidate_environment(spec) + _connect(spec, candidate=True)
+              + _candidate_login(spec) + _code(spec))
     lines += ["## Tasks", ""]
     if tasks:
         lines += [f"{i}. {task}" for i, task in enumerate(tasks, 1)]

@@ -1,8 +1,9 @@
 """The candidate's login (components/candidate_access.py), proven on the rendered pairing and
 all-faults stacks: every kubectl command the candidate is given (the brief, the pairing
 exercise's tasks, each fault's symptom) is allowed to ServiceAccount gpu-lab-candidate/
-candidate, and the forbidden list (secrets, RBAC writes, escalate/bind, impersonating
-service accounts or system:* groups) is denied."""
+candidate, and the forbidden list (secrets, RBAC writes, escalate/bind, impersonation of
+anyone, exec into the platform's pods) is denied. tests/test_escalation.py follows every
+path from the login to other identities."""
 
 from __future__ import annotations
 
@@ -14,9 +15,7 @@ from typing import Optional
 
 import pytest
 
-from components.candidate_access import (
-    EXAMPLE_USERS, impersonable_groups, impersonable_users,
-)
+from components.candidate_access import PROMETHEUS_POD, PROMETHEUS_SERVICE
 from faults import build_spec, enabled
 from kube import ObjectSet, Subject, can_i
 from kube.rbac import can_impersonate, impersonated
@@ -56,13 +55,16 @@ ALIASES = {
     "servicemonitor": "servicemonitors", "podmonitor": "podmonitors",
     "prometheusrule": "prometheusrules", "pc": "priorityclasses",
     "priorityclass": "priorityclasses", "clusterpolicy": "clusterpolicies",
+    "subjectaccessreview": "subjectaccessreviews",
 }
 KNOWN = set(ALIASES.values())
 CLUSTER_SCOPED = {"nodes", "namespaces", "clusterroles", "clusterrolebindings",
-                  "priorityclasses", "clusterpolicies"}
+                  "priorityclasses", "clusterpolicies", "subjectaccessreviews"}
 VALUE_FLAGS = {"-n", "--namespace", "-o", "--output", "-l", "--selector", "-L",
                "--label-columns", "-c", "--container", "--image", "--restart", "--as",
-               "--as-group", "--field-selector", "--tail", "--since"}
+               "--as-group", "--field-selector", "--tail", "--since", "-f", "--filename"}
+# kubectl port-forward svc/NAME goes to a pod the Service selects: the pod RBAC is asked about.
+SERVICE_PODS = {("monitoring", PROMETHEUS_SERVICE): PROMETHEUS_POD}
 BOOL_FLAGS = {"-A", "--all-namespaces", "-w", "--watch", "--previous", "-p", "--show-labels",
               "--no-headers", "-i", "-t", "-it", "--rm"}
 
@@ -73,30 +75,53 @@ class Check:
     verb: str = ""
     resource: str = ""
     namespace: Optional[str] = None          # None: cluster-wide
-    as_user: Optional[str] = None            # an impersonation check when set
+    as_user: Optional[str] = None            # a question about someone else when set
     as_groups: tuple[str, ...] = ()
+    name: Optional[str] = None               # the object RBAC is asked about, when named
 
     def answer(self, objects: ObjectSet):
         if self.as_user is not None:
-            return can_impersonate(objects, ME, self.as_user, self.as_groups)
-        return can_i(objects, ME, self.verb, self.resource, self.namespace)
+            return ask_about(objects, self.as_user, self.as_groups)
+        return can_i(objects, ME, self.verb, self.resource, self.namespace, name=self.name)
 
     def __str__(self) -> str:
         if self.as_user is not None:
-            return f"impersonate {self.as_user} {list(self.as_groups)}  <- {self.command}"
-        return f"{self.verb} {self.resource} in {self.namespace or 'all namespaces'}  <- " \
-               f"{self.command}"
+            return f"ask about {self.as_user} {list(self.as_groups)}  <- {self.command}"
+        named = f" {self.name}" if self.name else ""
+        return f"{self.verb} {self.resource}{named} in {self.namespace or 'all namespaces'}" \
+               f"  <- {self.command}"
+
+
+def ask_about(objects: ObjectSet, user: str, groups: tuple[str, ...]):
+    """`kubectl auth can-i ... --as=user --as-group=g`: a question about someone else. The
+    login impersonates no one (whoever it became could do what they do), so the question is
+    asked as a SubjectAccessReview, which the login may create; the literal --as form is
+    refused (test_questions_about_others_go_through_subject_access_reviews)."""
+    direct = can_impersonate(objects, ME, user, groups)
+    assert not direct, f"the login impersonates {user} {groups}: {direct.reason}"
+    return can_i(objects, ME, "create", "subjectaccessreviews")
 
 
 def kubectl_commands(text: str) -> list[str]:
     """Every kubectl command in a text: inline `code`, and lines that start with kubectl (a
-    symptom's command, a brief's code block). A line that names kubectl some other way fails,
-    so no command goes unchecked."""
+    symptom's command, a brief's code block; a here-document that follows (<<EOF) is kept
+    with it, after a newline). A line that names kubectl some other way fails, so no command
+    goes unchecked."""
     found: list[str] = []
-    for line in text.splitlines():
+    lines = iter(text.splitlines())
+    for line in lines:
         inline = [c for c in re.findall(r"`([^`]*)`", line) if c.strip().startswith("kubectl ")]
         if line.strip().startswith("kubectl "):
-            inline.append(line.strip())
+            command = line.strip()
+            heredoc = re.search(r"<<-?\s*'?(\w+)'?", command)
+            if heredoc:
+                body = []
+                for more in lines:
+                    if more.strip() == heredoc.group(1):
+                        break
+                    body.append(more)
+                command += "\n" + "\n".join(body)
+            inline.append(command)
         assert inline or not re.search(r"\bkubectl\s+-?[a-z]", line), \
             f"cannot tell the command: {line}"
         found += [c for c in inline if c not in found]
@@ -104,8 +129,10 @@ def kubectl_commands(text: str) -> list[str]:
 
 
 def _command_part(command: str) -> str:
-    """The command without what follows it: a comment, a pipe, output after two spaces."""
-    return re.split(r"\s#|\s\||\s{2,}", command.strip())[0]
+    """The command without what follows it: a comment, a pipe, output after two spaces, a
+    here-document."""
+    line = command.strip().splitlines()[0]
+    return re.split(r"\s#|\s\||\s{2,}|\s<<", line)[0]
 
 
 def _resource(word: str) -> str:
@@ -181,10 +208,17 @@ def parse(command: str, default_namespace: str) -> list[Check]:
     if verb == "port-forward":
         kind = _resource(args[0]) if "/" in args[0] else "pods"
         owner = [] if kind == "pods" else [check("get", kind), check("list", "pods")]
-        return owner + [check("get", "pods"), check("create", "pods/portforward")]
+        target = args[0].split("/")[-1]
+        pod = SERVICE_PODS.get((namespace, target)) if kind == "services" else target
+        return owner + [check("get", "pods"),
+                        Check(command, "create", "pods/portforward", at("pods"), name=pod)]
     if verb == "run":
         return [check("create", "pods")]
     if verb == "create":
+        if "-f" in flags or "--filename" in flags:      # the kind is in the document
+            kinds = re.findall(r"^kind:\s*(\w+)", command, re.MULTILINE)
+            assert kinds, f"no kind in the document of {command!r}"
+            return [check("create", _resource(k)) for k in kinds]
         return [check("create", _resource(args[0]))]
     if verb == "top":
         return [check("list", _resource(args[0]), None if _resource(args[0]) == "nodes"
@@ -220,9 +254,9 @@ def checks_for(spec) -> dict[str, list[Check]]:
     for source, text in sources(spec).items():
         checks = [c for command in kubectl_commands(text)
                   for c in parse(command, default_namespace(spec))]
-        if "nvidia-smi" in text:      # run where the GPUs are: tenant pods, operator pods
-            checks += [Check("nvidia-smi", "create", "pods/exec", ns)
-                       for ns in [t.namespace for t in spec.tenants] + ["gpu-operator"]]
+        if "nvidia-smi" in text:      # runs where the GPUs are: GPU pods of the tenants
+            checks += [Check("nvidia-smi", "create", "pods/exec", t.namespace)
+                       for t in spec.tenants]
         found[source] = checks
     return found
 
@@ -276,22 +310,35 @@ def test_no_rbac_writes_escalate_or_bind(stack):
                 assert not answer, f"{verb} {resource} in {namespace}: {answer.reason}"
 
 
-def test_no_impersonating_service_accounts_or_system_groups(stack):
+def test_impersonates_no_one(stack):
+    """Whoever the login became could do what they do: a tenant's admins hold Secrets,
+    RoleBindings and ServiceAccounts in their namespace. So it becomes no one: no user, no
+    group (the tenants' own included), no service account, no extra, no uid."""
     _, spec, _, objects = stack
-    accounts = [("kube-system", "default"), ("kube-system", "job-submitter"),
-                ("gpu-operator", "gpu-operator"), ("monitoring", "kube-prometheus-stack-grafana"),
+    accounts = [("kube-system", "default"), ("gpu-operator", "gpu-operator"),
+                ("monitoring", "kube-prometheus-stack-grafana"),
                 (CANDIDATE_NAMESPACE, CANDIDATE_ACCOUNT)]
     accounts += [(t.namespace, sa) for t in spec.tenants
                  for sa in ("workload", "default", "job-submitter")]
     for namespace, account in accounts:
         answer = can_impersonate(objects, ME, f"system:serviceaccount:{namespace}:{account}")
         assert not answer, answer.reason
-    for group in ("system:masters", "system:serviceaccounts", "system:nodes",
-                  "system:authenticated", "system:serviceaccounts:kube-system"):
-        answer = can_impersonate(objects, ME, EXAMPLE_USERS[0], (group,))
-        assert not answer, answer.reason
-    for user in ("system:admin", "system:kube-controller-manager", "admin@example.com"):
+    groups = [g for t in spec.tenants for g in t.admin_groups + t.developer_groups]
+    groups += ["system:masters", "system:serviceaccounts", "system:nodes",
+               "system:authenticated", "system:serviceaccounts:kube-system"]
+    for user in ("dev@example.com", "system:admin", "system:kube-controller-manager",
+                 "admin@example.com", "system:anonymous"):
         assert not can_impersonate(objects, ME, user), user
+        for group in groups:
+            answer = can_impersonate(objects, ME, user, (group,))
+            assert not answer, answer.reason
+    assert not can_impersonate(objects, ME, "dev@example.com", extras={"scopes": ["view"]})
+    assert not can_impersonate(objects, ME, "dev@example.com", uid="1234")
+    for resource in ("users", "groups", "serviceaccounts", "userextras/scopes", "uids"):
+        for namespace in [None, *namespaces(objects)]:
+            group = "authentication.k8s.io" if resource in ("uids", "userextras/scopes") else ""
+            assert not can_i(objects, ME, "impersonate", resource, namespace, name="anyone",
+                             api_group=group), (resource, namespace)
 
 
 def test_deploys_and_execs_only_where_the_exercise_needs(stack):
@@ -299,39 +346,55 @@ def test_deploys_and_execs_only_where_the_exercise_needs(stack):
     tenants = {t.namespace for t in spec.tenants}
     for namespace in namespaces(objects):
         for verb, resource in (("create", "pods"), ("create", "deployments"),
-                               ("delete", "jobs"), ("create", "pods/exec")):
-            expected = namespace in tenants or (namespace, resource) == ("gpu-operator",
-                                                                         "pods/exec")
-            assert bool(can_i(objects, ME, verb, resource, namespace)) is expected, \
+                               ("delete", "jobs"), ("create", "pods/exec"),
+                               ("create", "pods/attach"), ("get", "pods/exec")):
+            assert bool(can_i(objects, ME, verb, resource, namespace)) is (namespace in tenants), \
                 (verb, resource, namespace)
-        port_forward = namespace in tenants or namespace == "monitoring"
+        port_forward = namespace in tenants
         assert bool(can_i(objects, ME, "create", "pods/portforward", namespace)) is port_forward
+    # In monitoring, the Prometheus pod only: not node-exporter (host network), Grafana, the
+    # operator or kube-state-metrics.
+    assert can_i(objects, ME, "create", "pods/portforward", "monitoring", name=PROMETHEUS_POD)
+    for pod in ("kube-prometheus-stack-prometheus-node-exporter-x7k2p",
+                "kube-prometheus-stack-grafana-5d8f7c9b6-abcde",
+                "kube-prometheus-stack-operator-6b9f8d7c5-fghij",
+                "alertmanager-kube-prometheus-stack-alertmanager-0"):
+        assert not can_i(objects, ME, "create", "pods/portforward", "monitoring", name=pod)
+    # In gpu-operator (privileged operands: node root), nothing but reading.
+    for verb, resource in (("create", "pods/exec"), ("get", "pods/exec"),
+                           ("create", "pods/attach"), ("create", "pods/portforward"),
+                           ("patch", "pods/ephemeralcontainers"), ("create", "pods")):
+        assert not can_i(objects, ME, verb, resource, "gpu-operator"), (verb, resource)
     for verb in ("create", "delete", "patch"):
         for resource in ("nodes", "namespaces", "resourcequotas", "networkpolicies",
-                         "configmaps", "servicemonitors"):
+                         "configmaps", "servicemonitors", "serviceaccounts"):
             assert not can_i(objects, ME, verb, resource, "tenant-a"), (verb, resource)
     assert not can_i(objects, ME, "get", "configmaps", "monitoring")
+    for namespace in [None, *namespaces(objects)]:
+        assert not can_i(objects, ME, "create", "serviceaccounts/token", namespace)
+        assert not can_i(objects, ME, "get", "nodes/proxy", namespace)
 
 
-def test_impersonation_ceiling_is_the_tenants_own_roles(stack):
-    """Who the candidate may become can do no more than a tenant's admins in a tenant
-    namespace: nothing cluster-wide, nothing in the platform's namespaces."""
+def test_questions_about_others_go_through_subject_access_reviews(stack):
+    """`kubectl auth can-i ... --as=dev@example.com --as-group=<group>` (the RBAC fault's
+    symptom) is refused to the login, since it impersonates no one; the same question as a
+    SubjectAccessReview, which the brief shows, is answered as the API server would answer
+    the impersonated request (the identity as impersonation.go builds it)."""
     _, spec, _, objects = stack
-    assert impersonable_groups(spec) == sorted(
-        g for t in spec.tenants for g in t.admin_groups + t.developer_groups)
-    identities = [impersonated(EXAMPLE_USERS[0], (g,)) for g in impersonable_groups(spec)]
-    identities += [impersonated(u) for u in impersonable_users(spec)]
-    tenants = {t.namespace for t in spec.tenants}
-    platform = [n for n in namespaces(objects) if n not in tenants]
-    for who in identities:
-        assert can_impersonate(objects, ME, who.user, () if who.user.startswith("system:")
-                               else tuple(g for g in who.groups if g != "system:authenticated"))
-        for namespace in [None, *platform]:
-            for verb, resource in (("get", "secrets"), ("create", "rolebindings"),
-                                   ("list", "pods"), ("create", "pods/exec")):
-                assert not can_i(objects, who, verb, resource, namespace), \
-                    (who, verb, resource, namespace)
-        assert not can_i(objects, who, "impersonate", "groups", name="system:masters")
+    assert can_i(objects, ME, "create", "subjectaccessreviews")
+    literal = [check for checks in checks_for(spec).values() for check in checks
+               if check.as_user is not None]
+    if "rbac-cross-tenant-read" in {f.id for f, _ in enabled(spec)}:
+        assert literal, "the RBAC fault's symptom asks about a tenant's developers"
+    for check in literal:
+        assert not can_impersonate(objects, ME, check.as_user, check.as_groups)
+        asked = impersonated(check.as_user, check.as_groups)
+        assert asked.groups[-1] == "system:authenticated"
+    brief = candidate_brief(spec)
+    assert "kind: SubjectAccessReview" in brief and "--as" not in brief
+    [sar] = [c for c in kubectl_commands(brief) if "SubjectAccessReview" in c]
+    assert [str(c).split("  <-")[0] for c in parse(sar, default_namespace(spec))] == \
+        ["create subjectaccessreviews in all namespaces"]
 
 
 # -- the component and the config key ------------------------------------------------------------
@@ -341,12 +404,13 @@ def test_login_is_a_component_with_children(stack):
     [access] = rendering.of_type(ACCESS)
     children = rendering.children(access)
     kinds = sorted(c.inputs.get("kind") for c in children)
-    # a RoleBinding per tenant namespace, and a Role and its binding in monitoring and in
-    # gpu-operator
+    # a RoleBinding per tenant namespace, and a Role and its binding in monitoring
     assert kinds == sorted(["Namespace", "ServiceAccount", "ClusterRole", "ClusterRole",
-                            "ClusterRoleBinding", "Role", "Role"]
-                           + ["RoleBinding"] * (len(spec.tenants) + 2))
+                            "ClusterRoleBinding", "Role"]
+                           + ["RoleBinding"] * (len(spec.tenants) + 1))
     assert all(c.name.startswith(access.name + "-") for c in children)
+    assert all(c.inputs["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "gpu-lab"}
+               for c in children if c.inputs.get("kind") != "Namespace")
     assert objects.get("ServiceAccount", CANDIDATE_ACCOUNT, CANDIDATE_NAMESPACE) is not None
     binding = objects.get("ClusterRoleBinding", "gpu-lab-candidate")
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": CANDIDATE_ACCOUNT,
@@ -369,9 +433,26 @@ def test_login_follows_the_add_ons():
                                     "gpu-lab:addons": {"monitoring": {"enabled": False}}})
     objects = ObjectSet(render(values, stack="dev").kubernetes_objects())
     assert objects.get("Role", "gpu-lab-candidate", "monitoring") is None
-    assert objects.get("Role", "gpu-lab-candidate", "gpu-operator") is not None
-    assert not can_i(objects, ME, "create", "pods/portforward", "monitoring")
+    assert objects.get("Role", "gpu-lab-candidate", "gpu-operator") is None
+    assert not can_i(objects, ME, "create", "pods/portforward", "monitoring",
+                     name=PROMETHEUS_POD)
     assert can_i(objects, ME, "list", "nodes")
+
+
+def test_no_deploying_into_a_tenant_that_admits_privileged_pods():
+    """A tenant at podSecurity privileged admits pods that own their node: the login reads
+    it but deploys nothing there, and gets no exec, attach or port-forward there."""
+    values = stack_values("dev", **{"gpu-lab:candidate": {"login": True},
+                                    "gpu-lab:tenants": [{"name": "tenant-a",
+                                                         "podSecurity": "privileged"},
+                                                        {"name": "tenant-b",
+                                                         "podSecurity": "baseline"}]})
+    objects = ObjectSet(render(values, stack="dev").kubernetes_objects())
+    for verb, resource in (("create", "pods"), ("create", "deployments"),
+                           ("create", "pods/exec"), ("create", "pods/portforward")):
+        assert not can_i(objects, ME, verb, resource, "tenant-a"), (verb, resource)
+        assert can_i(objects, ME, verb, resource, "tenant-b"), (verb, resource)
+    assert can_i(objects, ME, "list", "pods", "tenant-a")
 
 
 def test_login_config_is_validated():
@@ -391,11 +472,11 @@ def test_login_config_is_validated():
     assert all(b.name != "candidate" for t in spec.tenants for b in t.role_bindings)
 
 
-def test_no_group_names_means_no_group_impersonation():
-    """An empty resourceNames would allow every name: a stack without tenants gets no rule."""
-    from components.candidate_access import cluster_rules
-    spec = load_spec({"gcp:project": "p", "gpu-lab:tenants": [],
-                      "gpu-lab:candidate": {"login": True}})
-    rules = cluster_rules(spec)
-    assert not [r for r in rules if "groups" in r["resources"]]
-    assert all(r.get("resourceNames") for r in rules if "impersonate" in r["verbs"])
+def test_no_rule_names_impersonation_or_tokens():
+    """Not even by name: the login's roles hold no impersonate verb and no token request."""
+    from components.candidate_access import MONITORING_RULES, READ_RULES, TENANT_RULES
+    for rule in READ_RULES + TENANT_RULES + MONITORING_RULES:
+        assert "impersonate" not in rule["verbs"] and "*" not in rule["verbs"], rule
+        assert not {"secrets", "serviceaccounts/token", "*", "pods/ephemeralcontainers"} \
+            & set(rule["resources"]), rule
+        assert "*" not in rule["apiGroups"], rule

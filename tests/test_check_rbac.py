@@ -205,11 +205,16 @@ def test_impersonating_users_and_groups_is_by_name():
 
 
 def test_impersonating_a_service_account_is_checked_in_its_namespace():
-    from kube.rbac import can_impersonate, impersonation_requests
+    from kube.rbac import ImpersonationRequest as Request, can_impersonate, \
+        impersonation_requests
     sa = "system:serviceaccount:a:job-submitter"
-    assert impersonation_requests(sa) == [("serviceaccounts", "a", "job-submitter")]
+    assert impersonation_requests(sa) == [Request("serviceaccounts", "job-submitter", "a")]
     assert impersonation_requests("dev@example.com", ("g",)) == [
-        ("users", None, "dev@example.com"), ("groups", None, "g")]
+        Request("users", "dev@example.com"), Request("groups", "g")]
+    # not a valid service account user name (serviceaccount.SplitUsername): an ordinary user
+    for user in ("system:serviceaccount:a", "system:serviceaccount:a:b:c",
+                 "system:serviceaccount:A:b", "system:serviceaccount::b"):
+        assert impersonation_requests(user) == [Request("users", user)]
     # a users rule does not cover a service account's user name, nor the reverse
     by_user = ObjectSet(impersonator(rule(["impersonate"], ["users"], names=[sa])))
     assert not can_impersonate(by_user, ME, sa)
