@@ -1,6 +1,7 @@
-"""The README's configuration reference and the model agree: every key the model reads is
-documented, and every key the reference names is one the model reads. The model says which
-keys it knows itself: an unknown field in each object is refused with the list of known ones."""
+"""The configuration reference (docs/configuration.md, linked from the README) and the model
+agree: every key the model reads is documented, and every key the reference names is one the
+model reads. The model says which keys it knows itself: an unknown field in each object is
+refused with the list of known ones."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ from model.config import gcp_provider_keys
 from model.errors import ConfigError
 from model.source import PROJECT_DIR
 
-README = (PROJECT_DIR / "README.md").read_text()
+# The README points at the reference; the reference is the page it points at.
+REFERENCE_LINK = "docs/configuration.md"
+REFERENCE_PAGE = PROJECT_DIR / REFERENCE_LINK
+REFERENCE = REFERENCE_PAGE.read_text()
 PROBE = {"zzz": 1}
 
 
@@ -47,7 +51,7 @@ def model_keys() -> set[str]:
 
 def reference_keys() -> set[str]:
     """The keys named in the first column of the configuration reference table."""
-    section = README.split("## Configuration reference", 1)[1].split("\n## ", 1)[0]
+    section = REFERENCE.split("\n## Reference\n", 1)[1].split("\n## ", 1)[0]
     table = section.split("| key |", 1)[1].split("\n\n", 1)[0]
     keys = set()
     for row in table.splitlines():
@@ -66,29 +70,37 @@ def reference_keys() -> set[str]:
 
 
 def _table_after(heading: str) -> list[str]:
-    section = README.split(heading, 1)[1]
+    section = REFERENCE.split(f"\n{heading}\n", 1)[1]
     table = section.split("\n| field |", 1)[1].split("\n\n", 1)[0]
     return ["| field |" + table.splitlines()[0], *table.splitlines()[1:]]
 
 
 # Tenant and workload fields have their own tables; a role binding's fields are listed in
 # the reference row of roleBindings.
-_role_bindings = [row for row in README.splitlines() if row.startswith("| `tenants[].roleBindings`")]
+_role_bindings = [row for row in REFERENCE.splitlines()
+                  if row.startswith("| `tenants[].roleBindings`")]
 OWN_TABLES = {
     "gpu-lab:tenants[]": _table_after("## Tenants"),
-    "gpu-lab:workloads[]": _table_after("## The inference workload"),
-    "gpu-lab:workload": _table_after("## The inference workload"),
+    "gpu-lab:workloads[]": _table_after("## Workloads"),
+    "gpu-lab:workload": _table_after("## Workloads"),
     "gpu-lab:tenants[].roleBindings[]": [
         "|" + ", ".join(f"`{f}`" for f in re.findall(r"\w+", row.split("|", 2)[2])) + "|"
         for row in _role_bindings],
 }
 
 
+def test_the_readme_links_the_reference():
+    readme = (PROJECT_DIR / "README.md").read_text()
+    assert f"]({REFERENCE_LINK})" in readme, (
+        f"the README does not link the configuration reference, {REFERENCE_LINK}")
+
+
 def test_every_key_in_the_reference_is_read_by_the_model():
     known = model_keys() | {"gpu-lab:faults", "gpu-lab:scenario", "gpu-lab:allowFaults"} | {
         f"gcp:{key}" for key in gcp_provider_keys()}
     stale = sorted(reference_keys() - known - {"gpu-lab:gpuPools", "gpu-lab:tenants"})
-    assert not stale, f"the README documents keys the model does not read: {stale}"
+    assert not stale, (
+        f"{REFERENCE_LINK} documents keys the model does not read: {stale}")
 
 
 def test_every_key_the_model_reads_is_documented():
@@ -105,4 +117,5 @@ def test_every_key_the_model_reads_is_documented():
             f"`{field}`" in row.split("|")[1] for row in OWN_TABLES[parent])
         if key not in documented and not in_own_table:
             missing.append(key)
-    assert not missing, f"the model reads keys the README does not document: {missing}"
+    assert not missing, (
+        f"the model reads keys {REFERENCE_LINK} does not document: {missing}")
