@@ -323,6 +323,7 @@ class ResetResult:
     up: Any                       # the Automation API's UpResult
     config: dict[str, Any]        # the interviewer's config the stack is back to
     login_replaced: bool          # the candidate's ServiceAccount (and every token) is new
+    removed: tuple[str, ...] = ()  # what was deleted from the tenant namespaces (Kind ns/name)
 
 
 def reset_stack(name: str, on_output: Callable[[str], None], on_step: Callable[[str], None],
@@ -343,12 +344,210 @@ def reset_stack(name: str, on_output: Callable[[str], None], on_step: Callable[[
     on_step("Refreshing: reading what changed in the cloud and the cluster")
     with _pulumi(f"refresh of stack {name}"):
         stack.refresh(on_output=on_output)
+    # Before `up`: what the candidate made (their GPU pods among it) would hold the quota the
+    # stack's own workloads need to roll out.
+    deployment = stack.export_stack().deployment or {}
+    api_client = admin_client(deployment, config)
+    removed: list[str] = []
+    if api_client is None:
+        on_step("No cluster credentials in the stack's state: the tenant namespaces are left "
+                "as they are")
+    else:
+        on_step("Removing from the tenant namespaces what the stack does not manage")
+        removed = clean_namespaces(api_client, managed_in_state(deployment))
+        for item in removed:
+            on_output(f"  deleted {item}\n")
     login_urn = _login_urn(stack) if replace_login and login_settings(config)[0] else None
     on_step("Updating the stack back to the interviewer's configuration"
             + (" (and replacing the candidate's ServiceAccount)" if login_urn else ""))
     with _pulumi(f"up of stack {name}"):
         result = stack.up(on_output=on_output, replace=[login_urn] if login_urn else None)
-    return ResetResult(up=result, config=config, login_replaced=login_urn is not None)
+    return ResetResult(up=result, config=config, login_replaced=login_urn is not None,
+                       removed=tuple(removed))
+
+
+# -- reset: the tenant namespaces back to exactly what the stack manages ----------------------
+# What the stack's components make carries one of these labels (a tenant's objects and the
+# login's: managed-by; a workload's: part-of). A label can be copied onto anything the
+# candidate makes, so an object is kept only when the stack's state holds it too; what
+# Kubernetes makes itself in every namespace stays, and so does what a kept object owns
+# (a Deployment's ReplicaSets and their pods, a Job's pods).
+MANAGED_LABELS = (("app.kubernetes.io/managed-by", "gpu-lab"),
+                  ("app.kubernetes.io/part-of", "gpu-lab"))
+TENANT_SELECTOR = "gpu-lab/tenant=true"
+KUBERNETES_MADE = {("ServiceAccount", "default"), ("ConfigMap", "kube-root-ca.crt")}
+OWNERS = {"ReplicaSet": {"Deployment"}, "Job": {"CronJob"},
+          "Pod": {"ReplicaSet", "Job", "StatefulSet", "ReplicationController"}}
+# Everything anyone bound in a tenant namespace (the login, the tenants' groups and service
+# accounts) may create there: (kind, API class, list method, delete method), controllers
+# before what they own. tests/test_escalation.py checks the list against the roles.
+CLEANED_KINDS = (
+    ("RoleBinding", "RbacAuthorizationV1Api", "list_namespaced_role_binding",
+     "delete_namespaced_role_binding"),
+    ("Role", "RbacAuthorizationV1Api", "list_namespaced_role", "delete_namespaced_role"),
+    ("CronJob", "BatchV1Api", "list_namespaced_cron_job", "delete_namespaced_cron_job"),
+    ("Deployment", "AppsV1Api", "list_namespaced_deployment", "delete_namespaced_deployment"),
+    ("StatefulSet", "AppsV1Api", "list_namespaced_stateful_set",
+     "delete_namespaced_stateful_set"),
+    ("ReplicaSet", "AppsV1Api", "list_namespaced_replica_set", "delete_namespaced_replica_set"),
+    ("Job", "BatchV1Api", "list_namespaced_job", "delete_namespaced_job"),
+    ("ReplicationController", "CoreV1Api", "list_namespaced_replication_controller",
+     "delete_namespaced_replication_controller"),
+    ("Pod", "CoreV1Api", "list_namespaced_pod", "delete_namespaced_pod"),
+    ("HorizontalPodAutoscaler", "AutoscalingV1Api",
+     "list_namespaced_horizontal_pod_autoscaler", "delete_namespaced_horizontal_pod_autoscaler"),
+    ("Service", "CoreV1Api", "list_namespaced_service", "delete_namespaced_service"),
+    ("ConfigMap", "CoreV1Api", "list_namespaced_config_map", "delete_namespaced_config_map"),
+    ("Secret", "CoreV1Api", "list_namespaced_secret", "delete_namespaced_secret"),
+    ("PersistentVolumeClaim", "CoreV1Api", "list_namespaced_persistent_volume_claim",
+     "delete_namespaced_persistent_volume_claim"),
+    ("ServiceAccount", "CoreV1Api", "list_namespaced_service_account",
+     "delete_namespaced_service_account"),
+    ("NetworkPolicy", "NetworkingV1Api", "list_namespaced_network_policy",
+     "delete_namespaced_network_policy"),
+)
+# The Prometheus Operator's kinds (absent without it): (kind, group, version, plural).
+CLEANED_CUSTOM_KINDS = (
+    ("PodMonitor", "monitoring.coreos.com", "v1", "podmonitors"),
+    ("ServiceMonitor", "monitoring.coreos.com", "v1", "servicemonitors"),
+    ("PrometheusRule", "monitoring.coreos.com", "v1", "prometheusrules"),
+)
+
+
+def managed_in_state(deployment: dict) -> set[tuple[str, str, str]]:
+    """(kind, namespace, name) of every namespaced Kubernetes object in a stack's state."""
+    found = set()
+    for resource in deployment.get("resources") or []:
+        kind_type = resource.get("type") or ""
+        if not kind_type.startswith("kubernetes:") or "helm.sh" in kind_type:
+            continue
+        meta = (resource.get("outputs") or resource.get("inputs") or {}).get("metadata") or {}
+        if meta.get("namespace") and meta.get("name"):
+            found.add((kind_type.rsplit(":", 1)[-1], meta["namespace"], meta["name"]))
+    return found
+
+
+def is_managed(obj: dict, managed: Optional[set[tuple[str, str, str]]] = None) -> bool:
+    """Does the stack manage this object: one of its labels, and (given the state's
+    objects) held by the state?"""
+    meta = obj.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    if not any(labels.get(key) == value for key, value in MANAGED_LABELS):
+        return False
+    return managed is None or (obj.get("kind"), meta.get("namespace"), meta.get("name")) \
+        in managed
+
+
+def to_remove(objects: list[dict],
+              managed: Optional[set[tuple[str, str, str]]] = None) -> list[dict]:
+    """Of the objects in the cleaned namespaces, those `lab reset` deletes: neither the
+    stack's, nor Kubernetes' own, nor owned (as their controller) by an object that stays."""
+    kept = {id(o) for o in objects if is_managed(o, managed)
+            or (o.get("kind"), (o.get("metadata") or {}).get("name")) in KUBERNETES_MADE}
+    changed = True
+    while changed:
+        uids = {(o.get("kind"), (o.get("metadata") or {}).get("uid")) for o in objects
+                if id(o) in kept and (o.get("metadata") or {}).get("uid")}
+        changed = False
+        for obj in objects:
+            if id(obj) in kept:
+                continue
+            for owner in (obj.get("metadata") or {}).get("ownerReferences") or []:
+                if owner.get("controller") and owner.get("kind") in OWNERS.get(
+                        obj.get("kind"), ()) and (owner.get("kind"), owner.get("uid")) in uids:
+                    kept.add(id(obj))
+                    changed = True
+                    break
+    return [o for o in objects if id(o) not in kept]
+
+
+def clean_namespaces(api_client: Any, managed: Optional[set[tuple[str, str, str]]] = None,
+                     namespaces: Optional[list[str]] = None) -> list[str]:
+    """Delete, from the tenant namespaces (labelled gpu-lab/tenant=true) and the login's,
+    every object the stack does not manage (to_remove), with the official Kubernetes client;
+    returns what went, as "Kind namespace/name". A Kubernetes error is a LabError."""
+    from kubernetes import client
+    from kubernetes.client.rest import ApiException
+
+    removed = []
+    try:
+        core = client.CoreV1Api(api_client)
+        if namespaces is None:
+            namespaces = sorted({n.metadata.name for n in core.list_namespace(
+                label_selector=TENANT_SELECTOR).items})
+            if core.list_namespace(field_selector=f"metadata.name={CANDIDATE_NAMESPACE}").items:
+                namespaces.append(CANDIDATE_NAMESPACE)
+        custom = client.CustomObjectsApi(api_client)
+        for namespace in namespaces:
+            found: list[tuple[dict, Callable[[], Any]]] = []
+            for kind, api_name, list_method, delete_method in CLEANED_KINDS:
+                api = getattr(client, api_name)(api_client)
+                for item in getattr(api, list_method)(namespace).items:
+                    obj = {**api_client.sanitize_for_serialization(item), "kind": kind}
+                    name = obj["metadata"]["name"]
+                    found.append((obj, lambda api=api, method=delete_method, name=name:
+                                  getattr(api, method)(name, namespace,
+                                                       propagation_policy="Background")))
+            for kind, group, version, plural in CLEANED_CUSTOM_KINDS:
+                try:
+                    listed = custom.list_namespaced_custom_object(group, version, namespace,
+                                                                  plural)
+                except ApiException as err:
+                    if err.status == 404:      # no Prometheus operator here
+                        continue
+                    raise
+                for obj in listed.get("items", []):
+                    name = obj["metadata"]["name"]
+                    found.append(({**obj, "kind": kind},
+                                  lambda g=group, v=version, p=plural, name=name:
+                                  custom.delete_namespaced_custom_object(
+                                      g, v, namespace, p, name,
+                                      propagation_policy="Background")))
+            objects = [obj for obj, _ in found]
+            doomed = {id(o) for o in to_remove(objects, managed)}
+            for obj, delete in found:
+                if id(obj) not in doomed:
+                    continue
+                try:
+                    delete()
+                except ApiException as err:
+                    if err.status != 404:      # gone already: its owner took it
+                        raise
+                removed.append(f"{obj['kind']} {namespace}/{obj['metadata']['name']}")
+    except ApiException as err:
+        raise LabError(f"cannot clean the tenant namespaces: the API server answered "
+                       f"{err.status} {err.reason}") from None
+    except (OSError, ValueError) as err:
+        raise LabError(f"cannot clean the tenant namespaces: {type(err).__name__}: "
+                       f"{(str(err).splitlines() or [''])[0]}") from None
+    return removed
+
+
+def admin_client(deployment: dict, config: dict[str, Any]) -> Any:
+    """A Kubernetes client with the interviewer's credentials, or None: on GKE the kubeconfig
+    the stack exports, rebuilt from the cluster in its state (name, endpoint and CA are not
+    secret); on an existing cluster, its kubeconfig context."""
+    from kubernetes import config as kube_config
+
+    cluster = config.get("gpu-lab:cluster") or {}
+    if isinstance(cluster, str):
+        cluster = json.loads(cluster)
+    if config.get("gpu-lab:platform") == "existing":
+        return kube_config.new_client_from_config(context=cluster.get("kubeContext"))
+    for resource in deployment.get("resources") or []:
+        if resource.get("type") != "gcp:container/cluster:Cluster":
+            continue
+        outputs = resource.get("outputs") or {}
+        ca = (outputs.get("masterAuth") or {}).get("clusterCaCertificate")
+        if not (outputs.get("endpoint") and ca and outputs.get("name")):
+            return None
+        from components.cluster import kubeconfig
+        from model.spec import GcpSpec
+
+        text = kubeconfig(GcpSpec(project=outputs.get("project", ""), region=""),
+                          outputs["name"], outputs["endpoint"], ca)
+        return kube_config.new_client_from_config_dict(yaml.safe_load(text))
+    return None
 
 
 def destroy_stack(candidate: str, on_output: Callable[[str], None]) -> None:

@@ -1,13 +1,16 @@
 """A small stand-in for the Kubernetes API server, on a loopback port: serves the list
-endpoints `lab verify` reads from a fixed set of objects, previous container logs, and
-answers SubjectAccessReviews with gpu-lab's own RBAC check (the real API server would ask
-its authorizer). Enough to drive the real Kubernetes client end to end in tests."""
+endpoints `lab verify` reads from a set of objects, previous container logs, and answers
+SubjectAccessReviews with gpu-lab's own RBAC check (the real API server would ask its
+authorizer); and, for `lab reset`, the namespaced lists (with label and field selectors) and
+deletes of what it cleans, recording each delete. Enough to drive the real Kubernetes client
+end to end in tests."""
 
 from __future__ import annotations
 
 import json
 import re
 import threading
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from kube.objects import ObjectSet
@@ -27,6 +30,47 @@ LISTS = {
     "/apis/monitoring.coreos.com/v1/servicemonitors": "ServiceMonitor",
 }
 LOG = re.compile(r"/api/v1/namespaces/([^/]+)/pods/([^/]+)/log")
+# Namespaced collections: (API group, plural) -> kind.
+NAMESPACED = {
+    ("", "pods"): "Pod", ("", "services"): "Service", ("", "configmaps"): "ConfigMap",
+    ("", "secrets"): "Secret", ("", "serviceaccounts"): "ServiceAccount",
+    ("", "persistentvolumeclaims"): "PersistentVolumeClaim",
+    ("", "replicationcontrollers"): "ReplicationController",
+    ("apps", "deployments"): "Deployment", ("apps", "replicasets"): "ReplicaSet",
+    ("apps", "statefulsets"): "StatefulSet", ("batch", "jobs"): "Job",
+    ("batch", "cronjobs"): "CronJob", ("autoscaling", "horizontalpodautoscalers"):
+    "HorizontalPodAutoscaler", ("rbac.authorization.k8s.io", "roles"): "Role",
+    ("rbac.authorization.k8s.io", "rolebindings"): "RoleBinding",
+    ("networking.k8s.io", "networkpolicies"): "NetworkPolicy",
+    ("monitoring.coreos.com", "podmonitors"): "PodMonitor",
+    ("monitoring.coreos.com", "servicemonitors"): "ServiceMonitor",
+    ("monitoring.coreos.com", "prometheusrules"): "PrometheusRule",
+}
+IN_NAMESPACE = re.compile(r"/(?:api/v1|apis/([^/]+)/[^/]+)/namespaces/([^/]+)/([^/]+)"
+                          r"(?:/([^/]+))?")
+
+
+def _selected(obj: dict, query: str) -> bool:
+    """labelSelector (k=v, k!=v, k) and fieldSelector (metadata.name, metadata.namespace)."""
+    params = urllib.parse.parse_qs(query)
+    meta = obj.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    for term in ",".join(params.get("labelSelector", [])).split(","):
+        if not term:
+            continue
+        key, op, value = re.match(r"([^!=]+)(!=|==|=)?(.*)", term).groups()
+        if op is None and key not in labels:
+            return False
+        if op in ("=", "==") and labels.get(key) != value:
+            return False
+        if op == "!=" and labels.get(key) == value:
+            return False
+    for term in ",".join(params.get("fieldSelector", [])).split(","):
+        if term:
+            field, _, value = term.partition("=")
+            if meta.get(field.removeprefix("metadata.")) != value:
+                return False
+    return True
 
 
 class FakeKubeAPI:
@@ -34,6 +78,7 @@ class FakeKubeAPI:
         self.objects = ObjectSet(objects)
         self.logs = logs
         self.reviews: list[dict] = []
+        self.deleted: list[tuple[str, str, str, dict]] = []   # kind, namespace, name, options
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -48,12 +93,31 @@ class FakeKubeAPI:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _namespaced(self, path: str):
+                """(kind, namespace, name) of a namespaced path it serves, else None."""
+                match = IN_NAMESPACE.fullmatch(path)
+                if not match:
+                    return None
+                group, namespace, plural, name = match.groups()
+                kind = NAMESPACED.get((group or "", plural))
+                return (kind, namespace, name) if kind else None
+
             def do_GET(self):
                 path, _, query = self.path.partition("?")
                 if path in LISTS:
                     kind = LISTS[path]
                     self._send(200, {"kind": f"{kind}List", "apiVersion": "v1",
-                                     "metadata": {}, "items": api.objects.of_kind(kind)})
+                                     "metadata": {}, "items": [
+                                         o for o in api.objects.of_kind(kind)
+                                         if _selected(o, query)]})
+                    return
+                found = None if LOG.fullmatch(path) else self._namespaced(path)
+                if found and found[2] is None:
+                    kind, namespace, _ = found
+                    self._send(200, {"kind": f"{kind}List", "apiVersion": "v1",
+                                     "metadata": {}, "items": [
+                                         o for o in api.objects.of_kind(kind, namespace)
+                                         if _selected(o, query)]})
                     return
                 match = LOG.fullmatch(path)
                 if match:
@@ -66,6 +130,25 @@ class FakeKubeAPI:
                         self._send(200, text.encode(), "text/plain")
                     return
                 self._send(404, {"kind": "Status", "code": 404, "message": "not found"})
+
+            def do_DELETE(self):
+                path, _, query = self.path.partition("?")
+                found = self._namespaced(path)
+                length = int(self.headers.get("Content-Length") or 0)
+                # DeleteOptions: in the body, or as query parameters (the Python client)
+                options = json.loads(self.rfile.read(length) or b"{}") if length else {}
+                options.update({k: v[-1] for k, v in urllib.parse.parse_qs(query).items()})
+                target = found and found[2] and api.objects.get(*[found[0], found[2],
+                                                                   found[1]])
+                if not target:
+                    self._send(404, {"kind": "Status", "apiVersion": "v1", "code": 404,
+                                     "status": "Failure", "reason": "NotFound",
+                                     "message": "not found"})
+                    return
+                api.objects = ObjectSet([o for o in api.objects.objects if o is not target])
+                api.deleted.append((found[0], found[1], found[2], options))
+                self._send(200, {"kind": "Status", "apiVersion": "v1", "metadata": {},
+                                 "status": "Success"})
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))

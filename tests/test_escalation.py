@@ -564,3 +564,240 @@ def test_two_hops_and_workload_identity_are_found(pairing):
 
 def test_reach_of_nothing_is_nothing():
     assert reach(ObjectSet([]), ME) == Reach()
+
+
+# -- lab reset: the tenant namespaces back to exactly what the stack manages ---------------------
+
+TENANT_CREATABLE = {   # (API group, plural): kind, for what one may create in a namespace
+    ("", "pods"): "Pod", ("", "services"): "Service", ("", "configmaps"): "ConfigMap",
+    ("", "secrets"): "Secret", ("", "persistentvolumeclaims"): "PersistentVolumeClaim",
+    ("", "serviceaccounts"): "ServiceAccount", ("", "endpoints"): "Endpoints",
+    ("", "replicationcontrollers"): "ReplicationController", ("", "events"): "Event",
+    ("", "podtemplates"): "PodTemplate", ("", "limitranges"): "LimitRange",
+    ("", "resourcequotas"): "ResourceQuota", ("apps", "deployments"): "Deployment",
+    ("apps", "replicasets"): "ReplicaSet", ("apps", "statefulsets"): "StatefulSet",
+    ("apps", "daemonsets"): "DaemonSet", ("apps", "controllerrevisions"): "ControllerRevision",
+    ("batch", "jobs"): "Job", ("batch", "cronjobs"): "CronJob",
+    ("autoscaling", "horizontalpodautoscalers"): "HorizontalPodAutoscaler",
+    ("policy", "poddisruptionbudgets"): "PodDisruptionBudget",
+    ("networking.k8s.io", "networkpolicies"): "NetworkPolicy",
+    ("networking.k8s.io", "ingresses"): "Ingress", (RBAC, "roles"): "Role",
+    (RBAC, "rolebindings"): "RoleBinding", ("coordination.k8s.io", "leases"): "Lease",
+    ("discovery.k8s.io", "endpointslices"): "EndpointSlice",
+    ("monitoring.coreos.com", "podmonitors"): "PodMonitor",
+    ("monitoring.coreos.com", "servicemonitors"): "ServiceMonitor",
+    ("monitoring.coreos.com", "prometheusrules"): "PrometheusRule",
+    ("monitoring.coreos.com", "probes"): "Probe",
+}
+
+
+def members(objects: ObjectSet, namespace: str) -> list[Subject]:
+    """Everyone the namespace's RoleBindings name, as the authorizer sees them."""
+    found = []
+    for binding in objects.of_kind("RoleBinding", namespace):
+        for entry in binding.get("subjects") or []:
+            if entry["kind"] == "Group":
+                found.append(Subject(f"member-of-{entry['name']}",
+                                     (entry["name"], "system:authenticated")))
+            elif entry["kind"] == "User":
+                found.append(Subject(entry["name"], ("system:authenticated",)))
+            else:
+                found.append(Subject.service_account(entry.get("namespace") or namespace,
+                                                     entry["name"]))
+    return found
+
+
+def test_reset_cleans_every_kind_anyone_in_a_tenant_namespace_may_create(stack):
+    from lab.stacks import CLEANED_CUSTOM_KINDS, CLEANED_KINDS
+    _, spec, objects = stack
+    cleaned = {k[0] for k in CLEANED_KINDS} | {k[0] for k in CLEANED_CUSTOM_KINDS}
+    for tenant in spec.tenants:
+        for who in [ME, *members(objects, tenant.namespace)]:
+            for (group_name, plural), kind in TENANT_CREATABLE.items():
+                if can_i(objects, who, "create", plural, tenant.namespace,
+                         api_group=group_name):
+                    assert kind in cleaned, (str(who), kind, tenant.namespace)
+
+
+def test_everything_the_stack_makes_in_a_tenant_namespace_is_labelled_its_own(stack):
+    from lab.stacks import is_managed
+    _, spec, objects = stack
+    spaces = [t.namespace for t in spec.tenants] + [CANDIDATE_NAMESPACE]
+    made = [o for o in objects.objects if o["metadata"].get("namespace") in spaces]
+    assert made and [f"{o['kind']} {o['metadata']['name']}" for o in made
+                     if not is_managed(o)] == []
+
+
+def uid(obj: dict) -> str:
+    return f"uid-{obj['kind']}-{obj['metadata'].get('namespace')}-{obj['metadata']['name']}"
+
+
+def owned(kind: str, name: str, namespace: str, owner: dict, labels=None) -> dict:
+    """A ReplicaSet, Job or Pod a controller made for `owner`."""
+    meta = {"name": name, "namespace": namespace, "labels": labels or {"app": name},
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": owner["kind"],
+                                 "name": owner["metadata"]["name"], "uid": uid(owner),
+                                 "controller": True}]}
+    pod_spec = {"containers": [{"name": "c", "image": "busybox"}]}
+    if kind == "Pod":
+        return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": pod_spec}
+    return {"apiVersion": "apps/v1", "kind": kind, "metadata": meta, "spec": {
+        "selector": {"matchLabels": {"app": name}},
+        "template": {"metadata": {"labels": {"app": name}}, "spec": pod_spec}}}
+
+
+def candidate_made(namespace: str) -> list[dict]:
+    """What a candidate (or the login as it was) could leave in a tenant namespace."""
+    pod_spec = {"containers": [{"name": "c", "image": "busybox"}]}
+    mine = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {
+        "name": "mine", "namespace": namespace, "labels": {"app": "mine"}}, "spec": {
+        "selector": {"matchLabels": {"app": "mine"}},
+        "template": {"metadata": {"labels": {"app": "mine"}}, "spec": pod_spec}}}
+    # a copied label does not make it the stack's: the state does not hold it
+    fake = copy.deepcopy(mine)
+    fake["metadata"].update(name="infer-canary", labels={"app.kubernetes.io/part-of": "gpu-lab"})
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {
+        "name": "probe", "namespace": namespace}, "spec": {"template": {"spec": pod_spec}}}
+    rs = owned("ReplicaSet", "mine-5d8f7", namespace, mine)
+    return [
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {
+            "name": "eve-admin", "namespace": namespace},
+         "roleRef": {"apiGroup": RBAC, "kind": "Role", "name": "tenant-admin"},
+         "subjects": [user("eve@example.com")]},
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "ci-bot",
+                                                                   "namespace": namespace}},
+        {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
+         "metadata": {"name": "job-submitter-token", "namespace": namespace, "annotations": {
+             "kubernetes.io/service-account.name": "job-submitter"}}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "notes",
+                                                               "namespace": namespace}},
+        {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {
+            "name": "scratch", "namespace": namespace}, "spec": {"accessModes":
+                                                                ["ReadWriteOnce"]}},
+        mine, rs, owned("Pod", "mine-5d8f7-abcde", namespace, rs), fake, job,
+        owned("Pod", "probe-x1y2z", namespace, job),
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "debug",
+                                                         "namespace": namespace},
+         "spec": pod_spec},
+        {"apiVersion": "monitoring.coreos.com/v1", "kind": "PodMonitor", "metadata": {
+            "name": "mine", "namespace": namespace}, "spec": {}},
+    ]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """The pairing stack as it runs (the stack's objects with uids, Kubernetes' own, what
+    the stack's controllers made) after a candidate: (objects, state, kept, candidate's)."""
+    rendering = render(stack_values("pairing"), stack="pairing")
+    kept = copy.deepcopy(rendering.kubernetes_objects())
+    for obj in kept:
+        obj.setdefault("metadata", {})["uid"] = uid(obj)
+    state = {"resources": [{"urn": f"urn:{r.name}", "type": r.type, "outputs": r.inputs}
+                           for r in rendering.resources if r.type.startswith("kubernetes:")]}
+    tenants = ["tenant-a", "tenant-b"]
+    for namespace in [*tenants, CANDIDATE_NAMESPACE]:
+        kept += [{"apiVersion": "v1", "kind": "ServiceAccount",
+                  "metadata": {"name": "default", "namespace": namespace}},
+                 {"apiVersion": "v1", "kind": "ConfigMap",
+                  "metadata": {"name": "kube-root-ca.crt", "namespace": namespace}}]
+    for namespace in tenants:
+        [infer] = [o for o in kept if o["kind"] == "Deployment"
+                   and o["metadata"]["namespace"] == namespace]
+        rs = owned("ReplicaSet", "infer-7c9d8", namespace, infer)
+        rs["metadata"]["uid"] = uid(rs)
+        kept += [rs, owned("Pod", "infer-7c9d8-q2w3e", namespace, rs)]
+    theirs = [o for namespace in tenants for o in candidate_made(namespace)]
+    for obj in theirs:
+        obj["metadata"]["uid"] = uid(obj)
+    # outside the cleaned namespaces nothing is touched
+    elsewhere = [{"apiVersion": "v1", "kind": "ConfigMap",
+                  "metadata": {"name": "notes", "namespace": "monitoring"}}]
+    return kept + theirs + elsewhere, state, kept + elsewhere, theirs
+
+
+def test_to_remove_keeps_the_stacks_kubernetes_and_owned_objects(cluster):
+    from lab.stacks import managed_in_state, to_remove
+    everything, state, kept, theirs = cluster
+    spaces = {"tenant-a", "tenant-b", CANDIDATE_NAMESPACE}
+    inside = [o for o in everything if o["metadata"].get("namespace") in spaces]
+    doomed = to_remove(inside, managed_in_state(state))
+    assert sorted(map(uid, doomed)) == sorted(map(uid, theirs))
+    # without the state, a copied label is enough to stay: the state is what tells
+    assert "infer-canary" in {o["metadata"]["name"] for o in theirs}
+    assert "infer-canary" not in {o["metadata"]["name"] for o in to_remove(inside)}
+
+
+def test_reset_deletes_what_the_stack_does_not_manage_through_the_kubernetes_client(cluster):
+    """The real Kubernetes client against the fake API server: afterwards the tenant
+    namespaces hold exactly the stack's objects, Kubernetes' own and what they own."""
+    from kubernetes import config as kube_config
+
+    from lab.stacks import clean_namespaces, managed_in_state
+    from tests.fake_kube_api import FakeKubeAPI
+    everything, state, kept, theirs = cluster
+    with FakeKubeAPI(copy.deepcopy(everything), {}) as api:
+        client = kube_config.new_client_from_config_dict(api.kubeconfig())
+        removed = clean_namespaces(client, managed_in_state(state))
+        left = api.objects.objects
+        deleted = api.deleted
+    assert sorted(removed) == sorted(f"{o['kind']} {o['metadata']['namespace']}/"
+                                     f"{o['metadata']['name']}" for o in theirs)
+    assert sorted(map(uid, left)) == sorted(map(uid, kept))
+    assert {options.get("propagationPolicy") for *_, options in deleted} == {"Background"}
+    # controllers go before what they own
+    order = [(kind, name) for kind, namespace, name, _ in deleted if namespace == "tenant-a"]
+    assert order.index(("Deployment", "mine")) < order.index(("ReplicaSet", "mine-5d8f7")) \
+        < order.index(("Pod", "mine-5d8f7-abcde"))
+
+
+def test_reset_cleans_between_refresh_and_up(cluster, monkeypatch):
+    """`lab reset`: config, refresh, the tenant namespaces cleaned, then up (the candidate's
+    GPU pods would hold the quota the stack's own workloads need to roll out)."""
+    from kubernetes import config as kube_config
+
+    from lab import stacks
+    from tests.fake_kube_api import FakeKubeAPI
+    everything, state, kept, theirs = cluster
+    calls = []
+
+    class Stack:
+        def get_all_config(self):
+            return {}
+
+        def set_all_config(self, config, path=False):
+            calls.append("config")
+
+        def refresh(self, on_output=None):
+            calls.append("refresh")
+
+        def export_stack(self):
+            return type("Deployment", (), {"deployment": state})()
+
+        def up(self, on_output=None, replace=None):
+            calls.append(("up", len(api.deleted)))
+            return type("UpResult", (), {"outputs": {}})()
+
+    with FakeKubeAPI(copy.deepcopy(everything), {}) as api:
+        monkeypatch.setattr(stacks, "require_cli", lambda: "pulumi")
+        monkeypatch.setattr(stacks, "_select_stack", lambda name: Stack())
+        monkeypatch.setattr(stacks, "recorded_config", lambda name: {"gcp:project": "p"})
+        monkeypatch.setattr(stacks, "admin_client", lambda deployment, config:
+                            kube_config.new_client_from_config_dict(api.kubeconfig()))
+        output, steps = [], []
+        result = stacks.reset_stack("alice", output.append, steps.append)
+    assert calls == ["config", "refresh", ("up", len(theirs))]
+    assert len(result.removed) == len(theirs)
+    assert "Removing from the tenant namespaces what the stack does not manage" in steps
+    assert "  deleted RoleBinding tenant-a/eve-admin\n" in output
+
+
+def test_reset_reaches_the_cluster_with_the_interviewers_credentials():
+    """The kubeconfig the stack exports, rebuilt from the cluster in its state; none without
+    one (the step says the namespaces are left as they are)."""
+    from lab.stacks import admin_client
+    assert admin_client({"resources": []}, {"gcp:project": "p"}) is None
+    state = {"resources": [{"type": "gcp:container/cluster:Cluster", "outputs": {
+        "name": "gpu-lab-alice", "endpoint": "203.0.113.10", "project": "p",
+        "masterAuth": {"clusterCaCertificate": "Q0E="}}}]}
+    client = admin_client(state, {"gcp:project": "p"})
+    assert client.configuration.host == "https://203.0.113.10"
