@@ -547,7 +547,7 @@ def _pool_nodes(f: Fields, platform: str) -> tuple[str, ...]:
 
 def _check_listed(f: Fields, nodes: tuple[str, ...], max_nodes: int) -> None:
     """On an existing cluster maxNodes is the nodes listed: the twin, the quotas' capacity
-    checks and the faults' room all count them, and nothing brings up more."""
+    checks and the room checks all count them, and nothing brings up more."""
     if not nodes:
         return
     if len(nodes) > max_nodes:
