@@ -378,3 +378,19 @@ def test_kind_config_refuses_nodes_kind_would_not_create(tmp_path):
     assert ("gpu-lab:gpuPools[0].nodes: got 'node-a'; is not a node kind creates for cluster "
             "gpu-lab: its nodes are gpu-lab-control-plane, gpu-lab-worker, gpu-lab-worker2, "
             "...") in result.output
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_the_candidates_copy_of_a_local_scenario_reads_back_to_the_same_layout(scenario):
+    """The handout writes the stack out as plain config (model/to_config.py): the laid-out
+    nodes are ordinary `nodes` lists, and the copy reads back to the same spec."""
+    from dataclasses import replace
+
+    from model.to_config import to_config
+
+    spec = build_spec(local(scenario), stack="local")
+    plain = replace(spec, faults=(), allow_faults=False, scenario=None)
+    config = to_config(plain)
+    assert "gpu-lab:scenario" not in config
+    assert [p["nodes"] for p in config["gpu-lab:gpuPools"]] == list(LAYOUT[scenario].values())
+    assert load_spec(config, stack="local") == plain
