@@ -2,7 +2,8 @@
 
 Faults may break isolation on purpose; the baseline may not. Each property is checked on
 the rendered objects with the same checks a candidate's questions go through (quota
-admission, RBAC), or with the rules Kubernetes itself applies (Pod Security Admission).
+admission, RBAC), or with the rules Kubernetes itself applies (Pod Security admission,
+kube/pod_security.py).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import pytest
 
 from components.monitoring import NAMESPACE as MONITORING_NAMESPACE
 from faults import build_spec
-from kube import ObjectSet, Subject, can_i
+from kube import ObjectSet, Subject, can_i, pod_security
 from kube.quota import make_pod, quota_admits
 from lab.render import render
 from model import ConfigError, load_spec
@@ -73,79 +74,30 @@ def test_tenants_cannot_lift_the_priority_quotas(stack):
 
 # -- Pod Security -------------------------------------------------------------------------
 
-# The checks of kubernetes/pod-security-admission (policy/check_*.go) that the `restricted`
-# level adds to `baseline`, with the baseline checks a pod template could trip.
-RESTRICTED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral",
-                      "persistentVolumeClaim", "projected", "secret"}
-VOLUME_FIELDS_IGNORED = {"name"}
+# Pod Security admission is kube/pod_security.py, the port of kubernetes/pod-security-admission
+# proven with upstream's cases in tests/test_pod_security.py.
 
-
-def restricted_violations(pod_spec: dict) -> list[str]:
-    """Why Pod Security Admission at `restricted` would refuse a pod with this spec."""
-    problems = []
-    pod_context = pod_spec.get("securityContext") or {}
-    containers = [*(pod_spec.get("initContainers") or []), *(pod_spec.get("containers") or []),
-                  *(pod_spec.get("ephemeralContainers") or [])]
-    # baseline hostNamespaces
-    for field in ("hostNetwork", "hostPID", "hostIPC"):
-        if pod_spec.get(field):
-            problems.append(f"hostNamespaces: {field}=true")
-    # restrictedVolumes (includes baseline hostPathVolumes)
-    for volume in pod_spec.get("volumes") or []:
-        kinds = set(volume) - VOLUME_FIELDS_IGNORED
-        if not kinds <= RESTRICTED_VOLUMES:
-            problems.append(f"restrictedVolumes: volume {volume.get('name')} uses "
-                            f"{sorted(kinds - RESTRICTED_VOLUMES)}")
-    pod_seccomp = (pod_context.get("seccompProfile") or {}).get("type")
-    for container in containers:
-        name = container.get("name")
-        context = container.get("securityContext") or {}
-        # baseline privileged, hostPorts
-        if context.get("privileged"):
-            problems.append(f"privileged: container {name}")
-        if any(port.get("hostPort") for port in container.get("ports") or []):
-            problems.append(f"hostPorts: container {name}")
-        # allowPrivilegeEscalation
-        if context.get("allowPrivilegeEscalation") is not False:
-            problems.append(f"allowPrivilegeEscalation != false: container {name}")
-        # capabilities_restricted
-        capabilities = context.get("capabilities") or {}
-        if "ALL" not in (capabilities.get("drop") or []):
-            problems.append(f"capabilities_restricted: container {name} must drop ALL")
-        if set(capabilities.get("add") or []) - {"NET_BIND_SERVICE"}:
-            problems.append(f"capabilities_restricted: container {name} adds "
-                            f"{capabilities['add']}")
-        # runAsNonRoot: set on the container, or on the pod and not unset by the container
-        non_root = context.get("runAsNonRoot", pod_context.get("runAsNonRoot"))
-        if non_root is not True:
-            problems.append(f"runAsNonRoot != true: container {name}")
-        # runAsUser
-        if context.get("runAsUser", pod_context.get("runAsUser")) == 0:
-            problems.append(f"runAsUser=0: container {name}")
-        # seccompProfile_restricted
-        seccomp = (context.get("seccompProfile") or {}).get("type", pod_seccomp)
-        if seccomp not in ("RuntimeDefault", "Localhost"):
-            problems.append(f"seccompProfile_restricted: container {name} has {seccomp}")
-    return problems
+def restricted_checks_failed(pod: dict) -> set[str]:
+    return {v.check for v in pod_security.evaluate(pod_security.RESTRICTED, pod)}
 
 
 def test_the_restricted_checker_refuses_what_restricted_refuses():
-    good = {"securityContext": {"runAsNonRoot": True,
-                                "seccompProfile": {"type": "RuntimeDefault"}},
-            "containers": [{"name": "c", "securityContext": {
-                "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}}],
-            "volumes": [{"name": "v", "emptyDir": {}}]}
-    assert restricted_violations(good) == []
-    bad = {**good, "hostNetwork": True, "volumes": [{"name": "h", "hostPath": {"path": "/"}}],
-           "containers": [{"name": "c", "securityContext": {"privileged": True}}]}
-    found = " ".join(restricted_violations(bad))
-    for check in ("hostNamespaces", "restrictedVolumes", "privileged",
-                  "allowPrivilegeEscalation", "capabilities_restricted"):
-        assert check in found
-    assert "runAsNonRoot" in " ".join(restricted_violations(
-        {**good, "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}}}))
-    assert "seccompProfile_restricted" in " ".join(restricted_violations(
-        {**good, "securityContext": {"runAsNonRoot": True}}))
+    good = {"spec": {
+        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [{"name": "c", "securityContext": {
+            "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}}],
+        "volumes": [{"name": "v", "emptyDir": {}}]}}
+    assert restricted_checks_failed(good) == set()
+    bad = {"spec": {**good["spec"], "hostNetwork": True,
+                    "volumes": [{"name": "h", "hostPath": {"path": "/"}}],
+                    "containers": [{"name": "c", "securityContext": {"privileged": True}}]}}
+    assert restricted_checks_failed(bad) == {
+        "hostNamespaces", "restrictedVolumes", "privileged", "allowPrivilegeEscalation",
+        "capabilities_restricted"}
+    assert restricted_checks_failed({"spec": {**good["spec"], "securityContext": {
+        "seccompProfile": {"type": "RuntimeDefault"}}}}) == {"runAsNonRoot"}
+    assert restricted_checks_failed({"spec": {**good["spec"], "securityContext": {
+        "runAsNonRoot": True}}}) == {"seccompProfile_restricted"}
 
 
 POD_OWNERS = {"Deployment", "Job", "StatefulSet", "DaemonSet", "ReplicaSet"}
@@ -161,16 +113,8 @@ def test_tenant_namespaces_enforce_restricted_and_every_pod_meets_it(stack):
         assert labels["pod-security.kubernetes.io/audit"] == "restricted"
         for obj in (obj for kind in (*POD_OWNERS, "CronJob", "Pod")
                     for obj in objects.of_kind(kind, tenant.namespace)):
-            if obj.get("kind") in POD_OWNERS:
-                pod_spec = obj["spec"]["template"]["spec"]
-            elif obj.get("kind") == "CronJob":
-                pod_spec = obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-            elif obj.get("kind") == "Pod":
-                pod_spec = obj["spec"]
-            else:
-                continue
             templates += 1
-            assert restricted_violations(pod_spec) == [], obj["metadata"]["name"]
+            assert pod_security.violations(obj, "restricted") == [], obj["metadata"]["name"]
     assert templates == len(spec.workloads)
 
 
