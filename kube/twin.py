@@ -5,8 +5,9 @@ In the order the cluster does it:
 1. controllers create pods from their templates, one at a time (a ReplicaSet its
    replicas, a Job its parallelism), and every create goes through admission: the API
    server's defaulting and LimitRanger (kube/limitrange.py), Priority (priorityClassName
-   to a priority), then ResourceQuota (kube/resourcequota.py). A refused create is a
-   FailedCreate event on the controller, and no pod;
+   to a priority), PodSecurity (the namespace's enforce level, kube/pod_security.py), then
+   ResourceQuota (kube/resourcequota.py). A refused create is a FailedCreate event on the
+   controller, and no pod (a bare pod's create fails: `Twin.create`);
 2. the scheduler binds pods in priority order (kube/scheduler.py); a pod that fits no
    node stays Pending with the scheduler's FailedScheduling message;
 3. the kubelet pulls, starts and runs the containers (kube/kubelet.py);
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Optional
 
-from kube import limitrange, resourcequota
+from kube import limitrange, pod_security, resourcequota
 from kube.kubelet import NodeNetwork, PodResult, run_pod
 from kube.netpol import Endpoint, egress_allowed
 from kube.nodes import nodes_from_spec, pool_network
@@ -132,6 +133,9 @@ class Twin:
                 return None, (f'pods "{name}" is forbidden: no PriorityClass with name '
                               f"{class_name} was found")
             pod["spec"]["priority"] = self.priorities[class_name]
+        refusal = pod_security.admission_error(pod, self.objects.namespace_labels(namespace))
+        if refusal:
+            return None, f'pods "{name}" is forbidden: {refusal}'
         quotas = self.objects.of_kind("ResourceQuota", namespace)
         used = {q["metadata"]["name"]: self.used.setdefault(
             (namespace, q["metadata"]["name"]), {}) for q in quotas}
@@ -139,6 +143,15 @@ class Twin:
         if not admitted:
             return None, f'pods "{name}" is forbidden: {message}'
         return pod, ""
+
+    def create(self, pod: dict) -> tuple[Optional[dict], str]:
+        """A bare pod's create (`kubectl run`, `kubectl create -f`): the pod as stored and
+        what kubectl prints, or None and the API server's refusal as kubectl prints it (every
+        admission refusal here is a 403: `Error from server (Forbidden): ...`)."""
+        stored, refusal = self.admit(pod)
+        if stored is None:
+            return None, f"Error from server (Forbidden): {refusal}"
+        return stored, f"pod/{stored['metadata']['name']} created"
 
     def release(self, pod: dict, deleted: bool = False) -> None:
         """A pod that ended gives its quota back; a terminal pod that still exists keeps
