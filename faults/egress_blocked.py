@@ -37,6 +37,33 @@ def inject(spec, tenant):
     return edit.network(spec, egress_denied_pools=denied)
 
 
+# The probe, as a manifest: the tenant's namespace enforces Pod Security `restricted`, which
+# refuses the pod a bare `kubectl run` makes (no securityContext), and kubectl's --overrides
+# replaces the containers list unless --override-type=strategic. curlimages/curl names its
+# USER (curl_user) instead of giving a uid, so runAsNonRoot needs a runAsUser for the kubelet
+# to check. Block-style YAML: the text is a str.format template.
+PROBE = """apiVersion: v1
+kind: Pod
+metadata:
+  name: probe
+spec:
+  restartPolicy: Never
+  securityContext:
+    runAsNonRoot: true
+    runAsUser: 100        # the image's user is a name, which runAsNonRoot cannot verify
+    seccompProfile:
+      type: RuntimeDefault
+  containers:
+  - name: probe
+    image: curlimages/curl
+    args: [curl, -m, "5", https://pypi.org]
+    securityContext:
+      allowPrivilegeEscalation: false
+      capabilities:
+        drop: [ALL]
+"""
+
+
 def details(spec, tenant):
     pools = sorted({w.pool for w in spec.workloads if w.tenant == tenant})
     return {"pools": ", ".join(pools),
@@ -57,8 +84,10 @@ FAULT = Fault(
             "between retries), on a {pools} node that is Ready and advertises its GPU\n"
             "kubectl describe pod -n {tenant} <pod>\n"
             "Failed to pull image ...: dial tcp ...:443: i/o timeout\n"
-            "kubectl run -n {tenant} probe --image=curlimages/curl --restart=Never -- curl -m 5 "
-            "https://pypi.org   # lands on another node, pulls, then: Connection timed out\n"
+            "kubectl create -n {tenant} -f - <<EOF   # a probe pod that Pod Security restricted "
+            "admits\n" + PROBE + "EOF\n"
+            "kubectl logs -n {tenant} probe   # lands on another node, pulls, then: Connection "
+            "timed out\n"
             "kubectl get networkpolicy -n {tenant}   # no allow-internet-egress, unlike the other "
             "tenants",
     hints=("Timeouts, not refusals: something drops the packets. Is it inside the cluster, or "
