@@ -4,7 +4,12 @@ Covers Roles and ClusterRoles, RoleBindings (including a RoleBinding to a Cluste
 which grants it only in that namespace) and ClusterRoleBindings; users, groups and
 service accounts (with their system:serviceaccounts[:<ns>] groups); wildcards in verbs,
 apiGroups and resources; */subresource; resourceNames; aggregated ClusterRoles; and
-impersonation (`kubectl --as/--as-group`) as the API server's impersonation filter asks it.
+impersonation (`kubectl --as/--as-group`, extras, uids) as the API server's impersonation
+filter asks it. Beyond single requests: the rules a subject holds and whether they cover
+another's (Covers), the escalation checks on writing Roles and bindings (bind, escalate,
+ConfirmNoEscalation), and reach(): every identity a subject can act as and every way out
+(impersonation, token requests, token Secrets, pods run as any ServiceAccount, exec/attach/
+port-forward into privileged pods, RBAC writes). Each part names the upstream file it ports.
 Against a live cluster `lab verify` asks the API server itself (SubjectAccessReview).
 """
 
@@ -16,7 +21,6 @@ from typing import Optional
 
 from kube.answer import Answer
 from kube.objects import ObjectSet, ref
-from kube.selectors import selector_matches
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
 
@@ -42,32 +46,9 @@ API_GROUPS = {
 }
 SERVICE_ACCOUNT_USER = "system:serviceaccount:"
 
-_READ = ["get", "list", "watch"]
-_WRITE = ["create", "update", "patch", "delete", "deletecollection"]
-_VIEWABLE = [
-    {"apiGroups": [""], "resources": ["pods", "pods/log", "pods/status", "services",
-                                      "configmaps", "endpoints", "persistentvolumeclaims",
-                                      "events", "resourcequotas", "limitranges",
-                                      "serviceaccounts", "replicationcontrollers"]},
-    {"apiGroups": ["apps"], "resources": ["deployments", "replicasets", "statefulsets",
-                                          "daemonsets"]},
-    {"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"]},
-    {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"]},
-    {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies", "ingresses"]},
-]
-# The default user-facing ClusterRoles every cluster has, in outline (they are
-# aggregated on a real cluster). Objects in the set take precedence.
-BUILTIN_CLUSTER_ROLES = {
-    "cluster-admin": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}],
-    "view": [{**r, "verbs": _READ} for r in _VIEWABLE],
-    "edit": [{**r, "verbs": _READ + _WRITE} for r in _VIEWABLE]
-    + [{"apiGroups": [""], "resources": ["secrets"], "verbs": _READ + _WRITE},
-       {"apiGroups": [""], "resources": ["pods/exec", "pods/portforward"],
-        "verbs": ["create", "get"]}],
-}
-BUILTIN_CLUSTER_ROLES["admin"] = BUILTIN_CLUSTER_ROLES["edit"] + [
-    {"apiGroups": [RBAC_GROUP], "resources": ["roles", "rolebindings"],
-     "verbs": _READ + _WRITE}]
+# The ClusterRoles Kubernetes creates itself (view, edit, admin, cluster-admin and the
+# system:aggregate-to-* roles), aggregated as the cluster's controller fills them:
+# kube/rbac_roles.py. Objects in the set take precedence.
 
 
 @dataclass(frozen=True)
@@ -140,18 +121,8 @@ def rule_allows(rule: dict, verb: str, group: str, resource: str, subresource: s
 
 
 def _cluster_role_rules(objects: ObjectSet, name: str) -> Optional[list[dict]]:
-    role = objects.get("ClusterRole", name)
-    if role is None:
-        return BUILTIN_CLUSTER_ROLES.get(name)
-    rules = list(role.get("rules") or [])
-    aggregation = role.get("aggregationRule")
-    if aggregation and not rules:
-        for other in objects.of_kind("ClusterRole"):
-            labels = other.get("metadata", {}).get("labels") or {}
-            if other is not role and any(selector_matches(sel, labels) for sel in
-                                         aggregation.get("clusterRoleSelectors") or []):
-                rules += other.get("rules") or []
-    return rules
+    from kube.rbac_roles import cluster_role_rules
+    return cluster_role_rules(objects, name)
 
 
 def _role_rules(objects: ObjectSet, binding: dict) -> tuple[str, Optional[list[dict]]]:
