@@ -711,6 +711,14 @@ def _moves(objects: ObjectSet, who: Subject, namespaces: list[str],
             findings.append(f"may {'/'.join(held)} {resource}: {what}")
     if escalation_allowed(who):
         findings.append("is in system:masters (every right)")
+    # A binding to a ClusterRole whose rules this state cannot tell hides what it grants.
+    from kube.rbac_roles import unknown_cluster_role
+    for binding in objects.of_kind("ClusterRoleBinding") + objects.of_kind("RoleBinding"):
+        role_ref = binding.get("roleRef") or {}
+        if role_ref.get("kind") == "ClusterRole" and bound(who, binding) is not None:
+            unknown = unknown_cluster_role(objects, role_ref.get("name", ""))
+            if unknown:
+                findings.append(f"is bound by {ref(binding)}, and {unknown}")
     return moves, findings
 
 

@@ -801,3 +801,14 @@ def test_reset_reaches_the_cluster_with_the_interviewers_credentials():
         "masterAuth": {"clusterCaCertificate": "Q0E="}}}]}
     client = admin_client(state, {"gcp:project": "p"})
     assert client.configuration.host == "https://203.0.113.10"
+
+
+def test_a_binding_to_a_role_that_cannot_be_told_is_no_proof(pairing):
+    """What a ClusterRole the rendering lacks grants is unknown: a path to a ServiceAccount
+    bound to one is a finding, not "no rights"."""
+    opened = with_objects(pairing, grant("node", "system:node", account("tenant-a", "workload"),
+                                         namespace="tenant-a"))
+    assert any(f.startswith("creates pods in tenant-a running as ServiceAccount "
+                            "tenant-a/workload -> is bound by RoleBinding/tenant-a/node, and "
+                            "ClusterRole system:node is one Kubernetes creates")
+               for f in findings(opened))
