@@ -15,7 +15,22 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-build-isolation --no-deps -e .
 	touch $@
 
-install: $(VENV)/.installed
+# Prometheus' own tools (promtool, prometheus) from Debian's package, unpacked into the venv
+# (no service is installed or started; `make clean` removes them with the venv): the twin
+# evaluates PromQL and alert rules with them (kube/prometheus_engine.py).
+PROMETHEUS_DIR := $(VENV)/prometheus
+$(PROMETHEUS_DIR)/.installed: $(VENV)/.installed
+	rm -rf $(PROMETHEUS_DIR) && mkdir -p $(PROMETHEUS_DIR)
+	cd $(PROMETHEUS_DIR) && if apt-get download prometheus 2>/dev/null || \
+			{ apt-get update -qq && apt-get download prometheus; }; then \
+		dpkg -x prometheus_*.deb . && rm -f prometheus_*.deb && usr/bin/promtool --version; \
+	else \
+		echo "no Debian package prometheus: using promtool and prometheus from PATH"; \
+		promtool --version && prometheus --version; \
+	fi
+	touch $@
+
+install: $(VENV)/.installed $(PROMETHEUS_DIR)/.installed
 
 # On every core: pytest-xdist hands tests to one worker per core as they free up.
 test: install
