@@ -15,6 +15,7 @@ the same predicates judge both.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable, Iterable, Optional
@@ -29,6 +30,7 @@ from kube.quota import make_pod, quota_admits
 from kube.rbac import Subject, can_i
 from kube.scheduling import pod_schedulable
 from kube.selectors import selector_matches
+from model.quantity import parse_quantity
 from model.spec import ACCELERATOR_LABEL, GPU_RESOURCE, POOL_LABEL, LabSpec, WorkloadSpec
 
 DCGM_APP = "nvidia-dcgm-exporter"
@@ -130,6 +132,10 @@ class Context:
     # Node objects were read from the cluster (False: a snapshot without nodes, which stand
     # in from the spec).
     nodes_observed: bool = True
+    # The Helm releases the stack installs (kind HelmRelease, as rendered), for a state that
+    # does not carry them: a cluster or a snapshot shows what a chart made, not its values
+    # (how Prometheus discovers targets, whether the GPU Operator makes the DCGM monitor).
+    releases: list[dict] = field(default_factory=list)
     _twin: Optional[list] = None
     _runs: Optional[list[PodRun]] = None
 
@@ -184,12 +190,134 @@ def twin_runs(ctx: Context, views: list) -> list[PodRun]:
         name = view.owner.split("/", 1)[1]
         workload = f"{view.namespace}/{name}" if ctx.workload_of(view.namespace, name) \
             else None
+        controller = _controller(ctx.objects, view.namespace, name)
+        status, phase = view.status, view.phase
         said = "\n".join([view.reason, view.message, *view.events, *view.logs.values()])
-        runs.append(PodRun(view.namespace, view.pod, workload, view.status, view.phase,
-                           view.node, said,
-                           _template_gpus(_controller(ctx.objects, view.namespace, name)),
+        # Its containers started (and ran, or infer.py exited): infer.py parses its arguments
+        # first of all.
+        started = view.status in FINE + ("CrashLoopBackOff", "Error")
+        refused = infer_refuses(ctx.objects, controller) if started else None
+        if refused:
+            # infer.py exits 2 before it serves anything: the kubelet restarts it (a
+            # Deployment's pod) or the pod fails (a Job's, restartPolicy Never).
+            never = _template(controller).get("restartPolicy") == "Never"
+            status, phase = ("Error", "Failed") if never else ("CrashLoopBackOff", "Running")
+            said = "\n".join([refused, "Error", f"exitCode={INFER_BAD_ARGUMENTS}",
+                              *view.events])
+        runs.append(PodRun(view.namespace, view.pod, workload, status, phase,
+                           view.node, said, _template_gpus(controller),
                            True, tuple(view.events)))
     return runs
+
+
+# -- infer.py's own argument parser ----------------------------------------------------------
+
+INFER_BAD_ARGUMENTS = 2           # argparse's exit code
+# What infer.py imports for serving, not for parsing its arguments: stood in while its
+# source runs as a module here (no model, no metrics server; torch need not be installed).
+_INFER_SERVING_MODULES = ("torch", "prometheus_client", "numpy")
+
+
+class _Absent:
+    """Any attribute, any call: a module infer.py imports but its parser never uses."""
+
+    def __getattr__(self, name):
+        return _Absent()
+
+    def __call__(self, *args, **kwargs):
+        return _Absent()
+
+
+def _template(controller: Optional[dict]) -> dict:
+    return (((controller or {}).get("spec") or {}).get("template") or {}).get("spec") or {}
+
+
+@functools.lru_cache(maxsize=8)
+def _infer_parser(source: str) -> Optional[Callable]:
+    """infer.py's parse_args, from its source (None: it does not load)."""
+    import builtins
+    import sys
+    import types
+
+    def guarded(name, globals=None, locals=None, fromlist=(), level=0):
+        if name.partition(".")[0] in _INFER_SERVING_MODULES:
+            return _Absent()
+        return builtins.__import__(name, globals, locals, fromlist, level)
+
+    module_name = f"_gpu_lab_infer_{abs(hash(source))}"
+    module = types.ModuleType(module_name)
+    module.__dict__["__builtins__"] = {**vars(builtins), "__import__": guarded}
+    sys.modules[module_name] = module          # dataclasses look their module up
+    try:
+        exec(compile(source, "infer.py", "exec"), module.__dict__)   # noqa: S102 - infer.py
+    except Exception:  # noqa: BLE001 - a program that does not load says nothing of its args
+        return None
+    finally:
+        sys.modules.pop(module_name, None)
+    return module.__dict__.get("parse_args")
+
+
+@functools.lru_cache(maxsize=256)
+def infer_argument_error(source: str, args: tuple[str, ...]) -> Optional[str]:
+    """What infer.py (this source) prints when it refuses these arguments at start, or None
+    when it takes them."""
+    import contextlib
+    import io
+
+    parse_args = _infer_parser(source)
+    if parse_args is None:
+        return None
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(printed), contextlib.redirect_stdout(printed):
+            parse_args(list(args))
+    except SystemExit as done:
+        if done.code in (0, None):
+            return "infer.py exits at start without serving (it printed its usage)"
+        error = next((line.split("error: ", 1)[1] for line in printed.getvalue().splitlines()
+                      if "error: " in line), printed.getvalue().strip())
+        return f"infer.py: error: {error}"
+    except Exception:  # noqa: BLE001 - its own validation failing is not ours to judge
+        return None
+    return None
+
+
+def _infer_source(objects: ObjectSet, namespace: str, pod_spec: dict, container: dict,
+                  path: str) -> str:
+    """The infer.py a container runs: the ConfigMap file mounted at its path, else (a custom
+    image carries it) the project's own."""
+    located = file_location(container, path)
+    if located:
+        volume = next((v for v in pod_spec.get("volumes") or []
+                       if v.get("name") == located[0]), {})
+        config_map = volume.get("configMap") or {}
+        data = ((objects.get("ConfigMap", config_map.get("name", ""), namespace) or {})
+                .get("data") or {})
+        key = next((item.get("key") for item in config_map.get("items") or []
+                    if item.get("path") == located[1]), located[1])
+        if key in data:
+            return data[key]
+    from model.source import PROJECT_DIR
+    return (PROJECT_DIR / "workload" / "infer.py").read_text()
+
+
+def infer_refuses(objects: ObjectSet, controller: Optional[dict]) -> Optional[str]:
+    """Does a container of this controller's pods run infer.py with arguments infer.py's own
+    parser refuses (exit 2 at start)? Its error line, or None."""
+    if controller is None:
+        return None
+    spec = _template(controller)
+    namespace = controller["metadata"].get("namespace", "")
+    for container in spec.get("containers") or []:
+        command = [str(w) for w in (container.get("command") or []) +
+                   (container.get("args") or [])]
+        if len(command) > 1 and command[0].startswith("python") and \
+                command[1].endswith("infer.py"):
+            source = _infer_source(objects, namespace, spec, container, command[1])
+            error = infer_argument_error(source, tuple(command[2:]))
+            if error:
+                return f"{container.get('name')}: {error}"
+    return None
 
 
 def pod_status(pod: dict) -> str:
@@ -314,6 +442,9 @@ def workload_runs(ctx: Context, workload: str) -> list[PodRun]:
 class Finding:
     target: str          # what it is about: workload:<t>/<n>, pool:<p>, quota:<t>, ...
     evidence: str
+    # The objects cannot say either way (a binding to a ClusterRole whose rules are not in
+    # the judged state): a verdict on it is "cannot tell", never "fixed".
+    unsure: bool = False
 
 
 @dataclass(frozen=True)
@@ -376,21 +507,107 @@ def stack_workload_pods(ctx: Context) -> list[tuple[dict, dict, int, str]]:
 
 # -- tenants ------------------------------------------------------------------------------
 
-@check("cross-tenant-access", "Can a member of one tenant read another tenant's pods?",
-       "no tenant member can list another tenant's pods")
-def cross_tenant_access(ctx: Context) -> list[Finding]:
+# What a tenant's members may not do in another tenant's namespace: every read of its pods
+# (a dashboard's view, a custom role with get and watch) and of their logs.
+CROSS_TENANT_READS = (("get", "pods"), ("list", "pods"), ("watch", "pods"), ("get", "pods/log"))
+# Namespaces components/tenant.py makes carry this label; a tenant the candidate adds does too.
+TENANT_LABEL = "gpu-lab/tenant"
+TENANT_ACCOUNTS = ("workload", "job-submitter")
+EVERYONE = ("system:authenticated", "system:unauthenticated", "system:serviceaccounts")
+
+
+def judged_tenants(ctx: Context) -> list[str]:
+    """The stack's tenants, then every other namespace the judged state marks as a tenant's
+    (label gpu-lab/tenant: "true"): a tenant the candidate added is judged like the rest."""
+    names = [t.name for t in ctx.spec.tenants]
+    extra = sorted(n["metadata"]["name"] for n in ctx.objects.of_kind("Namespace")
+                   if ((n["metadata"].get("labels") or {}).get(TENANT_LABEL) == "true"
+                       and n["metadata"]["name"] not in names))
+    return names + extra
+
+
+def group_owner(ctx: Context, group: str) -> Optional[str]:
+    """The stack's tenant whose admin or developer group this is."""
+    for tenant in ctx.spec.tenants:
+        if group in tenant.admin_groups + tenant.developer_groups:
+            return tenant.name
+    return None
+
+
+def tenant_members(ctx: Context, tenant: str) -> list[Subject]:
+    """A tenant's people and CI: the stack's groups for its own tenants; for a tenant it does
+    not know, the groups that tenant's RoleBindings name and no other tenant owns. Plus the
+    tenant's service accounts."""
+    spec = next((t for t in ctx.spec.tenants if t.name == tenant), None)
+    if spec is not None:
+        groups = list(spec.admin_groups + spec.developer_groups)
+    else:
+        groups = list(dict.fromkeys(
+            entry.get("name") for binding in ctx.objects.of_kind("RoleBinding", tenant)
+            for entry in binding.get("subjects") or []
+            if entry.get("kind") == "Group" and not str(entry.get("name")).startswith("system:")
+            and group_owner(ctx, str(entry.get("name"))) in (None, tenant)))
+    return [Subject.group(g) for g in groups] + \
+        [Subject.service_account(tenant, sa) for sa in TENANT_ACCOUNTS]
+
+
+def _actions(allowed: list[tuple[str, str]]) -> str:
+    """"get, list, watch pods, get pods/log": verbs grouped by resource."""
+    by_resource: dict[str, list[str]] = {}
+    for verb, resource in allowed:
+        by_resource.setdefault(resource, []).append(verb)
+    return ", ".join(f"{', '.join(verbs)} {resource}" for resource, verbs in by_resource.items())
+
+
+def unknown_grants(ctx: Context, subject: Subject, namespace: str) -> list[str]:
+    """Bindings that give `subject` a ClusterRole in `namespace` whose rules the judged state
+    does not hold (offline only: a cluster's API server knows its roles)."""
+    from kube.rbac import bound
+    from kube.rbac_roles import unknown_cluster_role
+    if ctx.authorizer is not None:
+        return []
     found = []
-    for own in ctx.spec.tenants:
-        members = [Subject.group(g) for g in own.admin_groups + own.developer_groups]
-        members += [Subject.service_account(own.name, sa) for sa in ("workload", "job-submitter")]
-        for other in ctx.spec.tenants:
-            if other.name == own.name:
-                continue
-            for subject in members:
-                answer = ctx.can_i(subject, "list", "pods", other.name)
-                if answer:
-                    found.append(Finding(f"rbac:{other.name}", f"{subject} can list pods in "
-                                                               f"{other.name}: {answer.reason}"))
+    for binding in ctx.objects.of_kind("ClusterRoleBinding") + \
+            ctx.objects.of_kind("RoleBinding", namespace):
+        role = binding.get("roleRef") or {}
+        entry = bound(subject, binding)
+        if entry is None or role.get("kind") != "ClusterRole":
+            continue
+        why = unknown_cluster_role(ctx.objects, role.get("name", ""))
+        if why:
+            found.append(f"{ref(binding)} binds {entry.get('kind')} {entry.get('name')} to "
+                         f"{role.get('name')}, and {why}")
+    return found
+
+
+@check("cross-tenant-access", "Can a member of one tenant read another tenant's pods?",
+       "no tenant member can read another tenant's pods or their logs")
+def cross_tenant_access(ctx: Context) -> list[Finding]:
+    return cross_tenant_reads(ctx, judged_tenants(ctx))
+
+
+def cross_tenant_reads(ctx: Context, tenants: list[str]) -> list[Finding]:
+    """Every read of another tenant's pods (CROSS_TENANT_READS) a member of one of these
+    tenants may do, one finding per member and tenant read ("rbac:<the tenant read>")."""
+    found = []
+    for own in tenants:
+        for subject in tenant_members(ctx, own):
+            for other in tenants:
+                if other == own:
+                    continue
+                answers = [(verb, resource, ctx.can_i(subject, verb, resource, other))
+                           for verb, resource in CROSS_TENANT_READS]
+                allowed = [(verb, resource) for verb, resource, answer in answers if answer]
+                if allowed:
+                    reason = next(answer.reason for _, _, answer in answers if answer)
+                    found.append(Finding(f"rbac:{other}", f"{subject} can {_actions(allowed)} "
+                                                          f"in {other}: {reason}"))
+                    continue
+                unknown = unknown_grants(ctx, subject, other)
+                if unknown:
+                    found.append(Finding(f"rbac:{other}", f"cannot tell whether {subject} can "
+                                         f"read pods in {other}: {'; '.join(unknown)}",
+                                         unsure=True))
     return found
 
 
@@ -402,30 +619,45 @@ def _quota_without_usage(objects: ObjectSet, namespace: str) -> ObjectSet:
     return ObjectSet(objects.of_kind("LimitRange", namespace) + quotas)
 
 
+def _gpus_named(objects: ObjectSet, namespace: str) -> Optional[int]:
+    """The most GPUs any ResourceQuota of the namespace names, enforced key or not (None:
+    no quota names GPUs at all)."""
+    named = [parse_quantity(value) for quota in objects.of_kind("ResourceQuota", namespace)
+             for key, value in ((quota.get("spec") or {}).get("hard") or {}).items()
+             if key.endswith(GPU_RESOURCE)]
+    return int(max(named)) if named else None
+
+
 @check("gpu-quota-unenforced",
        "Would a tenant's quota admit more GPUs than the tenant is allocated?",
        "every tenant's quota stops GPU requests beyond its allocation, and no tenant's pods "
        "hold more")
 def gpu_quota_unenforced(ctx: Context) -> list[Finding]:
     found = []
-    for tenant in ctx.spec.tenants:
+    allocations = {t.name: t.gpus for t in ctx.spec.tenants}
+    for name in judged_tenants(ctx):
+        # A tenant the stack does not know is allocated what its own quotas say.
+        gpus = allocations.get(name, _gpus_named(ctx.objects, name))
+        if gpus is None:
+            found.append(Finding(f"quota:{name}", f"{name} has no ResourceQuota that names "
+                                 f"{GPU_RESOURCE}: its pods may take every GPU"))
+            continue
         # A probe that asks for next to no CPU and memory, so only the GPU line is tested,
         # against an empty namespace: what already runs says nothing about the limit.
         probe = make_pod(gpus=1, cpu="10m", memory="16Mi")
-        beyond = quota_admits(_quota_without_usage(ctx.objects, tenant.name), tenant.name,
-                              probe, copies=tenant.gpus + 1)
+        beyond = quota_admits(_quota_without_usage(ctx.objects, name), name, probe,
+                              copies=gpus + 1)
         if beyond:
-            asked = sum(w.gpus * w.replicas for w in ctx.spec.workloads if w.tenant == tenant.name)
-            found.append(Finding(f"quota:{tenant.name}", f"{tenant.name} is allocated "
-                                 f"{tenant.gpus} GPU(s) but its quota admits {tenant.gpus + 1} "
-                                 f"({beyond.reason}); its workloads ask for {asked}"))
-        holding = [r for r in ctx.runs() if r.namespace == tenant.name and r.holds_gpus
-                   and r.gpus]
+            asked = sum(w.gpus * w.replicas for w in ctx.spec.workloads if w.tenant == name)
+            found.append(Finding(f"quota:{name}", f"{name} is allocated {gpus} GPU(s) but its "
+                                 f"quota admits {gpus + 1} ({beyond.reason}); its workloads "
+                                 f"ask for {asked}"))
+        holding = [r for r in ctx.runs() if r.namespace == name and r.holds_gpus and r.gpus]
         held = sum(r.gpus for r in holding)
-        if held > tenant.gpus:
+        if held > gpus:
             pods = ", ".join(f"{r.name} ({r.gpus}, {r.status})" for r in holding)
-            found.append(Finding(f"quota:{tenant.name}", f"{tenant.name}'s pods request {held} "
-                                 f"GPUs, beyond its allocation of {tenant.gpus}: {pods}"))
+            found.append(Finding(f"quota:{name}", f"{name}'s pods request {held} GPUs, beyond "
+                                 f"its allocation of {gpus}: {pods}"))
     return found
 
 
@@ -515,22 +747,196 @@ def _selects(selector: Optional[dict], labels: dict) -> bool:
     return selector is not None and selector_matches(selector, labels)
 
 
+# The DCGM exporter as the GPU Operator makes it (NVIDIA/gpu-operator,
+# assets/state-dcgm-exporter: 0600_service.yaml, 0900_daemonset.yaml and, when
+# dcgmExporter.serviceMonitor.enabled, 0500_service_monitor.yaml with the Helm values'
+# honorLabels and interval on its endpoint; the chart's default honorLabels is false). They
+# stand in where the judged state does not show them: a rendering, or a cluster read without
+# its Services. dcgm-exporter labels each GPU's series with the namespace and pod using it.
+DCGM_PORT = 9400
+DCGM_SERVICE_PORT = "gpu-metrics"
+DCGM_CONTAINER_PORT = "metrics"
+EXPORTER_LABELS = {"app": DCGM_APP}
+OPERATOR_RELEASES = ("gpu-operator", "fake-gpu-operator")
+# Stands for "the namespace of the workload using the GPU" in a series' labels.
+_WORKLOAD_NAMESPACE = "<the GPU's workload>"
+ATTRIBUTION_LOST = "no GPU is attributed to its tenant"
+
+
+def releases(ctx: Context) -> list[dict]:
+    """The Helm releases of the judged state, or of the stack when the state has none."""
+    return ctx.objects.of_kind("HelmRelease") or list(ctx.releases)
+
+
+def prometheus_of(ctx: Context) -> dict:
+    return prometheus_spec(ObjectSet(releases(ctx)))
+
+
+def _has_prometheus(ctx: Context) -> bool:
+    return any(r["spec"].get("chart") == "kube-prometheus-stack" for r in releases(ctx)) or \
+        bool(ctx.objects.of_kind("Prometheus")) or ctx.spec.addons.monitoring.enabled
+
+
+def _operator_release(ctx: Context) -> Optional[dict]:
+    return next((r for r in releases(ctx) if r["metadata"].get("name") in OPERATOR_RELEASES),
+                None)
+
+
+def dcgm_exporter(ctx: Context) -> tuple[Optional[str], list[dict], list[dict], str]:
+    """(namespace, Services, pods) of the DCGM exporter, or (None, [], [], why none runs)."""
+    services = [s for s in ctx.objects.of_kind("Service")
+                if _selects({"matchLabels": EXPORTER_LABELS}, s["metadata"].get("labels") or {})]
+    pods = [p for p in ctx.objects.of_kind("Pod")
+            if _selects({"matchLabels": EXPORTER_LABELS}, p["metadata"].get("labels") or {})]
+    release = _operator_release(ctx)
+    if release is not None and release["metadata"]["name"] == "gpu-operator":
+        values = (release["spec"].get("values") or {}).get("dcgmExporter") or {}
+        if not values.get("enabled", True):
+            return None, [], [], "the GPU Operator's dcgmExporter is off"
+    namespace = (release or {}).get("metadata", {}).get("namespace") or next(
+        (o["metadata"].get("namespace") for o in services + pods), None)
+    if namespace is None:
+        return None, [], [], "no DCGM exporter runs (no GPU Operator)"
+    if not services:
+        services = [{"kind": "Service", "metadata": {
+            "name": DCGM_APP, "namespace": namespace, "labels": dict(EXPORTER_LABELS)},
+            "spec": {"selector": dict(EXPORTER_LABELS), "ports": [
+                {"name": DCGM_SERVICE_PORT, "port": DCGM_PORT, "targetPort": DCGM_PORT,
+                 "protocol": "TCP"}]}}]
+    if not pods:
+        pods = [{"kind": "Pod", "metadata": {"name": DCGM_APP, "namespace": namespace,
+                                             "labels": dict(EXPORTER_LABELS)},
+                 "spec": {"containers": [{"name": DCGM_APP, "ports": [
+                     {"name": DCGM_CONTAINER_PORT, "containerPort": DCGM_PORT}]}]}}]
+    return namespace, services, pods, ""
+
+
+def dcgm_monitors(ctx: Context) -> list[dict]:
+    """Every ServiceMonitor and PodMonitor, with the one the GPU Operator makes from its Helm
+    values when the state is a rendering (a cluster shows it, if it was made)."""
+    monitors = ctx.objects.of_kind("ServiceMonitor") + ctx.objects.of_kind("PodMonitor")
+    release = _operator_release(ctx)
+    if ctx.observed or release is None or release["metadata"]["name"] != "gpu-operator":
+        return monitors
+    values = (release["spec"].get("values") or {}).get("dcgmExporter") or {}
+    monitor = values.get("serviceMonitor") or {}
+    namespace = release["metadata"].get("namespace")
+    if not monitor.get("enabled") or \
+            ctx.objects.get("ServiceMonitor", DCGM_APP, namespace) is not None:
+        return monitors
+    endpoint = {"port": DCGM_SERVICE_PORT, "path": "/metrics",
+                "honorLabels": bool(monitor.get("honorLabels", False))}
+    if monitor.get("interval"):
+        endpoint["interval"] = monitor["interval"]
+    return monitors + [{"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+                        "metadata": {"name": DCGM_APP, "namespace": namespace,
+                                     "labels": dict(EXPORTER_LABELS)},
+                        "spec": {"endpoints": [endpoint], "jobLabel": "app",
+                                 "namespaceSelector": {"matchNames": [namespace]},
+                                 "selector": {"matchLabels": dict(EXPORTER_LABELS)}}}]
+
+
+def _port_names(ports: list[dict]) -> str:
+    return ", ".join(f"{p.get('name')} {p.get('port', p.get('containerPort'))}"
+                     for p in ports) or "none"
+
+
+def monitor_endpoints(ctx: Context, monitor: dict, namespace: str, services: list[dict],
+                      pods: list[dict]) -> tuple[list[dict], str]:
+    """The endpoints of `monitor` through which the operator would make a target of the
+    exporter (in `namespace`, these Services and pods), or ([], why not)."""
+    spec = monitor.get("spec") or {}
+    where = f"{monitor['kind']} {monitor['metadata'].get('namespace')}/" \
+            f"{monitor['metadata'].get('name')}"
+    prometheus = prometheus_of(ctx)
+    if not looks_in(monitor, namespace, bool(prometheus.get("ignoreNamespaceSelectors"))):
+        own = monitor["metadata"].get("namespace")
+        why = (f"Prometheus runs with ignoreNamespaceSelectors: it looks only in {own}, "
+               f"where no DCGM exporter runs" if prometheus.get("ignoreNamespaceSelectors")
+               else f"its namespaceSelector does not include {namespace}")
+        return [], f"{where}: {why}"
+    container_ports = [p for pod in pods for p in _container_ports(pod)]
+    hits: list[dict] = []
+    if monitor["kind"] == "ServiceMonitor":
+        selected = [s for s in services
+                    if _selects(spec.get("selector"), s["metadata"].get("labels") or {})]
+        if not selected:
+            return [], f"{where}: its selector matches no DCGM exporter Service"
+        service_ports = [p for s in selected for p in (s.get("spec") or {}).get("ports") or []]
+        for endpoint in spec.get("endpoints") or []:
+            if endpoint.get("port") is not None:
+                found = any(p.get("name") == endpoint["port"] for p in service_ports)
+            else:
+                found = _port_matches(container_ports, endpoint.get("targetPort"))
+            if found:
+                hits.append(endpoint)
+        if not hits:
+            asked = [e.get("port", e.get("targetPort")) for e in spec.get("endpoints") or []]
+            return [], (f"{where}: the exporter's Service has no port {', '.join(map(str, asked))} "
+                        f"(its ports: {_port_names(service_ports)})")
+        return hits, ""
+    if not any(_selects(spec.get("selector"), p["metadata"].get("labels") or {}) for p in pods):
+        return [], f"{where}: its selector matches no DCGM exporter pod"
+    for endpoint in spec.get("podMetricsEndpoints") or []:
+        if any(_port_matches(container_ports, endpoint.get(key))
+               for key in ("port", "portNumber", "targetPort")):
+            hits.append(endpoint)
+    if not hits:
+        asked = [e.get("port", e.get("portNumber", e.get("targetPort")))
+                 for e in spec.get("podMetricsEndpoints") or []]
+        return [], (f"{where}: the exporter's pods have no port {', '.join(map(str, asked))} "
+                    f"(their ports: {_port_names(container_ports)})")
+    return hits, ""
+
+
+def lost_attribution(ctx: Context, monitor: dict, endpoint: dict) -> str:
+    """Why series scraped through this endpoint lose the namespace and pod of the GPU's
+    workload, or "" when they keep them."""
+    where = f"{monitor['kind']} {monitor['metadata'].get('namespace')}/" \
+            f"{monitor['metadata'].get('name')}"
+    if not endpoint.get("honorLabels"):
+        return (f"{where} scrapes it with honorLabels off: dcgm-exporter's namespace and pod "
+                f"labels are renamed exported_namespace and exported_pod (the target's own "
+                f"win), so {ATTRIBUTION_LOST}")
+    from kube.prometheus_operator import series_namespace
+    kept = series_namespace(monitor, _WORKLOAD_NAMESPACE, prometheus_of(ctx))
+    if kept != _WORKLOAD_NAMESPACE:
+        return (f"{where} is not exempt from enforcedNamespaceLabel: every series it scrapes "
+                f"gets namespace={kept}, so {ATTRIBUTION_LOST}")
+    return ""
+
+
 @check("dcgm-not-scraped", "Are DCGM GPU metrics missing from Prometheus?",
-       "a ServiceMonitor scrapes the DCGM exporter")
+       "Prometheus scrapes the DCGM exporter, and its series keep the GPU's namespace and pod")
 def dcgm_not_scraped(ctx: Context) -> list[Finding]:
-    exporter = {"app": DCGM_APP}
-    monitors = [m for m in ctx.objects.of_kind("ServiceMonitor") + ctx.objects.of_kind("PodMonitor")
-                if _selects((m.get("spec") or {}).get("selector"), exporter)]
-    if monitors:
-        return []
-    operator = ctx.objects.get("HelmRelease", "gpu-operator", "gpu-operator")
-    if operator:
-        values = (operator["spec"].get("values") or {}).get("dcgmExporter") or {}
-        if values.get("enabled", True) and (values.get("serviceMonitor") or {}).get("enabled"):
-            return []
-        return [Finding("dcgm", "the GPU Operator's dcgmExporter " +
-                        ("ServiceMonitor is off" if values.get("enabled", True) else "is off"))]
-    return [Finding("dcgm", "no ServiceMonitor or PodMonitor scrapes the DCGM exporter")]
+    if not _has_prometheus(ctx):
+        return []                     # no Prometheus: nothing is scraped, nothing is missing
+    namespace, services, pods, none = dcgm_exporter(ctx)
+    if namespace is None:
+        return [Finding("dcgm", none)]
+    misses, lost = [], []
+    for monitor in dcgm_monitors(ctx):
+        spec = monitor.get("spec") or {}
+        aimed = any(_selects(spec.get("selector"), o["metadata"].get("labels") or {})
+                    for o in (services if monitor["kind"] == "ServiceMonitor" else pods))
+        endpoints, why = monitor_endpoints(ctx, monitor, namespace, services, pods)
+        if not endpoints:
+            if aimed or monitor["metadata"].get("namespace") == namespace:
+                misses.append(why)
+            continue
+        reasons = [lost_attribution(ctx, monitor, e) for e in endpoints]
+        if not all(reasons):
+            return []                                    # scraped, attributed
+        lost.append(reasons[0])
+    if lost:
+        return [Finding("dcgm", "; ".join(dict.fromkeys(lost)))]
+    release = _operator_release(ctx)
+    values = (((release or {}).get("spec") or {}).get("values") or {}).get("dcgmExporter") or {}
+    off = ["the GPU Operator's dcgmExporter ServiceMonitor is off"] if (
+        release is not None and release["metadata"]["name"] == "gpu-operator" and
+        not (values.get("serviceMonitor") or {}).get("enabled")) else []
+    return [Finding("dcgm", "; ".join(off + misses) or
+                    "no ServiceMonitor or PodMonitor scrapes the DCGM exporter")]
 
 
 # -- workloads -------------------------------------------------------------------------------
@@ -564,7 +970,7 @@ def prometheus_spec(objects: ObjectSet) -> dict:
 
 def _in_namespaces(ctx: Context, monitor: dict, namespace: str) -> bool:
     """Does the operator discover the monitor's targets (pods or Services) in `namespace`?"""
-    ignoring = bool(prometheus_spec(ctx.objects).get("ignoreNamespaceSelectors"))
+    ignoring = bool(prometheus_of(ctx).get("ignoreNamespaceSelectors"))
     return looks_in(monitor, namespace, ignoring)
 
 
@@ -609,11 +1015,58 @@ def scraped_by(ctx: Context, pod: dict) -> list[str]:
     return found
 
 
+def file_location(container: dict, path: str) -> Optional[tuple[str, str]]:
+    """(volume, path inside it) of a file as a container sees it, through the volume mount
+    deepest in its path (subPath included); None: on the container's own filesystem, which
+    no other container sees."""
+    best: Optional[tuple[str, str]] = None
+    depth = -1
+    for mount in container.get("volumeMounts") or []:
+        where = str(mount.get("mountPath", "")).rstrip("/") or "/"
+        inside = path == where or path.startswith(where.rstrip("/") + "/")
+        if inside and len(where) > depth:
+            rest = path[len(where):].lstrip("/")
+            sub = str(mount.get("subPath") or "").strip("/")
+            best = (str(mount.get("name")), "/".join(p for p in (sub, rest) if p))
+            depth = len(where)
+    return best
+
+
+def _paths(words: list[str]) -> list[str]:
+    """Absolute paths in a command line, also inside `sh -c "..."` strings."""
+    found = []
+    for word in words:
+        for token in word.replace(";", " ").replace("&", " ").replace("|", " ").split():
+            token = token.strip("'\"")
+            if token.startswith("/"):
+                found.append(token)
+    return found
+
+
+def _streamers(pod: dict) -> list[dict]:
+    """The containers whose stdout kubectl logs shows for as long as the pod runs: the
+    containers, and init containers that run as sidecars (restartPolicy Always)."""
+    spec = pod.get("spec") or {}
+    return list(spec.get("containers") or []) + [
+        c for c in spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"]
+
+
+def _streams(streamer: dict, writer: dict, path: str) -> bool:
+    """Does `streamer` tail the file `writer` writes at `path` to its stdout? It must see the
+    same file: the same container, or the same volume at the same place inside it."""
+    words = [str(w) for w in (streamer.get("command") or []) + (streamer.get("args") or [])]
+    if not any("tail" in w for w in words):
+        return False
+    if streamer is writer:
+        return path in _paths(words)
+    written = file_location(writer, path)
+    return written is not None and any(file_location(streamer, p) == written
+                                       for p in _paths(words))
+
+
 def logs_elsewhere(pod: dict) -> list[str]:
     """Containers whose log goes to a file no container streams to stdout."""
     containers = (pod.get("spec") or {}).get("containers") or []
-    commands = [" ".join(map(str, (c.get("command") or []) + (c.get("args") or [])))
-                for c in containers]
     found = []
     for container in containers:
         args = [str(a) for a in container.get("args") or []]
@@ -622,9 +1075,16 @@ def logs_elsewhere(pod: dict) -> list[str]:
         for path in files:
             if path in STDOUT_FILES:
                 continue
-            streamed = any("tail" in command and path in command for command in commands)
-            if not streamed:
-                found.append(f"{container.get('name')} ({path})")
+            if any(_streams(streamer, container, path) for streamer in _streamers(pod)):
+                continue
+            blind = [c.get("name") for c in _streamers(pod) if c is not container and any(
+                "tail" in str(w) for w in (c.get("command") or []) + (c.get("args") or []))]
+            volume = (file_location(container, path) or ("",))[0]
+            note = (f": {', '.join(map(str, blind))} tails a file of its own, not the one "
+                    f"{container.get('name')} writes" +
+                    (f" (it does not mount volume {volume} there)" if volume else
+                     " (it is on that container's own filesystem)")) if blind else ""
+            found.append(f"{container.get('name')} writes {path}{note}")
     return found
 
 
@@ -645,8 +1105,8 @@ def tenant_observability_broken(ctx: Context) -> list[Finding]:
                    else "no PodMonitor or ServiceMonitor selects its pods")
             found.append(Finding(target, f"{workload} is not scraped: {why}"))
         for container in logs_elsewhere(pod):
-            found.append(Finding(target, f"{workload} writes its logs to a file ({container}), "
-                                         f"so kubectl logs shows nothing"))
+            found.append(Finding(target, f"{workload} logs to a file, so kubectl logs shows "
+                                         f"nothing: {container}"))
     return found
 
 

@@ -33,7 +33,8 @@ from kube.netpol import ingress_allowed
 from kube.nodes import nodes_from_spec
 from kube.objects import ObjectSet
 from kube.rbac import Subject
-from kube.symptoms import CHECKS, Context, _gpu, offline_context, workload_runs
+from kube.symptoms import (CHECKS, CROSS_TENANT_READS, Context, _gpu, judged_tenants,
+                           offline_context, workload_runs)
 from lab.verify import FIXED, Verdict, verify
 from model.spec import LabSpec
 
@@ -212,19 +213,24 @@ def bound_subjects(ctx: Context, tenants: set[str]) -> list[tuple[Subject, Optio
     return found
 
 
-def probes(spec: LabSpec, subjects: list[tuple[Subject, Optional[str]]]) -> list[Probe]:
+def probes(spec: LabSpec, subjects: list[tuple[Subject, Optional[str]]],
+           added: tuple[str, ...] = ()) -> list[Probe]:
     """Every question asked of every subject, without the ones a symptom check asks
-    already (a tenant's members listing another tenant's pods, its CI creating Jobs)."""
+    already (a tenant's members reading another tenant's pods, its CI creating Jobs). In the
+    namespaces of tenants the judged state adds (`added`), only the stack's tenants' people
+    and everyone are asked: the new tenant's own people belong there."""
     tenants = [t.name for t in spec.tenants]
     found, seen = [], set()
     for subject, owner in subjects:
         if subject in seen:
             continue
         seen.add(subject)
-        for namespace in tenants + ["kube-system"]:
+        everyone = subject.user.startswith("member-of:") and subject.groups[0] in EVERYONE
+        spaces = tenants + ["kube-system"] + (list(added) if owner or everyone else [])
+        for namespace in spaces:
             for verb, resource in NAMESPACED_PROBES:
-                if owner and namespace in tenants and namespace != owner and \
-                        (verb, resource) == ("list", "pods"):
+                if owner and namespace in tenants + list(added) and namespace != owner and \
+                        (verb, resource) in CROSS_TENANT_READS:
                     continue
                 if owner == namespace and subject.user.endswith(":job-submitter") and \
                         (verb, resource) == ("create", "jobs"):
@@ -300,9 +306,10 @@ def _workloads_and_isolation(ctx: Context, healthy: LabSpec) -> dict[tuple, Obse
             f"{name} fails (it runs in the healthy stack): " +
             "; ".join(f"{r.label} {r.status}: {r.why()}" for r in failing[:3]))
     tenants = [t.name for t in healthy.tenants]
-    for source in tenants:
-        for target in tenants:
-            if source != target:
+    added = [t for t in judged_tenants(ctx) if t not in tenants]
+    for source in tenants + added:
+        for target in tenants + added:
+            if source != target and (source in tenants or target in tenants):
                 answer = ingress_allowed(ctx.objects, source, target, port=SCRAPE_PORT)
                 found[("isolation", source, target)] = Observation(
                     "network-isolation", bool(answer),
@@ -355,7 +362,8 @@ def collateral(ctx: Context, ref: Reference) -> list[Collateral]:
     tenants = {t.name for t in healthy.tenants}
     subjects = _tenant_subjects(healthy) + bound_subjects(ref.baseline, tenants) + \
         bound_subjects(ctx, tenants)
-    questions = probes(healthy, subjects)
+    added = tuple(t for t in judged_tenants(ctx) if t not in tenants)
+    questions = probes(healthy, subjects, added)
     judged = observe(ctx, healthy, questions)
     base = observe(ref.baseline, healthy, questions, ref.memo.setdefault(BASELINE, {}))
     untouched = observe(ref.untouched, healthy, questions, ref.memo.setdefault(UNTOUCHED, {}))
@@ -375,6 +383,9 @@ def collateral(ctx: Context, ref: Reference) -> list[Collateral]:
 
 
 def grade(spec: LabSpec, ctx: Context, ref: Reference) -> Grade:
+    if not ctx.objects.of_kind("HelmRelease") and not ctx.releases:
+        # A cluster or a snapshot shows what the charts made, not their values: the stack's.
+        ctx.releases = ref.untouched.objects.of_kind("HelmRelease")
     return Grade(verify(spec, ctx), collateral(ctx, ref))
 
 
@@ -410,15 +421,45 @@ def read_snapshot(spec: LabSpec, path: Path) -> State:
                  f"snapshot {path}")
 
 
+class WrongStack(SourceError):
+    """The handout was made for another stack than the one judged (exit code 2: the
+    arguments do not go together)."""
+    exit_code = 2
+
+
+# The first line lab/handout.py writes into a handout's stack file.
+HANDOUT_HEADER = "# Stack "
+
+
 def _handout_stack_file(directory: Path, stack: str) -> Path:
+    """The handout's stack file for `stack`. A handout records the stack it was made for:
+    its Pulumi.<stack>.yaml, whose first line names the stack (lab/handout.py). Judging it
+    against another stack's faults would grade the wrong thing, so that is refused."""
     wanted = directory / f"Pulumi.{stack}.yaml"
-    if wanted.is_file():
-        return wanted
     found = [p for p in sorted(directory.glob("Pulumi.*.yaml")) if p.name != "Pulumi.yaml"]
-    if len(found) == 1:
-        return found[0]
-    raise SourceError(f"{directory}: no Pulumi.{stack}.yaml" +
-                      (f" (found {', '.join(p.name for p in found)})" if found else ""))
+    made_for = [p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in found]
+    if wanted.is_file():
+        try:
+            first = wanted.read_text().splitlines()[0] if wanted.stat().st_size else ""
+        except (OSError, UnicodeDecodeError):
+            first = ""
+        recorded = first.removeprefix(HANDOUT_HEADER).split(" ", 1)[0] \
+            if first.startswith(HANDOUT_HEADER) else stack
+        if recorded == stack:
+            return wanted
+        made_for = [recorded]
+    if made_for:
+        raise WrongStack(f"--handout {directory}: the handout was made for stack "
+                         f"{' and '.join(made_for)} (Pulumi.{made_for[0]}.yaml), not {stack}: "
+                         f"judge it as STACK {made_for[0]}, or give {stack}'s handout")
+    raise SourceError(f"{directory}: no Pulumi.{stack}.yaml: not a handout of stack {stack}")
+
+
+def _refuse(err: WrongStack):
+    """Exit 2 with the one line, as the CLI does for arguments that do not go together."""
+    import typer
+    typer.echo(str(err), err=True)
+    raise typer.Exit(err.exit_code)
 
 
 def _handout_spec(values: dict, stack: str, directory: Path):
@@ -447,7 +488,10 @@ def read_handout(spec: LabSpec, directory: Path, stack: str) -> State:
     directory = Path(directory)
     if not (directory / "__main__.py").is_file():
         raise SourceError(f"{directory} is not a handout: it has no __main__.py")
-    path = _handout_stack_file(directory, stack)
+    try:
+        path = _handout_stack_file(directory, stack)
+    except WrongStack as err:
+        _refuse(err)
     try:
         values = read_stack_file(path)
     except StackFileError as err:
@@ -457,9 +501,12 @@ def read_handout(spec: LabSpec, directory: Path, stack: str) -> State:
     try:
         rendering = render(values, stack=name, program=directory / "__main__.py")
         handout_spec = _handout_spec(values, name, directory)
-    except ConfigError as err:
-        raise SourceError(f"the handout's config does not load: {err}") from None
     except Exception as err:  # noqa: BLE001 - whatever the candidate's program raises
+        # The handout's model raises its own ConfigError (its own copy of model/errors.py):
+        # every problem it lists is said, as for ours.
+        if isinstance(err, ConfigError) or (type(err).__name__ == "ConfigError" and
+                                            isinstance(getattr(err, "problems", None), list)):
+            raise SourceError(f"the handout's config does not load: {err}") from None
         raise SourceError(f"the handout does not render: {type(err).__name__}: "
                           f"{str(err).splitlines()[0] if str(err) else ''}") from None
     objects = ObjectSet(rendering.check_objects())
@@ -496,7 +543,8 @@ class Watch:
         try:
             data = json.loads(Path(path).read_text())
             return cls(**{k: data[k] for k in ("stack", "started", "faults", "checks",
-                                               "last_checked", "collateral") if k in data})
+                                               "last_checked", "collateral")
+                          if k in data})
         except (OSError, ValueError, TypeError):
             return cls(stack=stack, started=_iso(now))
 

@@ -18,7 +18,8 @@ from typing import Callable, Optional
 from faults import enabled
 from faults.base import Fault
 from kube.answer import Answer
-from kube.symptoms import CHECKS, Context, Finding, PodRun, node_starting, workload_runs
+from kube.symptoms import (ATTRIBUTION_LOST, CHECKS, Context, Finding, PodRun,
+                           node_starting, workload_runs)
 from model.spec import LabSpec
 
 PRESENT, FIXED, UNKNOWN = "present", "fixed", "cannot tell"
@@ -76,8 +77,15 @@ def _waiting(ctx: Context, scope: Scope) -> str:
         ", ".join(f"{r.label} {r.status}" for r in runs)
 
 
-# Each judge: (check findings on the fault's targets, context, scope) -> answer or None.
-Judge = Callable[[list[Finding], Context, Scope], Optional[Answer]]
+@dataclass(frozen=True)
+class CannotTell:
+    """A judge's answer when the state cannot settle it, with why."""
+    reason: str
+
+
+# Each judge: (check findings on the fault's targets, context, scope) -> answer, CannotTell,
+# or None (cannot tell: nothing to look at yet).
+Judge = Callable[[list[Finding], Context, Scope], "Optional[Answer | CannotTell]"]
 
 
 def _runtime(findings, ctx, scope) -> Optional[Answer]:
@@ -144,13 +152,39 @@ def _egress(findings, ctx, scope) -> Optional[Answer]:
 
 
 def _dcgm(findings, ctx, scope) -> Optional[Answer]:
-    """Prometheus's own view, when it can be reached; else the monitors."""
+    """Prometheus's own view, when it can be reached; else the monitors. Scraped is not
+    enough: the GPU series must keep the namespace and pod of the workload using the GPU
+    (honorLabels, no namespace label enforced on them)."""
     query = 'up{job="nvidia-dcgm-exporter"} == 1'
     scraped = ctx.prometheus(query) if ctx.prometheus else None
-    if scraped is not None:
-        return Answer(not scraped, f"Prometheus {'has' if scraped else 'has no'} healthy "
-                                   f"nvidia-dcgm-exporter target ({query})")
-    return _found(findings) or Answer(False, scope.healthy)
+    if scraped is None:
+        return _found(findings) or Answer(False, scope.healthy)
+    if not scraped:
+        return Answer(True, f"Prometheus has no healthy nvidia-dcgm-exporter target ({query})")
+    renamed = 'DCGM_FI_DEV_GPU_UTIL{exported_namespace!=""}'
+    if ctx.prometheus(renamed):
+        return Answer(True, f"Prometheus scrapes the DCGM exporter, but its GPU series carry "
+                            f"exported_namespace and exported_pod ({renamed}): honorLabels is "
+                            f"off, so {ATTRIBUTION_LOST}")
+    lost = [f for f in findings if ATTRIBUTION_LOST in f.evidence]
+    if lost:
+        return _found(lost)
+    return Answer(False, f"Prometheus has a healthy nvidia-dcgm-exporter target ({query}) and "
+                         f"no GPU series with exported_namespace")
+
+
+def _behaviour(findings, ctx, scope) -> "Optional[Answer | CannotTell]":
+    """What a workload does (computes on its GPU, is seen by Prometheus and kubectl logs,
+    spreads over the nodes): a workload whose current pods fail does none of it, so a clean
+    check says nothing."""
+    found = _found(findings)
+    if found:
+        return found
+    failing = [r for r in _runs(ctx, scope) if r.failing]
+    if failing:
+        return CannotTell("its pods fail, so what they would do cannot be seen: " +
+                          "; ".join(f"{r.label} {r.status}: {r.why()}" for r in failing[:3]))
+    return Answer(False, scope.healthy)
 
 
 JUDGES: dict[str, Judge] = {
@@ -161,6 +195,9 @@ JUDGES: dict[str, Judge] = {
     "gpus-not-advertised": _device_plugin,
     "gpu-pod-off-gpu-pool": _scheduling,
     "gpu-request-exceeds-node": _scheduling,
+    "gpu-held-on-cpu": _behaviour,
+    "tenant-observability-broken": _behaviour,
+    "replicas-pinned": _behaviour,
 }
 
 
@@ -168,10 +205,18 @@ def judge(spec: LabSpec, ctx: Context, fault: Fault, params: dict) -> Verdict:
     info = fault.describe(params, spec)
     check = CHECKS[fault.check]
     scope = Scope(frozenset(fault.targets(spec, **params)), check.healthy)
-    findings = check.findings(ctx, scope.targets)
+    found = check.findings(ctx, scope.targets)
+    # What the state cannot settle (a binding to a role whose rules it does not hold) makes
+    # "fixed" a "cannot tell", never a "present".
+    findings = [f for f in found if not f.unsure]
+    unsure = [f.evidence for f in found if f.unsure]
     run = JUDGES.get(fault.check)
     answer = run(findings, ctx, scope) if run else \
         (_found(findings) or Answer(False, check.healthy))
+    if unsure and isinstance(answer, Answer) and not answer:
+        answer = CannotTell(_join(unsure))
+    if isinstance(answer, CannotTell):
+        return Verdict(fault.id, info["title"], UNKNOWN, answer.reason, check.question)
     if answer is None:
         return Verdict(fault.id, info["title"], UNKNOWN, _waiting(ctx, scope)
                        if scope.workloads else "nothing to look at yet", check.question)

@@ -73,11 +73,17 @@ def created_at_run_time(objects: ObjectSet) -> list[dict]:
     if not release or not dcgm.get("enabled", True) or \
             not (dcgm.get("serviceMonitor") or {}).get("enabled"):
         return []
+    # NVIDIA/gpu-operator assets/state-dcgm-exporter/0500_service_monitor.yaml, with the
+    # endpoint's honorLabels and interval from the Helm values.
+    endpoint = {"port": "gpu-metrics", "path": "/metrics",
+                "honorLabels": bool(dcgm["serviceMonitor"].get("honorLabels", False)),
+                "interval": dcgm["serviceMonitor"].get("interval", "15s")}
     return [{"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
              "metadata": {"name": "nvidia-dcgm-exporter", "namespace": "gpu-operator",
                           "labels": {"app": "nvidia-dcgm-exporter"}},
              "spec": {"selector": {"matchLabels": {"app": "nvidia-dcgm-exporter"}},
-                      "endpoints": [{"port": "gpu-metrics", "path": "/metrics"}]}}]
+                      "namespaceSelector": {"matchNames": ["gpu-operator"]},
+                      "jobLabel": "app", "endpoints": [endpoint]}}]
 
 
 class Stack:
@@ -230,10 +236,13 @@ def obs_deleted(objects):
     return objects
 
 
+# Made by hand as the GPU Operator would make it: in its namespace under the name the
+# platform exempts from the namespace label, keeping the exporter's namespace and pod labels.
 DCGM_MONITOR = {"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
-                "metadata": {"name": "dcgm-exporter", "namespace": "gpu-operator"},
+                "metadata": {"name": "nvidia-dcgm-exporter", "namespace": "gpu-operator"},
                 "spec": {"selector": {"matchLabels": {"app": "nvidia-dcgm-exporter"}},
-                         "endpoints": [{"port": "gpu-metrics", "interval": "15s"}]}}
+                         "endpoints": [{"port": "gpu-metrics", "interval": "15s",
+                                        "honorLabels": True}]}}
 
 
 def dcgm_by_hand(objects):
@@ -538,6 +547,131 @@ def test_a_handout_that_does_not_render_cannot_be_read(handout_stack, tmp_path):
     assert code == 3 and "the handout does not render" in output
     code, _, output = verify_handout(handout_stack, tmp_path / "nothing-here")
     assert code == 3 and "not a handout" in output
+
+
+def test_a_handout_config_error_says_every_problem(handout_stack, tmp_path):
+    """The handout's model raises its own ConfigError (its copy of model/errors.py): the
+    problems are printed whole, not only the header line."""
+    directory = handout_of(handout_stack, tmp_path / "h")
+    edit_handout_config(directory, handout_stack,
+                        lambda c: set_(workload(c, "tenant-a/wide"), batchSize=0))
+    code, _, output = verify_handout(handout_stack, directory)
+    assert code == 3, output
+    assert "gpu-lab config has 1 problem:" in output and "batchSize: got 0" in output, output
+
+
+def test_a_handout_made_for_another_stack_is_refused(handout_stack, tmp_path):
+    """`lab verify dev --handout <the pairing stack's handout>` would judge the handout
+    against dev's faults: exit 2, one line naming the stack the handout was made for."""
+    directory = tmp_path / "h"
+    write_handout(handout_stack.values, "pairing", directory)
+    code, _, output = verify_handout(handout_stack, directory)
+    assert code == 2, output
+    assert output.strip().splitlines() == [
+        f"--handout {directory}: the handout was made for stack pairing "
+        f"(Pulumi.pairing.yaml), not {handout_stack.name}: judge it as STACK pairing, or give "
+        f"{handout_stack.name}'s handout"]
+
+
+# -- held out: candidates' fixes `lab verify --handout` once took for fixed -------------------
+# Each row is a handout the candidate edited (config and code), judged as `lab verify
+# --handout` judges it; none of them is the fix, so none may pass.
+
+Edit = Callable[[Path, Stack], None]
+
+
+def in_config(change: Callable[[dict], None]) -> Edit:
+    return lambda directory, stack: edit_handout_config(directory, stack, change)
+
+
+def in_code(path: str, old: str, new: str) -> Edit:
+    def edit(directory: Path, stack: Stack) -> None:
+        file = directory / path
+        text = file.read_text()
+        assert old in text, f"{path} no longer has {old!r}"
+        file.write_text(text.replace(old, new, 1))
+    return edit
+
+
+MONITORING_END = '        self.grafana_admin_password = pulumi.Output.secret('
+
+
+def a_monitor(kind: str, namespace: str, spec: dict) -> Edit:
+    """The candidate adds a monitor to the Monitoring component of their handout."""
+    return in_code("components/monitoring.py", MONITORING_END,
+                   f"        CustomResource(f'{{name}}-dcgm-by-hand', api_version="
+                   f"'monitoring.coreos.com/v1', kind={kind!r}, metadata={{'name': 'dcgm', "
+                   f"'namespace': {namespace!r}}}, spec={spec!r}, opts=after_release)\n"
+                   + MONITORING_END)
+
+
+SIDECAR = ('        "securityContext": CONTAINER_SECURITY,\n    }\n',
+           '        "securityContext": CONTAINER_SECURITY,\n    }\n'
+           '    tail = {"name": "log-tail", "image": "busybox:1.36", "args": ["tail", "-F", '
+           'LOG_FILE], "securityContext": CONTAINER_SECURITY}\n')
+SIDECAR_IN_POD = ('"containers": [container],', '"containers": [container] + '
+                  '([tail] if workload.log_to_file else []),')
+EXPORTER = {"matchLabels": {"app": "nvidia-dcgm-exporter"}}
+
+HELD_OUT: dict[str, tuple[str, list[Edit], str, str]] = {
+    # The leaked binding re-pointed to the role view aggregates: the same reads.
+    "view-by-another-name": ("rbac-cross-tenant-read", [in_config(lambda c: set_(
+        named(tenant(c, "tenant-b")["roleBindings"], name="dashboard-viewers"),
+        role="system:aggregate-to-view", roleKind="ClusterRole"))],
+        PRESENT, "system:aggregate-to-view"),
+    # A custom role that cannot list pods, but can get and watch them and read their logs.
+    "custom-role-get-watch": ("rbac-cross-tenant-read", [
+        in_code("components/tenant_rbac.py", 'ROLES = {\n',
+                'ROLES = {\n    "dashboard-viewer": [{"apiGroups": [""], "resources": '
+                '["pods", "pods/log"], "verbs": ["get", "watch"]}],\n'),
+        in_code("model/config.py", 'TENANT_ROLES = ("tenant-admin",',
+                'TENANT_ROLES = ("dashboard-viewer", "tenant-admin",'),
+        in_config(lambda c: set_(named(tenant(c, "tenant-b")["roleBindings"],
+                                       name="dashboard-viewers"), role="dashboard-viewer",
+                                 roleKind="Role"))],
+        PRESENT, "get, watch pods, get pods/log in tenant-b"),
+    # A sidecar tails the log file, but from its own filesystem: /tmp is not mounted there.
+    "tail-sidecar-without-the-volume": ("tenant-observability-broken", [
+        in_config(lambda c: set_(workload(c, "tenant-a/obs"), monitorPort="metrics")),
+        in_code("components/workload.py", *SIDECAR),
+        in_code("components/workload.py", *SIDECAR_IN_POD)],
+        PRESENT, "log-tail tails a file of its own"),
+    # --device cuda:0 is what torch calls the GPU; infer.py's parser refuses it (exit 2).
+    "argument-infer-refuses": ("cpu-fallback", [
+        in_code("components/workload.py", '"--device", workload.device,',
+                '"--device", "cuda:0" if workload.device == "cpu" else workload.device,')],
+        UNKNOWN, "argument --device: invalid choice: 'cuda:0'"),
+    # A tenant's ServiceMonitor for the exporter, looking in every namespace: Prometheus here
+    # ignores namespace selectors.
+    "dcgm-monitor-in-a-tenant": ("dcgm-metrics-missing", [a_monitor(
+        "ServiceMonitor", "tenant-a", {"selector": EXPORTER, "namespaceSelector": {"any": True},
+                                       "endpoints": [{"port": "gpu-metrics",
+                                                      "honorLabels": True}]})],
+        PRESENT, "ignoreNamespaceSelectors"),
+    # A PodMonitor next to the exporter, on a port its pods do not have.
+    "dcgm-podmonitor-wrong-port": ("dcgm-metrics-missing", [a_monitor(
+        "PodMonitor", "gpu-operator", {"selector": EXPORTER, "podMetricsEndpoints": [
+            {"port": "gpu-metrics", "honorLabels": True}]})],
+        PRESENT, "the exporter's pods have no port gpu-metrics"),
+    # The guide's fix, with the exporter's namespace and pod labels renamed exported_*.
+    "dcgm-honor-labels-off": ("dcgm-metrics-missing", [
+        in_config(lambda c: set_(c["gpu-lab:addons"]["gpuOperator"], serviceMonitor=True)),
+        in_code("components/gpu_operator.py", '"honorLabels": True', '"honorLabels": False')],
+        PRESENT, "exported_namespace and exported_pod"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HELD_OUT))
+def test_held_out_handouts_are_not_fixed(stacks, tmp_path, case):
+    fault, edits, status, evidence = HELD_OUT[case]
+    stack = stacks(fault)
+    directory = handout_of(stack, tmp_path / "h")
+    for edit in edits:
+        edit(directory, stack)
+    code, data, output = verify_handout(stack, directory)
+    assert code == 1, output
+    [verdict] = [v for v in data["verdicts"] if v["fault"] == fault]
+    assert verdict["status"] == status and evidence in verdict["evidence"], verdict
 
 
 # -- snapshots -------------------------------------------------------------------------------

@@ -138,8 +138,11 @@ def test_image_pull_timeouts_point_at_the_firewall(faulty_spec, baseline_ctx):
 
 def test_prometheus_decides_dcgm_when_reachable(faulty_spec, faulty_ctx):
     ctx = live(faulty_ctx)
-    ctx.prometheus = lambda query: True
+    ctx.prometheus = lambda query: "exported_namespace" not in query
     assert status_of(faulty_spec, ctx, "dcgm-metrics-missing").status == FIXED
+    ctx.prometheus = lambda query: True        # scraped, but the GPU series lost their pod
+    verdict = status_of(faulty_spec, ctx, "dcgm-metrics-missing")
+    assert verdict.status == PRESENT and "exported_namespace" in verdict.evidence
     ctx.prometheus = lambda query: None        # unreachable: fall back to the ServiceMonitors
     assert status_of(faulty_spec, ctx, "dcgm-metrics-missing").status == PRESENT
 
@@ -252,7 +255,7 @@ def test_live_verify_of_a_fixed_cluster_exits_zero(tmp_path, baseline_ctx):
     dcgm_monitor = {"kind": "ServiceMonitor", "apiVersion": "monitoring.coreos.com/v1",
                     "metadata": {"name": "nvidia-dcgm-exporter", "namespace": "gpu-operator"},
                     "spec": {"selector": {"matchLabels": {"app": "nvidia-dcgm-exporter"}},
-                             "endpoints": [{"port": "gpu-metrics"}]}}
+                             "endpoints": [{"port": "gpu-metrics", "honorLabels": True}]}}
     result, _ = run_verify_command(tmp_path, cluster_objects(baseline_ctx, *running,
                                                              dcgm_monitor), logs)
     assert result.exit_code == 0, result.output
@@ -447,3 +450,81 @@ def test_a_fix_that_breaks_something_else_is_reported(tmp_path, faulty_ctx):
     assert verdicts["rbac-cross-tenant-read"]["status"] == FIXED
     lost = " ".join(c["evidence"] for c in data["collateral"])
     assert "tenant-b-developers@example.com" in lost and "job-submitter" in lost
+
+
+# -- what the cluster would do with a candidate's sidecar, args and roles --------------------
+
+def with_obs(ctx, change):
+    """all-faults' objects with tenant-a/obs's pod template changed; its PodMonitor fixed."""
+    objects = copy.deepcopy(ctx.objects.objects)
+    for obj in objects:
+        meta = obj["metadata"]
+        if (obj["kind"], meta.get("namespace"), meta.get("name")) == ("Deployment", "tenant-a",
+                                                                      "obs"):
+            change(obj["spec"]["template"]["spec"])
+        if (obj["kind"], meta.get("namespace"), meta.get("name")) == ("PodMonitor", "tenant-a",
+                                                                      "obs"):
+            obj["spec"]["podMetricsEndpoints"][0]["port"] = "metrics"
+    return Context(spec=ctx.spec, objects=_Objects(objects), nodes=ctx.nodes)
+
+
+def tail(mount=None, native=False):
+    def change(spec):
+        sidecar = {"name": "log-tail", "image": "busybox:1.36",
+                   "command": ["sh", "-c", "tail -F /logs/infer.log"],
+                   "securityContext": {"allowPrivilegeEscalation": False,
+                                       "capabilities": {"drop": ["ALL"]}}}
+        if mount is not None:
+            sidecar["volumeMounts"] = [mount]
+        if native:
+            spec.setdefault("initContainers", []).append({**sidecar, "restartPolicy": "Always"})
+        else:
+            spec["containers"].append(sidecar)
+    return change
+
+
+@pytest.mark.parametrize("mount,native,status", [
+    ({"name": "tmp", "mountPath": "/logs"}, False, FIXED),           # the writer's /tmp
+    ({"name": "tmp", "mountPath": "/logs"}, True, FIXED),            # a native sidecar
+    ({"name": "deps", "mountPath": "/logs"}, False, PRESENT),        # another volume
+    (None, False, PRESENT),                                          # its own filesystem
+])
+def test_a_log_tail_sidecar_must_see_the_file(faulty_spec, faulty_ctx, mount, native, status):
+    ctx = with_obs(faulty_ctx, tail(mount, native))
+    verdict = status_of(faulty_spec, ctx, "tenant-observability-broken")
+    assert verdict.status == status, verdict.evidence
+
+
+def test_infer_py_judges_its_own_arguments(faulty_spec, faulty_ctx):
+    """The container's args go through the parse_args of the infer.py it runs (the
+    ConfigMap's): refused there, the pods crash at start; an infer.py that takes them runs."""
+    objects = copy.deepcopy(faulty_ctx.objects.objects)
+    for obj in objects:
+        meta = obj["metadata"]
+        if (obj["kind"], meta.get("namespace"), meta.get("name")) == ("Deployment", "tenant-a",
+                                                                      "infer"):
+            args = obj["spec"]["template"]["spec"]["containers"][0]["args"]
+            args[args.index("--device") + 1] = "cuda:0"
+    ctx = Context(spec=faulty_ctx.spec, objects=_Objects(objects), nodes=faulty_ctx.nodes)
+    verdict = status_of(faulty_spec, ctx, "cpu-fallback")
+    assert verdict.status == UNKNOWN, verdict.evidence
+    assert "infer.py: error: argument --device: invalid choice: 'cuda:0'" in verdict.evidence
+    for obj in objects:
+        if obj["kind"] == "ConfigMap" and obj["metadata"]["name"] == "infer-program" and \
+                obj["metadata"]["namespace"] == "tenant-a":
+            obj["data"]["infer.py"] = obj["data"]["infer.py"].replace(
+                'choices=("auto", "cuda", "cpu")', 'choices=("auto", "cuda", "cuda:0", "cpu")')
+    ctx = Context(spec=faulty_ctx.spec, objects=_Objects(objects), nodes=faulty_ctx.nodes)
+    assert status_of(faulty_spec, ctx, "cpu-fallback").status == FIXED
+
+
+def test_a_binding_to_a_role_the_state_does_not_hold_cannot_tell(faulty_spec, faulty_ctx):
+    """Offline, a ClusterRole neither rendered nor one Kubernetes creates may come from a
+    chart: "cannot tell", never "no rules, fixed"."""
+    objects = copy.deepcopy(faulty_ctx.objects.objects)
+    for obj in objects:
+        if obj["kind"] == "RoleBinding" and obj["metadata"]["name"] == "dashboard-viewers":
+            obj["roleRef"]["name"] = "dashboard-reader"
+    ctx = Context(spec=faulty_ctx.spec, objects=_Objects(objects), nodes=faulty_ctx.nodes)
+    verdict = status_of(faulty_spec, ctx, "rbac-cross-tenant-read")
+    assert verdict.status == UNKNOWN and "dashboard-reader" in verdict.evidence
