@@ -16,7 +16,14 @@ offline; the untouched stack is the stack itself. Besides every symptom check on
 target, the checks are: who may do what (tenants' own people and CI in their namespaces,
 nobody more than the baseline grants: cross-tenant access, cluster-wide writes), every
 workload still there (not deleted, not scaled to zero), still asking for its GPUs, not
-failing, and tenants' pods unreachable from other tenants.
+failing, and tenants' pods unreachable from other tenants. Every tenant the judged state
+has is judged, not only the stack's: a namespace labelled gpu-lab/tenant that the candidate
+added is probed for cross-tenant reach, an unenforced GPU quota and network isolation too.
+
+Where the stack's brief has Part 2 of the pairing exercise (add tenant-c, limit every tenant
+to one GPU), that part is judged as its own section, requirement by requirement
+(judge_part2): it is not a fault, so no verdict covers it, and it decides the exit code as
+the verdicts do.
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ from kube.objects import ObjectSet
 from kube.rbac import Subject
 from kube.symptoms import (CHECKS, CROSS_TENANT_READS, Context, _gpu, judged_tenants,
                            offline_context, workload_runs)
-from lab.verify import FIXED, Verdict, verify
+from lab.verify import FIXED, UNKNOWN, Verdict, verify
 from model.spec import LabSpec
 
 BASELINE, UNTOUCHED = "baseline", "untouched"
@@ -71,10 +78,12 @@ class Collateral:
 class Grade:
     verdicts: list[Verdict]
     collateral: list[Collateral]
+    part2: Optional["PartVerdict"] = None    # when the stack's brief has Part 2's tasks
 
     @property
     def passed(self) -> bool:
-        return all(v.status == FIXED for v in self.verdicts) and not self.collateral
+        return all(v.status == FIXED for v in self.verdicts) and not self.collateral and \
+            (self.part2 is None or self.part2.status == MET)
 
     @property
     def exit_code(self) -> int:
@@ -82,11 +91,14 @@ class Grade:
 
     def to_json(self) -> dict:
         return {"verdicts": [v.to_json() for v in self.verdicts],
+                "part2": self.part2.to_json() if self.part2 else None,
                 "collateral": [c.to_json() for c in self.collateral]}
 
     def table(self) -> str:
         from lab.verify import table
         lines = [table(self.verdicts)]
+        if self.part2 is not None:
+            lines += ["", self.part2.table()]
         if self.collateral:
             width = max(len(c.check) for c in self.collateral)
             lines += ["", f"COLLATERAL (broken by the changes; the healthy stack passes these)",
@@ -386,7 +398,202 @@ def grade(spec: LabSpec, ctx: Context, ref: Reference) -> Grade:
     if not ctx.objects.of_kind("HelmRelease") and not ctx.releases:
         # A cluster or a snapshot shows what the charts made, not their values: the stack's.
         ctx.releases = ref.untouched.objects.of_kind("HelmRelease")
-    return Grade(verify(spec, ctx), collateral(ctx, ref))
+    task = part2_task(spec)
+    return Grade(verify(spec, ctx), collateral(ctx, ref),
+                 judge_part2(ctx, task) if task else None)
+
+
+# -- Part 2 of the pairing exercise: the candidate's own additions -------------------------
+
+MET, NOT_MET = "met", "not met"
+# What the pairing scenario's Part 2 task asks (faults/scenarios.py: "Add a new tenant,
+# tenant-c, with its namespace, quotas and RBAC, and limit GPUs to 1 per tenant."; a test
+# keeps the two in step).
+PART2_NEW_TENANT = "tenant-c"
+PART2_GPU_LIMIT = 1
+PART2_PORT = SCRAPE_PORT
+# The lab's own bindings in a tenant namespace: the candidate's login (components/
+# candidate_access.py), bound in every tenant namespace.
+PLATFORM_NAMESPACES = ("gpu-lab-candidate",)
+
+
+@dataclass(frozen=True)
+class Requirement:
+    id: str
+    title: str
+    status: str             # met | not met | cannot tell
+    evidence: str
+
+    def to_json(self) -> dict:
+        return {"requirement": self.id, "title": self.title, "status": self.status,
+                "evidence": self.evidence}
+
+
+@dataclass
+class PartVerdict:
+    """An exercise part that is not a fault, judged requirement by requirement."""
+    part: str
+    task: str
+    requirements: list[Requirement]
+
+    @property
+    def status(self) -> str:
+        statuses = {r.status for r in self.requirements}
+        return NOT_MET if NOT_MET in statuses else (UNKNOWN if UNKNOWN in statuses else MET)
+
+    def to_json(self) -> dict:
+        return {"part": self.part, "task": self.task, "status": self.status,
+                "requirements": [r.to_json() for r in self.requirements]}
+
+    def table(self) -> str:
+        width = max(len(r.id) for r in self.requirements)
+        met = sum(r.status == MET for r in self.requirements)
+        return "\n".join([f"PART 2: {self.task}",
+                          f"{'REQUIREMENT':{width}}  {'STATUS':11}  EVIDENCE",
+                          *(f"{r.id:{width}}  {r.status:11}  {r.evidence}"
+                            for r in self.requirements),
+                          f"{met}/{len(self.requirements)} met"])
+
+
+def part2_task(spec: LabSpec) -> Optional[str]:
+    """The Part 2 task of the stack's scenario, when its brief has one."""
+    from faults import SCENARIOS, parts
+    scenario = SCENARIOS.get(spec.scenario or "")
+    return next((task for part, task, _ in (scenario.tasks if scenario else ())
+                 if part == parts.PAIRING_2), None)
+
+
+def _requirement(id_: str, title: str, problems: list[str], fine: str,
+                 unsure: Optional[list[str]] = None) -> Requirement:
+    if problems:
+        return Requirement(id_, title, NOT_MET, "; ".join(dict.fromkeys(problems)))
+    if unsure:
+        return Requirement(id_, title, UNKNOWN, "; ".join(dict.fromkeys(unsure)))
+    return Requirement(id_, title, MET, fine)
+
+
+def _gpu_probe() -> dict:
+    from kube.quota import make_pod
+    return make_pod(gpus=1, cpu="10m", memory="16Mi")
+
+
+def _quota_only(objects: ObjectSet, namespace: str) -> ObjectSet:
+    from kube.symptoms import _quota_without_usage
+    return _quota_without_usage(objects, namespace)
+
+
+def _not_its_own(ctx: Context, tenant: str, others: list[str], entry: dict,
+                 binding_namespace: str) -> Optional[str]:
+    """Why a binding's subject is not one of the tenant's own groups or service accounts."""
+    from kube.symptoms import EVERYONE as ALL_USERS, group_owner
+    kind, name = entry.get("kind"), str(entry.get("name", ""))
+    if kind == "Group":
+        if name in ALL_USERS or name.startswith("system:"):
+            return f"group {name} (everyone)"
+        owner = group_owner(ctx, name) or next(
+            (o for o in others if name.startswith(f"{o}-")), None)
+        if owner not in (None, tenant):
+            return f"group {name}, which is {owner}'s"
+        return None
+    if kind == "ServiceAccount":
+        namespace = entry.get("namespace") or binding_namespace
+        if namespace == tenant or namespace in PLATFORM_NAMESPACES:
+            return None
+        return f"service account {namespace}/{name} of another namespace"
+    return f"{str(kind).lower()} {name}, neither a group nor a service account of {tenant}"
+
+
+def judge_part2(ctx: Context, task: str) -> PartVerdict:
+    """Part 2 in the judged state: the new tenant with its namespace, an enforced GPU quota,
+    RBAC that names only its own groups and service accounts and keeps others out, network
+    isolation; and every tenant limited to PART2_GPU_LIMIT GPUs."""
+    from faults import parts
+    from kube.quota import quota_admits
+    from kube.symptoms import cross_tenant_reads, tenant_members
+
+    new, limit = PART2_NEW_TENANT, PART2_GPU_LIMIT
+    objects = ctx.objects
+    tenants = list(dict.fromkeys(judged_tenants(ctx) + [new]))
+    others = [t for t in tenants if t != new]
+    exists = objects.get("Namespace", new) is not None
+    found: list[Requirement] = [_requirement(
+        f"{new}-namespace", f"{new} exists", [] if exists else [f"no Namespace {new}"],
+        f"Namespace {new} exists")]
+    if not exists:
+        missing = f"there is no {new} to look at"
+        found += [Requirement(f"{new}-{what}", title, NOT_MET, missing) for what, title in (
+            ("gpu-quota", f"{new}'s GPU quota is enforced"),
+            ("rbac", f"{new}'s RBAC names only its own groups and service accounts"),
+            ("network", f"{new} is network-isolated from the other tenants"))]
+    else:
+        # An enforced GPU quota: a second GPU is refused.
+        quotas = objects.of_kind("ResourceQuota", new)
+        second = quota_admits(_quota_only(objects, new), new, _gpu_probe(), copies=limit + 1)
+        named = [f"ResourceQuota {new}/{q['metadata']['name']} sets {key}={value}"
+                 for q in quotas for key, value in ((q.get("spec") or {}).get("hard") or {})
+                 .items() if key.endswith("nvidia.com/gpu")]
+        found.append(_requirement(
+            f"{new}-gpu-quota", f"{new}'s GPU quota is enforced",
+            [f"GPU {limit + 1} is admitted: {second.reason}"] if second else [],
+            f"{'; '.join(named) or 'its quota'}: GPU {limit + 1} is refused ({second.reason})"))
+
+        # RBAC: its bindings name only its own groups and service accounts, some binding names
+        # them, and no one of another tenant reads its pods (nor do its people read theirs).
+        problems, own = [], []
+        for binding in objects.of_kind("RoleBinding", new):
+            if _foreign(binding):
+                continue
+            for entry in binding.get("subjects") or []:
+                why = _not_its_own(ctx, new, others, entry, new)
+                if why:
+                    problems.append(f"RoleBinding {new}/{binding['metadata']['name']} names {why}")
+                elif (entry.get("namespace") or new) not in PLATFORM_NAMESPACES:
+                    own.append(entry)
+        if not own:
+            problems.append(f"no RoleBinding in {new} names {new}'s own groups or service "
+                            f"accounts")
+        members = {str(m) for m in tenant_members(ctx, new)}
+        reads = [f for f in cross_tenant_reads(ctx, tenants)
+                 if f.target == f"rbac:{new}" or
+                 any(f.evidence.startswith(f"{m} can") or f.evidence.startswith(
+                     f"cannot tell whether {m} ") for m in members)]
+        problems += [f.evidence for f in reads if not f.unsure]
+        found.append(_requirement(
+            f"{new}-rbac", f"{new}'s RBAC names only its own groups and service accounts",
+            problems, f"{len(own)} subject(s) of {new}'s own bound in {new}; no other "
+                      f"tenant's member reads its pods", [f.evidence for f in reads if f.unsure]))
+
+        # Network isolation, both ways.
+        leaks = []
+        for other in others:
+            for source, target in ((other, new), (new, other)):
+                answer = ingress_allowed(objects, source, target, port=PART2_PORT)
+                if answer:
+                    leaks.append(f"pods in {source} can reach pods in {target} (port "
+                                 f"{PART2_PORT}): {answer.reason}")
+        found.append(_requirement(
+            f"{new}-network", f"{new} is network-isolated from the other tenants", leaks,
+            f"NetworkPolicies keep {new}'s pods and the other tenants' apart (port "
+            f"{PART2_PORT}, both ways)"))
+
+    # Every tenant: one GPU admitted, a second refused, and no more held.
+    over = []
+    for tenant in tenants if exists else others:
+        quota = _quota_only(objects, tenant)
+        one = quota_admits(quota, tenant, _gpu_probe(), copies=limit)
+        more = quota_admits(quota, tenant, _gpu_probe(), copies=limit + 1)
+        if more:
+            over.append(f"{tenant}'s quota admits {limit + 1} GPUs ({more.reason})")
+        elif not one:
+            over.append(f"{tenant}'s quota refuses its first GPU ({one.reason})")
+        held = sum(r.gpus for r in ctx.runs() if r.namespace == tenant and r.holds_gpus)
+        if held > limit:
+            over.append(f"{tenant}'s pods hold {held} GPUs")
+    found.append(_requirement(
+        "gpu-limit", f"every tenant is limited to {limit} GPU",
+        over, f"{', '.join(tenants if exists else others)}: {limit} GPU admitted, a further one "
+              f"refused, none holds more"))
+    return PartVerdict(parts.PAIRING_2, task, found)
 
 
 # -- sources --------------------------------------------------------------------------------
@@ -537,13 +744,14 @@ class Watch:
     checks: int = 0
     last_checked: Optional[str] = None
     collateral: list[dict] = field(default_factory=list)
+    part2: Optional[dict] = None
 
     @classmethod
     def load(cls, path: Path, stack: str, now: datetime) -> "Watch":
         try:
             data = json.loads(Path(path).read_text())
             return cls(**{k: data[k] for k in ("stack", "started", "faults", "checks",
-                                               "last_checked", "collateral")
+                                               "last_checked", "collateral", "part2")
                           if k in data})
         except (OSError, ValueError, TypeError):
             return cls(stack=stack, started=_iso(now))
@@ -569,6 +777,12 @@ class Watch:
         self.checks += 1
         self.last_checked = at
         self.collateral = [c.to_json() for c in result.collateral]
+        if result.part2 is not None:
+            status = result.part2.status
+            if (self.part2 or {}).get("status") != status:
+                changes.append(f"{at}  part 2: {(self.part2 or {}).get('status') or 'first seen'}"
+                               f" -> {status}")
+            self.part2 = result.part2.to_json()
         return changes
 
     def time_to_fix(self) -> dict[str, Optional[float]]:
