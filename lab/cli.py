@@ -358,11 +358,22 @@ def simulate(
     as_json: bool = typer.Option(False, "--json",
                                  help="Print the pods as a JSON list (namespace, pod, owner, "
                                       "status, node, reason, message, events)."),
+    promql: Optional[str] = typer.Option(
+        None, "--query", metavar="EXPR",
+        help="Instead of the pods: what Prometheus answers to this PromQL instant query at "
+             "the settled time (Prometheus' own engine); --json: [{metric, value}]."),
+    show_alerts: bool = typer.Option(
+        False, "--alerts", help="Instead of the pods: the alerts Prometheus would have "
+                                "firing (gpu-lab's rules and the chart's); --json: "
+                                "[{alert, labels}]."),
 ) -> None:
     """Show what `kubectl get pods -A` would show once the stack's cluster settles (offline)."""
     from lab.simulate import simulate_stack, table
 
     name, values = load_stack_or_scenario(stack, config_file, scenario)
+    if promql is not None or show_alerts:
+        _simulate_prometheus(name, values, promql, show_alerts, as_json)
+        return
     try:
         views = simulate_stack(values, name)
     except ConfigError as err:
@@ -371,6 +382,33 @@ def simulate(
         typer.echo(json.dumps([v.to_json() for v in views], indent=2))
         return
     for line in table(views):
+        typer.echo(line)
+
+
+def _simulate_prometheus(name: str, values: dict, promql: Optional[str], show_alerts: bool,
+                         as_json: bool) -> None:
+    """simulate --query / --alerts: exit 2 for a bad config, expression or both options, 3
+    when Prometheus' tools are missing (make install) or fail."""
+    from kube.prometheus_engine import EngineError, EngineMissing
+    from lab.simulate import (NoPrometheus, alert_lines, alerts, prometheus_stack, query,
+                              query_lines)
+
+    if promql is not None and show_alerts:
+        _fail("--query and --alerts together: give one of them")
+    try:
+        view = prometheus_stack(values, name)
+        result = query(view, promql) if promql is not None else alerts(view)
+    except (ConfigError, NoPrometheus) as err:
+        _fail(str(err))
+    except EngineMissing as err:
+        _fail(str(err), EXIT_UNREADABLE)
+    except EngineError as err:
+        _fail(f"--query {promql}: {err}" if promql is not None else str(err),
+              EXIT_BAD_INPUT if promql is not None else EXIT_UNREADABLE)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    for line in (query_lines(result) if promql is not None else alert_lines(result)):
         typer.echo(line)
 
 
