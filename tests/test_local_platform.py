@@ -66,20 +66,28 @@ def promised(spec) -> dict[str, tuple[str, str]]:
 
 # -- every scenario, simulated on the nodes kind creates -----------------------------------
 
-LAYOUT = {   # scenario -> {pool: nodes}: the stack's two workers first, then kind's next ones
-    "pairing": {"t4": ["gpu-lab-worker", "gpu-lab-worker2", "gpu-lab-worker3"]},
-    "workload-failures": {"t4": ["gpu-lab-worker", "gpu-lab-worker2", "gpu-lab-worker3",
-                                 "gpu-lab-worker4"]},
-    "performance-observability": {"t4x2": ["gpu-lab-worker", "gpu-lab-worker2",
-                                           "gpu-lab-worker3"]},
-    "iac-challenges": {"t4": ["gpu-lab-worker", "gpu-lab-worker2"],
-                       "t4-tenant-c": ["gpu-lab-worker3"]},
-    "gpu-readiness": {"t4": ["gpu-lab-worker", "gpu-lab-worker2"]},
-}
+STACK_NODES = ["gpu-lab-worker", "gpu-lab-worker2"]      # what Pulumi.local.yaml lists
 
 
-def test_every_scenario_has_a_local_layout():
-    assert set(LAYOUT) == set(SCENARIOS)
+def layout(scenario: str) -> dict[str, list[str]]:
+    """{pool: nodes} the scenario gets on the local stack: its pools in order, the stack's two
+    workers playing the first, then kind's next workers (worker3, worker4, ...), each pool
+    as many as its maxNodes."""
+    found, following = {}, 3
+    for i, pool in enumerate(SCENARIOS[scenario].config["gpuPools"]):
+        nodes = list(STACK_NODES) if i == 0 else []
+        while len(nodes) < pool.get("maxNodes", 1):
+            nodes.append(f"gpu-lab-worker{following}")
+            following += 1
+        found[pool["name"]] = nodes
+    return found
+
+
+def test_the_layouts_kind_names():
+    assert layout("pairing") == {"t4": ["gpu-lab-worker", "gpu-lab-worker2",
+                                        "gpu-lab-worker3"]}
+    assert layout("iac-challenges") == {"t4": ["gpu-lab-worker", "gpu-lab-worker2"],
+                                        "t4-tenant-c": ["gpu-lab-worker3"]}
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
@@ -89,7 +97,7 @@ def test_each_scenario_runs_on_the_local_platform(scenario):
     values = local(scenario)
     spec = build_spec(values, stack="local")
     assert spec.platform == "existing" and spec.scenario == scenario
-    assert {p.name: list(p.nodes) for p in spec.gpu_pools} == LAYOUT[scenario]
+    assert {p.name: list(p.nodes) for p in spec.gpu_pools} == layout(scenario)
     # Every node is always there: the pool is its nodes.
     assert all(p.min_nodes == p.max_nodes == len(p.nodes) for p in spec.gpu_pools)
     rendering = render(values, stack="local")
@@ -111,7 +119,7 @@ def test_each_scenario_runs_on_the_local_platform(scenario):
     # The fake GPU operator labels exactly the laid-out nodes, each with its pool.
     patched = {p.inputs["metadata"]["name"]: p.inputs["metadata"]["labels"][POOL_LABEL]
                for p in rendering.of_type("kubernetes:core/v1:NodePatch")}
-    assert patched == {node: pool for pool, nodes in LAYOUT[scenario].items()
+    assert patched == {node: pool for pool, nodes in layout(scenario).items()
                        for node in nodes}
 
 
@@ -173,7 +181,7 @@ def test_the_stacks_pools_play_the_scenarios_pools_in_order():
     """performance-observability names its pool t4x2: the stack's first pool (t4) plays it,
     with the scenario's shape (2 GPUs per node)."""
     spec = build_spec(local("performance-observability"), stack="local")
-    [pool] = spec.gpu_pools
+    pool = spec.gpu_pools[0]
     assert (pool.name, pool.gpus_per_node, pool.nodes[:2]) == (
         "t4x2", 2, ("gpu-lab-worker", "gpu-lab-worker2"))
 
@@ -319,7 +327,7 @@ def test_kind_creates_the_nodes_the_scenarios_pools_list(scenario):
     assert (config["kind"], config["apiVersion"], config["name"]) == ("Cluster", KIND_API,
                                                                       "gpu-lab")
     created = kind_creates(config)
-    listed = [node for nodes in LAYOUT[scenario].values() for node in nodes]
+    listed = [node for nodes in layout(scenario).values() for node in nodes]
     workers = [name for name, role in created if role == "worker"]
     assert sorted(workers) == sorted(listed), "one worker per node a pool lists, no more"
     assert [role for _, role in created].count("control-plane") == 1
@@ -392,5 +400,5 @@ def test_the_candidates_copy_of_a_local_scenario_reads_back_to_the_same_layout(s
     plain = replace(spec, faults=(), allow_faults=False, scenario=None)
     config = to_config(plain)
     assert "gpu-lab:scenario" not in config
-    assert [p["nodes"] for p in config["gpu-lab:gpuPools"]] == list(LAYOUT[scenario].values())
+    assert [p["nodes"] for p in config["gpu-lab:gpuPools"]] == list(layout(scenario).values())
     assert load_spec(config, stack="local") == plain
