@@ -226,13 +226,15 @@ def cost_estimate(candidate: str, config: dict[str, Any]):
     return cost.estimate(build_spec(config, stack=candidate))
 
 
-def _workspace_options(stack: Optional[str] = None):
+def _workspace_options(stack: Optional[str] = None, work_dir: Optional[Path] = None):
+    """The interviewer's backend and passphrase, in this project (or, for `lab apply`, in
+    the candidate's handout: work_dir)."""
     from pulumi import automation as auto
 
     env = {"PULUMI_BACKEND_URL": backend_url(),
            # The local backend encrypts secrets with a passphrase; empty unless set.
            "PULUMI_CONFIG_PASSPHRASE": os.environ.get("PULUMI_CONFIG_PASSPHRASE", "")}
-    return auto.LocalWorkspaceOptions(work_dir=str(PROJECT_DIR), env_vars=env)
+    return auto.LocalWorkspaceOptions(work_dir=str(work_dir or PROJECT_DIR), env_vars=env)
 
 
 def _as_config(values: dict[str, Any]):
