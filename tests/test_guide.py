@@ -38,9 +38,11 @@ def test_guide_covers_every_enabled_fault(pairing):
             assert info[field] in text, (fault.id, field)
         for hint in info["hints"]:
             assert hint in text
-    # the guide reads in the order a session runs: environment, faults, other tasks
-    assert text.index("## Environment") < text.index("## Faults (4)") < \
-        text.index("## Other tasks in this scenario")
+    # the guide reads in the order a session runs: the run sheet, the environment, the
+    # parts with their tasks and faults (tests/test_run_sheet.py), the scorecard
+    assert text.index("## Run sheet") < text.index("## Environment") < \
+        text.index("## Pairing exercise, Part 1") < text.index("## Scorecard")
+    assert "Faults (4): " in text
     assert "Add a new tenant, tenant-c" in text
 
 
@@ -61,7 +63,7 @@ def test_candidate_brief_gives_nothing_away(pairing):
 
 def test_healthy_stack_guide_says_so():
     text = interviewer_guide(build_spec(stack_values("dev"), stack="dev"))
-    assert "## Faults (0)" in text and "None: this is a healthy stack." in text
+    assert "Faults (0): none." in text and "None: this is a healthy stack" in text
 
 
 def test_guide_command_writes_markdown(tmp_path):
