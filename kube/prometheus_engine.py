@@ -1,28 +1,24 @@
 """Prometheus' own engine over the twin's series.
 
 Nothing here evaluates PromQL itself: the series the twin says each target exposes
-(kube/prometheus_series.py) are handed to Prometheus' own binaries, from Debian's
-`prometheus` package (`make install` unpacks it into the venv, venv/prometheus/usr/bin;
-else `promtool` and `prometheus` on PATH):
+(kube/prometheus_series.py) are handed to Prometheus' own code, `promtool test rules` from
+Debian's `prometheus` package (`make install` unpacks it into the venv,
+venv/prometheus/usr/bin; else `promtool` on PATH). Its unit-test runner loads the series in
+its expanding notation (`1+0x140`), runs Prometheus' rule manager over them at every
+evaluation interval (`for:` pending and firing, the ALERTS series InfoInhibitor reads,
+templated labels) and evaluates instant queries with Prometheus' query engine (5m
+lookback, the server's functions and operators). Each stack is one test group whose tests
+cannot pass (no alert; for a query one sample labelled with the group's name, which cannot
+be, so the failure says which group it is); promtool prints what it got instead
+(cmd/promtool/unittest.go: for a query `got:` with each sample as `{labels} value`, for an
+alert name `got:` with each firing alert's `Labels:{...}`, labels in Go's quoting), and that
+is the answer. One run answers many
+queries for many stacks.
 
-- instant queries (`simulate --query`, the guide's promises): the series are written as
-  OpenMetrics, backfilled into a TSDB with `promtool tsdb create-blocks-from openmetrics`,
-  and a `prometheus` server runs on 127.0.0.1 (a free port) over that TSDB with the rule
-  files loaded (so a rule it cannot parse fails here, as it would fail the operator's
-  config reload); queries go to its HTTP API (/api/v1/query). Several stacks share one
-  TSDB, each in its own time window WINDOW apart, so one server answers for all of them:
-  a query at a stack's settled time sees its series only (they end there, and the next
-  window starts hours later);
-- alerts (`simulate --alerts`): `promtool test rules`, which runs Prometheus' rule manager
-  over the series (every evaluation interval, `for:` pending and firing, ALERTS series
-  that InfoInhibitor reads, templated labels). Each stack is a test group that expects no
-  alert; promtool prints the alerts that do fire (cmd/promtool/unittest.go: `got:` with
-  each alert's `Labels:{...}` in Go's quoting), and those are what fire on the stack.
-
-The series span SPAN seconds at STEP (the chart's scrape interval): enough for every
-rule's `for:` (the longest, KubeContainerWaiting, is 1h) and rate()/increase() windows.
-The cluster is taken to have settled at the start of the span: what the twin shows has
-been so for the whole span, and the stack's settled time is its end.
+The series span SPAN seconds at STEP (the chart's scrape interval): enough for every rule's
+`for:` (the longest, KubeContainerWaiting, is 1h) and for range selectors up to 1h. The
+cluster is taken to have settled at the start of the span: what the twin shows has been so
+for the whole span, and the stack's settled time is its end (eval_time SPAN).
 """
 
 from __future__ import annotations
@@ -32,30 +28,19 @@ import math
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping, Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
-import yaml
 
 STEP = 30                      # seconds between samples
-SPAN = 2 * 3600                # seconds of samples before the settled time
+SPAN = 70 * 60                 # seconds of samples before the settled time
 SAMPLES = SPAN // STEP + 1
 EVALUATION_INTERVAL = "30s"    # prometheus-operator's default evaluationInterval
-# 2026-01-01T00:00:00Z: the first window's start (any past time would do).
-BASE = 1_767_225_600
-WINDOW = 4 * 3600              # from one stack's window to the next's
-START_TIMEOUT = 60.0           # seconds for the server to become ready
 RUN_TIMEOUT = 300.0            # seconds for one promtool run
-QUERY_TIMEOUT = 30.0
 
 
 class EngineMissing(RuntimeError):
@@ -132,24 +117,6 @@ def _number(value: float) -> str:
     return repr(float(value))
 
 
-def openmetrics(windows: Sequence[Sequence[Series]]) -> str:
-    """The series of every window as one OpenMetrics text, each window starting WINDOW
-    after the previous one."""
-    by_name: dict[str, list[tuple[int, Series]]] = {}
-    for index, series in enumerate(windows):
-        for one in series:
-            by_name.setdefault(one.name, []).append((index, one))
-    lines = []
-    for name in sorted(by_name):
-        for index, one in by_name[name]:
-            start = BASE + index * WINDOW
-            head = _selector(one.labels)
-            lines += [f"{head} {_number(v)} {start + i * STEP}"
-                      for i, v in enumerate(one.values) if v is not None]
-    lines.append("# EOF")
-    return "\n".join(lines) + "\n"
-
-
 def notation(values: Sequence[Optional[float]]) -> str:
     """promtool's expanding notation for values at every interval: `a+bxn` runs, `_` gaps."""
     parts: list[str] = []
@@ -181,151 +148,35 @@ def notation(values: Sequence[Optional[float]]) -> str:
     return " ".join(parts)
 
 
-# -- the server ----------------------------------------------------------------------------
+# -- promtool test rules -----------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _run(args: list, timeout: float = RUN_TIMEOUT, cwd: Optional[Path] = None
-         ) -> subprocess.CompletedProcess:
+def _run(args: list, cwd: Path) -> subprocess.CompletedProcess:
     try:
         return subprocess.run([str(a) for a in args], capture_output=True, text=True,
-                              timeout=timeout, cwd=cwd)
+                              timeout=RUN_TIMEOUT, cwd=cwd)
     except subprocess.TimeoutExpired as err:
-        raise EngineError(f"{Path(str(args[0])).name} {args[1]}: no answer in {timeout:.0f} s"
-                          ) from err
+        raise EngineError(f"promtool {args[1]}: no answer in {RUN_TIMEOUT:.0f} s") from err
 
-
-class Prometheus:
-    """A Prometheus server over the series of one or more stacks, one window each:
-
-        with Prometheus({"dev": series, "pairing": others}, rule_files) as prom:
-            prom.query("dev", "up == 0")
-    """
-
-    def __init__(self, stacks: Mapping[str, Sequence[Series]],
-                 rule_files: Iterable[Path] = ()):
-        self.windows = {key: index for index, key in enumerate(stacks)}
-        self._stacks = stacks
-        self._rule_files = [Path(f) for f in rule_files]
-        self._dir: Optional[tempfile.TemporaryDirectory] = None
-        self._process: Optional[subprocess.Popen] = None
-        self.url = ""
-
-    def settled_at(self, key: str) -> float:
-        """The stack's settled time (its window's last sample), Unix seconds."""
-        return BASE + self.windows[key] * WINDOW + SPAN
-
-    def __enter__(self) -> "Prometheus":
-        self.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def start(self) -> None:
-        promtool, server = tool("promtool"), tool("prometheus")
-        self._dir = tempfile.TemporaryDirectory(prefix="gpu-lab-prometheus-")
-        root = Path(self._dir.name)
-        try:
-            data = root / "openmetrics.txt"
-            data.write_text(openmetrics([self._stacks[k] for k in self.windows]))
-            tsdb = root / "tsdb"
-            done = _run([promtool, "tsdb", "create-blocks-from", "openmetrics", data, tsdb])
-            if done.returncode != 0:
-                raise EngineError(f"promtool tsdb create-blocks-from openmetrics: "
-                                  f"{(done.stderr or done.stdout).strip()[-2000:]}")
-            data.unlink()
-            config = root / "prometheus.yml"
-            config.write_text(yaml.safe_dump({
-                "global": {"scrape_interval": f"{STEP}s",
-                           "evaluation_interval": EVALUATION_INTERVAL},
-                "rule_files": [str(f) for f in self._rule_files]}))
-            port = _free_port()
-            self.url = f"http://127.0.0.1:{port}"
-            log = open(root / "prometheus.log", "w")
-            self._process = subprocess.Popen(
-                [str(server), f"--config.file={config}", f"--storage.tsdb.path={tsdb}",
-                 "--storage.tsdb.retention.time=100y", f"--web.listen-address=127.0.0.1:{port}",
-                 "--web.enable-lifecycle", "--log.level=warn"],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-            log.close()
-            self._wait_ready(root / "prometheus.log")
-        except BaseException:
-            self.close()
-            raise
-
-    def _wait_ready(self, log: Path) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise EngineError(f"prometheus exited ({self._process.returncode}): "
-                                  f"{log.read_text().strip()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as answer:
-                    if answer.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.1)
-        raise EngineError(f"prometheus not ready in {START_TIMEOUT:.0f} s: "
-                          f"{log.read_text().strip()[-2000:]}")
-
-    def close(self) -> None:
-        if self._process is not None:
-            if self._process.poll() is None:
-                self._process.terminate()
-                try:
-                    self._process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    self._process.kill()
-                    self._process.wait(timeout=10)
-            self._process = None
-        if self._dir is not None:
-            self._dir.cleanup()
-            self._dir = None
-
-    def api(self, path: str, **params) -> dict:
-        url = f"{self.url}{path}?{urllib.parse.urlencode(params)}"
-        try:
-            with urllib.request.urlopen(url, timeout=QUERY_TIMEOUT) as answer:
-                body = json.load(answer)
-        except urllib.error.HTTPError as err:
-            body = json.loads(err.read() or b"{}")
-            raise EngineError(body.get("error") or str(err)) from None
-        if body.get("status") != "success":
-            raise EngineError(body.get("error") or json.dumps(body))
-        return body["data"]
-
-    def query(self, key: str, expr: str) -> list[dict]:
-        """The instant query at the stack's settled time: [{"metric": {...}, "value": x}]."""
-        data = self.api("/api/v1/query", query=expr, time=self.settled_at(key))
-        if data["resultType"] == "scalar":
-            return [{"metric": {}, "value": float(data["result"][1])}]
-        if data["resultType"] != "vector":
-            raise EngineError(f"{expr}: a {data['resultType']}, not an instant vector")
-        return sorted(({"metric": r["metric"], "value": float(r["value"][1])}
-                       for r in data["result"]),
-                      key=lambda r: sorted(r["metric"].items()))
-
-    def rules(self) -> list[dict]:
-        """The rule groups the server loaded, as its API gives them."""
-        return self.api("/api/v1/rules")["groups"]
-
-
-# -- the rule manager (promtool test rules) --------------------------------------------
 
 _GROUP = re.compile(r"^\s*name: (.*),$")
 _ALERTNAME = re.compile(r"^\s*alertname: (\S+), time: ")
 _LABELS = re.compile(r"^\s*Labels:\{(.*)\}$")
+_EXPR = re.compile(r'^\s*expr: ("(?:[^"\\]|\\.)*"), time: [^,]*,(?: err: (.*))?$')
+_GOT = re.compile(r"^\s*got: (.*)$")
+# promtool names the test group of a failed alert test but not of a failed query: each query
+# expects one sample that cannot be, labelled with its group, which the `exp:` line repeats.
+SENTINEL = "gpu_lab_test_group"
+_EXP_GROUP = re.compile(r'^\s*exp: \{' + SENTINEL + r'="((?:[^"\\]|\\.)*)"\}')
 _PAIR = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+_SAMPLE = re.compile(r'\{((?:[^"}]|"(?:[^"\\]|\\.)*")*)\} (\S+?)(?:, |$)')
 
 
 def _unquote(value: str) -> str:
-    return json.loads(f'"{value}"')
+    """A Go-quoted string's body (strconv.Quote: JSON's escapes, and \\x.. for others)."""
+    try:
+        return json.loads(f'"{value}"')
+    except ValueError:
+        return value.encode("latin-1", "backslashreplace").decode("unicode_escape")
 
 
 def parse_labels(text: str) -> dict[str, str]:
@@ -333,16 +184,27 @@ def parse_labels(text: str) -> dict[str, str]:
     return {m.group(1): _unquote(m.group(2)) for m in _PAIR.finditer(text)}
 
 
-def test_rules(rule_groups: Sequence[dict], tests: Sequence[dict], workdir: Path
+def parse_samples(text: str) -> list[dict]:
+    """promtool's `got:` list of samples (`{labels} 1E+00, ...`; `nil`: none)."""
+    if text.strip() == "nil":
+        return []
+    return [{"metric": parse_labels(m.group(1)), "value": float(m.group(2))}
+            for m in _SAMPLE.finditer(text)]
+
+
+def run_rule_tests(rule_groups: Sequence[dict], tests: Sequence[dict], workdir: Path
                ) -> subprocess.CompletedProcess:
     """`promtool test rules` over these rule groups and test groups (as promtool's unit
     test file has them)."""
-    rules = workdir / "rules.yaml"
-    rules.write_text(yaml.safe_dump({"groups": list(rule_groups)}, sort_keys=False))
+    rule_files = []
+    if rule_groups:
+        rules = workdir / "rules.yaml"
+        rules.write_text(json.dumps({"groups": list(rule_groups)}))    # YAML is JSON
+        rule_files = [rules.name]
     file = workdir / "tests.yaml"
-    file.write_text(yaml.safe_dump({"rule_files": [rules.name],
-                                    "evaluation_interval": EVALUATION_INTERVAL,
-                                    "tests": list(tests)}, sort_keys=False, width=1 << 30))
+    file.write_text(json.dumps({"rule_files": rule_files,
+                                "evaluation_interval": EVALUATION_INTERVAL,
+                                "tests": list(tests)}))
     return _run([tool("promtool"), "test", "rules", file.name], cwd=workdir)
 
 
@@ -350,33 +212,77 @@ def input_series(series: Sequence[Series]) -> list[dict]:
     return [{"series": _selector(s.labels), "values": notation(s.values)} for s in series]
 
 
+@dataclass
+class Answers:
+    """What Prometheus answered for one stack."""
+    queries: dict[str, list[dict]] = field(default_factory=dict)   # expr -> samples
+    alerts: list[dict] = field(default_factory=list)               # firing, with labels
+    errors: dict[str, str] = field(default_factory=dict)           # expr -> Prometheus' error
+
+
+def evaluate(stacks: Mapping[str, Sequence[Series]], queries: Sequence[str] = (),
+             rule_groups: Sequence[dict] = (), alerts: bool = False) -> dict[str, Answers]:
+    """Each query as an instant query at each stack's settled time and, with `alerts`, the
+    alerts the rule groups have firing then: one promtool run for all of them."""
+    names = sorted({r["alert"] for g in rule_groups for r in g.get("rules") or []
+                    if "alert" in r}) if alerts else []
+    at = f"{SPAN}s"
+    tests = [{"name": key, "interval": f"{STEP}s", "input_series": input_series(series),
+              "alert_rule_test": [{"eval_time": at, "alertname": n, "exp_alerts": []}
+                                  for n in names],
+              "promql_expr_test": [{"expr": q, "eval_time": at, "exp_samples": [
+                  {"labels": f'{{{SENTINEL}="{_quote(key)}"}}', "value": 0}]}
+                  for q in queries]}
+             for key, series in stacks.items()]
+    with tempfile.TemporaryDirectory(prefix="gpu-lab-promtool-") as workdir:
+        done = run_rule_tests(rule_groups, tests, Path(workdir))
+    output = done.stdout + done.stderr
+    found = {key: Answers({q: [] for q in queries}) for key in stacks}
+    group = next(iter(stacks), None)
+    alertname = expr = None
+    recognized = False
+    for line in output.splitlines():
+        if (m := _GROUP.match(line)) and m.group(1) in found:
+            group, alertname, expr = m.group(1), None, None
+        elif m := _ALERTNAME.match(line):
+            alertname, expr, recognized = m.group(1), None, True
+        elif m := _EXPR.match(line):
+            expr, alertname, recognized = _unquote(m.group(1)[1:-1]), None, True
+            if m.group(2) is not None:           # no group named: the same everywhere
+                for answers in found.values():
+                    answers.errors[expr] = m.group(2)
+        elif (m := _EXP_GROUP.match(line)) and expr is not None:
+            group = _unquote(m.group(1))
+        elif (m := _LABELS.match(line)) and group in found and alertname:
+            labels = parse_labels(m.group(1))
+            found[group].alerts.append({"alert": labels.pop("alertname", alertname),
+                                        "labels": labels})
+        elif (m := _GOT.match(line)) and group in found and expr is not None:
+            found[group].queries[expr] = parse_samples(m.group(1))
+    if done.returncode != 0 and not recognized:
+        raise EngineError(f"promtool test rules: {output.strip()[-3000:]}")
+    for answers in found.values():
+        answers.alerts.sort(key=lambda a: (a["alert"], sorted(a["labels"].items())))
+        for samples in answers.queries.values():
+            samples.sort(key=lambda s: sorted(s["metric"].items()))
+    return found
+
+
 def firing_alerts(rule_groups: Sequence[dict], stacks: Mapping[str, Sequence[Series]]
                   ) -> dict[str, list[dict]]:
     """{stack: [{"alert": name, "labels": {...}}]}: the alerts Prometheus' rule manager has
     firing at each stack's settled time."""
-    names = sorted({r["alert"] for g in rule_groups for r in g.get("rules") or []
-                    if "alert" in r})
-    tests = [{"name": key, "interval": f"{STEP}s", "input_series": input_series(series),
-              "alert_rule_test": [{"eval_time": f"{SPAN}s", "alertname": n, "exp_alerts": []}
-                                  for n in names]}
-             for key, series in stacks.items()]
-    with tempfile.TemporaryDirectory(prefix="gpu-lab-rules-") as workdir:
-        done = test_rules(rule_groups, tests, Path(workdir))
-    output = done.stdout + done.stderr
-    found: dict[str, list[dict]] = {key: [] for key in stacks}
-    group = next(iter(stacks), None)
-    alertname = None
-    for line in output.splitlines():
-        if (m := _GROUP.match(line)) and m.group(1) in found:
-            group = m.group(1)
-        elif m := _ALERTNAME.match(line):
-            alertname = m.group(1)
-        elif (m := _LABELS.match(line)) and group is not None and alertname:
-            labels = parse_labels(m.group(1))
-            found[group].append({"alert": labels.pop("alertname", alertname),
-                                 "labels": labels})
-    if done.returncode != 0 and not any(found.values()):
-        raise EngineError(f"promtool test rules: {output.strip()[-3000:]}")
-    for alerts in found.values():
-        alerts.sort(key=lambda a: (a["alert"], sorted(a["labels"].items())))
-    return found
+    return {key: answers.alerts
+            for key, answers in evaluate(stacks, (), rule_groups, alerts=True).items()}
+
+
+def query(stacks: Mapping[str, Sequence[Series]], expr: str,
+          rule_groups: Sequence[dict] = ()) -> dict[str, list[dict]]:
+    """{stack: [{"metric": {...}, "value": x}]}: the instant query at each settled time
+    (with the rule groups loaded, so ALERTS answers too). Raises EngineError when
+    Prometheus refuses the expression."""
+    answers = evaluate(stacks, [expr], rule_groups)
+    for one in answers.values():
+        if expr in one.errors:
+            raise EngineError(one.errors[expr])
+    return {key: one.queries[expr] for key, one in answers.items()}

@@ -352,21 +352,20 @@ def kube_state_metrics(state: ClusterState, target: Target) -> Exposed:
         ns, name = job["metadata"]["namespace"], job["metadata"]["name"]
         status = job.get("status") or {}
         labels = {"namespace": ns, "job_name": name}
-        failed = any(c.get("type") == "Failed" and c.get("status") == "True"
-                     for c in status.get("conditions") or [])
-        complete = any(c.get("type") == "Complete" and c.get("status") == "True"
-                       for c in status.get("conditions") or [])
         exposed.append(("kube_job_info", labels, 1))
         exposed.append(("kube_job_status_failed", labels, float(status.get("failed", 0))))
         exposed.append(("kube_job_status_succeeded", labels,
                         float(status.get("succeeded", 0))))
         exposed.append(("kube_job_status_active", labels, float(status.get("active", 0))))
-        exposed += [("kube_job_failed", {**labels, "condition": c},
-                     1 if (c == "true") == failed and c != "unknown" else 0)
-                    for c in ("true", "false", "unknown")]
-        exposed += [("kube_job_complete", {**labels, "condition": c},
-                     1 if (c == "true") == complete and c != "unknown" else 0)
-                    for c in ("true", "false", "unknown")]
+        # kube_job_failed and kube_job_complete exist only for a Job with that condition,
+        # one series per possible status (job.go, addConditionMetrics).
+        for condition in status.get("conditions") or []:
+            metric = {"Failed": "kube_job_failed",
+                      "Complete": "kube_job_complete"}.get(condition.get("type"))
+            if metric:
+                exposed += [(metric, {**labels, "condition": c},
+                             1 if condition.get("status", "").lower() == c else 0)
+                            for c in ("true", "false", "unknown")]
     for resource in ("pods", "nodes", "namespaces", "resourcequotas", "jobs"):
         exposed.append(("kube_state_metrics_list_total", {"resource": f"*v1.{resource}",
                                                            "result": "success"},
@@ -524,8 +523,8 @@ def attach(exposed_labels: dict, target: Target) -> dict:
                 continue
             labels[f"exported_{name}"] = labels[name]
         labels[name] = value
-    if target.series_namespace is not None:
-        labels["namespace"] = target.series_namespace
+    if target.enforced is not None:
+        labels[target.enforced[0]] = target.enforced[1]
     return labels
 
 

@@ -55,7 +55,8 @@ class Target:
     metrics_path: str = "/metrics"
     pod: Optional[dict] = None       # the pod scraped, if a pod
     node: Optional[str] = None       # the node scraped (a kubelet), or the pod's node
-    series_namespace: Optional[str] = None   # the enforced namespace label on every sample
+    # (label, namespace): enforcedNamespaceLabel, set on every sample as on the target
+    enforced: Optional[tuple[str, str]] = None
     why_down: str = ""
 
     @property
@@ -174,6 +175,32 @@ def _relabel(labels: dict[str, str], rules: Iterable[dict]) -> dict[str, str]:
     return labels
 
 
+def _meta_of(address: _Address) -> dict[str, str]:
+    """Some of the __meta_kubernetes_* labels Prometheus' discovery gives a pod target, for
+    the monitors' own relabelings."""
+    pod = address.pod
+    if pod is None:
+        return {}
+    meta = {"__meta_kubernetes_pod_name": pod["metadata"]["name"],
+            "__meta_kubernetes_pod_ready": "true" if pod_ready(pod) else "false",
+            "__meta_kubernetes_pod_phase": (pod.get("status") or {}).get("phase", ""),
+            "__meta_kubernetes_pod_node_name": (pod.get("spec") or {}).get("nodeName", ""),
+            "__meta_kubernetes_pod_container_name": address.container or "",
+            "__meta_kubernetes_pod_container_port_name": address.port_name}
+    for key, value in (pod["metadata"].get("labels") or {}).items():
+        meta[f"__meta_kubernetes_pod_label_{sanitize(key)}"] = value
+    return meta
+
+
+def _service_meta(service: dict, address: _Address) -> dict[str, str]:
+    meta = {"__meta_kubernetes_service_name": service["metadata"]["name"],
+            "__meta_kubernetes_endpoint_port_name": address.port_name,
+            "__meta_kubernetes_endpoint_ready": "true" if address.ready else "false"}
+    for key, value in (service["metadata"].get("labels") or {}).items():
+        meta[f"__meta_kubernetes_service_label_{sanitize(key)}"] = value
+    return meta
+
+
 class Discovery:
     """The targets of every monitor over a cluster's objects (Services, pods with their
     status, NetworkPolicies, monitors), as the Prometheus `prometheus` spec configures."""
@@ -189,12 +216,14 @@ class Discovery:
         namespaces = monitor_namespaces(monitor, self.ignore)
         return namespaces is None or namespace in namespaces
 
-    def _enforced(self, monitor: dict) -> Optional[str]:
+    def _enforced(self, monitor: dict) -> Optional[tuple[str, str]]:
+        """namespacelabeler.GetRelabelingConfigs: `<enforcedNamespaceLabel> := the monitor's
+        namespace` last, unless the monitor is excluded."""
         label = self.prometheus.get("enforcedNamespaceLabel")
-        if label != "namespace" or \
+        if not label or \
                 excluded(monitor, self.prometheus.get("excludedFromEnforcement") or []):
             return None
-        return monitor["metadata"].get("namespace")
+        return label, monitor["metadata"].get("namespace")
 
     def _reachable(self, pod: dict, port: int) -> tuple[bool, str]:
         namespace = pod["metadata"]["namespace"]
@@ -214,12 +243,12 @@ class Discovery:
         return found
 
     def _finish(self, monitor: dict, endpoint: dict, labels: dict, address: _Address,
-                path: str) -> Target:
-        labels["__metrics_path__"] = path
+                path: str, meta: Optional[dict] = None) -> Target:
+        labels = {**(meta or {}), **_meta_of(address), **labels, "__metrics_path__": path}
         labels = _relabel(labels, endpoint.get("relabelings"))
         enforced = self._enforced(monitor)
         if enforced is not None:
-            labels["namespace"] = enforced
+            labels[enforced[0]] = enforced[1]
         labels.setdefault("instance", f"{address.ip}:{address.port}")
         labels = {k: v for k, v in labels.items() if not k.startswith("__") and v}
         pod = address.pod
@@ -282,7 +311,8 @@ class Discovery:
                     if port not in (None, ""):
                         target["endpoint"] = str(port)
                     found.append(self._finish(monitor, endpoint, target, address,
-                                              endpoint.get("path") or "/metrics"))
+                                              endpoint.get("path") or "/metrics",
+                                              _service_meta(service, address)))
         return found
 
     def pod_monitor(self, monitor: dict) -> list[Target]:

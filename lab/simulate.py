@@ -142,11 +142,11 @@ def prometheus_stack(values: Mapping[str, Any], stack: str) -> PrometheusView:
 
 
 def query(view: PrometheusView, expr: str) -> list[dict]:
-    """An instant query at the settled time, by Prometheus' own engine."""
-    from kube.prometheus_engine import Prometheus
+    """An instant query at the settled time, by Prometheus' own engine (the rules loaded,
+    so ALERTS answers too)."""
+    from kube.prometheus_engine import query as run_query
 
-    with Prometheus({"stack": view.series}) as prometheus:
-        return prometheus.query("stack", expr)
+    return run_query({"stack": view.series}, expr, view.rule_groups)["stack"]
 
 
 def alerts(view: PrometheusView) -> list[dict]:
