@@ -15,9 +15,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-build-isolation --no-deps -e .
 	touch $@
 
-# Prometheus' own tools (promtool, prometheus) from Debian's package, unpacked into the venv
+# Prometheus' own tools from Debian's package (promtool, prometheus), unpacked into the venv
 # (no service is installed or started; `make clean` removes them with the venv): the twin
-# evaluates PromQL and alert rules with them (kube/prometheus_engine.py).
+# evaluates PromQL and alert rules with promtool (kube/prometheus_engine.py).
 PROMETHEUS_DIR := $(VENV)/prometheus
 $(PROMETHEUS_DIR)/.installed: $(VENV)/.installed
 	rm -rf $(PROMETHEUS_DIR) && mkdir -p $(PROMETHEUS_DIR)
@@ -25,8 +25,8 @@ $(PROMETHEUS_DIR)/.installed: $(VENV)/.installed
 			{ apt-get update -qq && apt-get download prometheus; }; then \
 		dpkg -x prometheus_*.deb . && rm -f prometheus_*.deb && usr/bin/promtool --version; \
 	else \
-		echo "no Debian package prometheus: using promtool and prometheus from PATH"; \
-		promtool --version && prometheus --version; \
+		echo "no Debian package prometheus: using promtool from PATH"; \
+		promtool --version; \
 	fi
 	touch $@
 
