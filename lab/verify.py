@@ -7,7 +7,9 @@ targets (`fault.targets(spec, **params)`): what the check finds elsewhere is not
 format error, a CUDA OOM, image pulls that time out behind a firewall), the check reads
 what the pods do: the twin's pods offline, the cluster's pods, events and logs live or in a
 snapshot. A verdict needs evidence: a workload whose pods have neither failed that way nor
-run (or completed) is "cannot tell".
+run (or completed) is "cannot tell"; so is a state that cannot settle the question (a
+binding to a ClusterRole whose rules it does not hold, a workload whose pods fail before
+they could show what the check asks).
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ import yaml
 
 from faults import SCENARIOS, build_spec, parts
 from lab import grading
+from lab.cli import app
 from lab.handout import stack_config, write_handout
 from lab.render import render
 from lab.verify import FIXED
@@ -26,8 +27,7 @@ from kube.objects import ObjectSet
 from kube.symptoms import Context
 from kube.twin import simulate
 from tests.helpers import stack_values
-from tests.test_grading import named, runner, set_, tenant, workload
-from lab.cli import app
+from tests.test_grading import runner, set_, tenant, workload
 
 NAME = "pairing"
 
