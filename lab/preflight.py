@@ -10,9 +10,13 @@ What a stack draws on (Compute Engine, "Allocation quotas" and "GPU quota"):
 - GPUs: the regional quota of the accelerator (NVIDIA_T4_GPUS, NVIDIA_L4_GPUS,
   NVIDIA_A100_GPUS, NVIDIA_A100_80GB_GPUS, NVIDIA_H100_GPUS: model/gpu_catalog.py), and the
   global GPUS_ALL_REGIONS for every GPU, Spot or not.
-- vCPUs: the regional quota of the machine family (N1 and families without a metric of
-  their own: CPUS; E2_CPUS, N2_CPUS, N2D_CPUS, C2_CPUS, C2D_CPUS, C3_CPUS, A2_CPUS, ...), and
-  the global CPUS_ALL_REGIONS for every vCPU.
+- vCPUs: the regional quota of the machine family (E2, N1 and families without a metric of
+  their own: CPUS; N2_CPUS, N2D_CPUS, C2_CPUS, C2D_CPUS, C3_CPUS, A2_CPUS, ...), and the
+  global CPUS_ALL_REGIONS for every vCPU. E2 draws on CPUS (Compute Engine, "Allocation
+  quotas", CPU quota: E2 and N1 VMs count against the regional CPUS quota; the E2_CPUS
+  metric the API also lists stays unused in most projects, whose E2 nodes show up in CPUS'
+  usage); where a project lists an E2_CPUS limit, the E2 vCPUs are checked against it as
+  well, so that preflight passes only if either way of counting has room.
 - Spot pools: the PREEMPTIBLE_* quota (PREEMPTIBLE_CPUS, PREEMPTIBLE_NVIDIA_T4_GPUS, ...)
   only when the project HAS that quota in the region (listed with a limit above 0); without
   it Spot VMs draw on the standard quota of their family or GPU. That is the rule
@@ -73,14 +77,19 @@ REQUIRED_APIS: dict[str, str] = {
     "monitoring.googleapis.com": "the cluster's system metrics (Cloud Monitoring)",
 }
 
-# vCPU quota of each machine family. Families without a metric of their own (N1, G2, A3,
-# shared-core f1/g1) count against CPUS.
+# vCPU quota of each machine family. E2 and the families without a metric of their own (N1,
+# G2, A3, shared-core f1/g1) count against CPUS (Compute Engine documentation, "Allocation
+# quotas" > CPU quota, https://cloud.google.com/compute/resource-usage: the regional CPUS
+# quota covers E2 and N1; N2, N2D, C2, ... have quotas of their own). Projects list an
+# E2_CPUS metric too, but E2 usage lands in CPUS in most of them: E2_CPUS is checked only
+# where a project gives it a limit (ALSO_IF_LISTED).
 CPU_QUOTA_METRICS = {
-    "e2": "E2_CPUS", "n2": "N2_CPUS", "n2d": "N2D_CPUS", "c2": "C2_CPUS", "c2d": "C2D_CPUS",
+    "n2": "N2_CPUS", "n2d": "N2D_CPUS", "c2": "C2_CPUS", "c2d": "C2D_CPUS",
     "c3": "C3_CPUS", "m1": "M1_CPUS", "m2": "M2_CPUS", "m3": "M3_CPUS", "t2d": "T2D_CPUS",
     "t2a": "T2A_CPUS", "a2": "A2_CPUS",
 }
 DEFAULT_CPU_QUOTA = "CPUS"
+ALSO_IF_LISTED = {"e2": "E2_CPUS"}
 PREEMPTIBLE_CPUS = "PREEMPTIBLE_CPUS"
 # Boot disks of every gpu-lab pool (components/cluster.py, components/gpu_node_pool.py).
 NODE_DISK_TYPE = "pd-balanced"
@@ -108,6 +117,7 @@ class Demand:
     scope: str                        # "global" or "region:<region>"
     amount: int
     fallback: Optional[str] = None    # the standard quota Spot demand uses without PREEMPTIBLE_*
+    if_listed: bool = False           # checked only where the project gives it a limit
 
 
 @dataclass
@@ -207,6 +217,9 @@ def demands(spec: LabSpec) -> list[Demand]:
         family_metric = cpu_quota_metric(machine_type)
         out.append(Demand(PREEMPTIBLE_CPUS, region, cpus, family_metric) if spot
                    else Demand(family_metric, region, cpus))
+        also = ALSO_IF_LISTED.get(machine_type.split("-", 1)[0])
+        if also and not spot:
+            out.append(Demand(also, region, cpus, if_listed=True))
         out.append(Demand("CPUS_ALL_REGIONS", GLOBAL, cpus))
         out.append(Demand(disk_metric, region, nodes * disk_gb))
         if accelerator is not None:
@@ -235,6 +248,9 @@ def requirements(stack_demands: Iterable[Demand],
     the standard quota where the project has no preemptible quota, and `available` set."""
     rows: dict[tuple[str, str], Requirement] = {}
     for demand in stack_demands:
+        if demand.if_listed and (state is None or not _has_quota(state, demand.scope,
+                                                                 demand.metric)):
+            continue
         metric, note = demand.metric, ""
         if state is not None and demand.fallback and not _has_quota(state, demand.scope,
                                                                      demand.metric):

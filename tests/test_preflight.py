@@ -50,7 +50,7 @@ def test_all_faults_needs_by_hand():
         ("PREEMPTIBLE_NVIDIA_T4_GPUS", region): gpus,
         ("GPUS_ALL_REGIONS", "global"): gpus,
         ("PREEMPTIBLE_CPUS", region): spot_vcpus,
-        ("E2_CPUS", region): system_vcpus,
+        ("CPUS", region): system_vcpus,                  # E2 draws on CPUS
         ("CPUS_ALL_REGIONS", "global"): spot_vcpus + system_vcpus,
         ("SSD_TOTAL_GB", region): disks,
         ("IN_USE_ADDRESSES", region): 1,                 # Cloud NAT's address; nodes are private
@@ -83,9 +83,10 @@ def test_on_demand_gpus_and_families_pick_their_own_quotas():
     assert needs[("NVIDIA_L4_GPUS", region)] == 2 * 2
     assert needs[("PREEMPTIBLE_NVIDIA_A100_GPUS", region)] == 2
     assert needs[("GPUS_ALL_REGIONS", "global")] == 4 + 2
-    assert needs[("CPUS", region)] == 2 * 24                 # G2 has no vCPU quota of its own
+    # G2 has no vCPU quota of its own, and E2 (the system pool) draws on CPUS too.
+    assert needs[("CPUS", region)] == 2 * 24 + 3 * 4
     assert needs[("PREEMPTIBLE_CPUS", region)] == 24         # a2-highgpu-2g: 24 vCPUs
-    assert needs[("E2_CPUS", region)] == 3 * 4               # the system pool
+    assert ("E2_CPUS", region) not in needs                  # offline: not listed anywhere
 
 
 def test_machine_type_of_unknown_size_is_one_line(tmp_path):
@@ -149,6 +150,9 @@ def test_quota_met(fake_google):
     payload = rows(json.loads(result.stdout))
     # dev: t4 (max 2 spot n1-standard-4, 1 T4) + the system pool (3 x e2-standard-4)
     assert payload[("PREEMPTIBLE_NVIDIA_T4_GPUS", "region:us-central1")]["available"] == 8
+    assert payload[("CPUS", "region:us-central1")] == {
+        "metric": "CPUS", "scope": "region:us-central1", "required": 12, "available": 24}
+    # This project also gives E2_CPUS a limit: the system pool must fit there as well.
     assert payload[("E2_CPUS", "region:us-central1")] == {
         "metric": "E2_CPUS", "scope": "region:us-central1", "required": 12, "available": 20}
     assert payload[("GPUS_ALL_REGIONS", "global")]["available"] == 8
@@ -197,7 +201,8 @@ def test_spot_uses_standard_quota_without_preemptible_quota(fake_google):
     assert result.exit_code == 1
     payload = rows(json.loads(result.stdout))
     cpus = payload[("CPUS", "region:us-central1")]
-    assert (cpus["required"], cpus["available"]) == (2 * 4, 4)
+    # the t4 pool's Spot n1-standard-4s, and the system pool's e2-standard-4s
+    assert (cpus["required"], cpus["available"]) == (2 * 4 + 3 * 4, 4)
     assert "no PREEMPTIBLE_CPUS quota" in cpus["note"]
     assert ("PREEMPTIBLE_CPUS", "region:us-central1") not in payload
 
@@ -306,3 +311,29 @@ def test_new_stops_when_the_project_cannot_be_read(pulumi_cli, monkeypatch):
     assert result.exit_code == 3
     assert result.stderr == ("preflight: no application-default credentials "
                              "(or pass --skip-preflight)\n")
+
+
+def test_e2_vcpus_count_against_cpus(fake_google):
+    """Compute Engine, "Allocation quotas" (https://cloud.google.com/compute/resource-usage),
+    CPU quota: E2 and N1 VMs draw on the regional CPUS quota; N2, N2D, C2 and the others
+    have quotas of their own. A project that lists no E2_CPUS limit (most: their E2 nodes
+    show in CPUS' usage) is checked against CPUS alone; one that lists it, against both."""
+    assert preflight.cpu_quota_metric("e2-standard-4") == "CPUS"
+    assert preflight.cpu_quota_metric("n1-standard-4") == "CPUS"
+    assert preflight.cpu_quota_metric("n2-standard-4") == "N2_CPUS"
+    regional = {k: v for k, v in ROOMY_REGION.items() if k != "E2_CPUS"}
+    fake_google(regional={**regional, "CPUS": (24, 10)})
+    result = live("--json")
+    payload = rows(json.loads(result.stdout))
+    assert ("E2_CPUS", "region:us-central1") not in payload
+    cpus = payload[("CPUS", "region:us-central1")]
+    assert (cpus["required"], cpus["available"]) == (12, 14) and result.exit_code == 0
+    # Room in E2_CPUS does not hide a full CPUS, nor the other way round.
+    fake_google(regional={**regional, "CPUS": (24, 20), "E2_CPUS": (24, 0)})
+    short = live()
+    assert short.exit_code == 1
+    assert "CPUS (region:us-central1): needs 12, 4 available" in short.stdout
+    fake_google(regional={**regional, "CPUS": (24, 0), "E2_CPUS": (8, 0)})
+    short = live()
+    assert short.exit_code == 1
+    assert "E2_CPUS (region:us-central1): needs 12, 8 available" in short.stdout
