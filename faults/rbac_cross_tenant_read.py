@@ -35,22 +35,31 @@ FAULT = Fault(
             Param("target", "tenant", "tenant-b", "the tenant whose pods they can read")),
     task="A user in {reader} can list pods from {target}. Investigate why and fix it in the "
          "infrastructure code.",
-    symptom="kubectl auth can-i list pods -n {target} --as=dev@example.com --as-group={group}\n"
-            "yes\n"
+    symptom="kubectl create -o yaml -f - <<EOF   # may a {reader} developer list {target}'s pods?\n"
+            "apiVersion: authorization.k8s.io/v1\n"
+            "kind: SubjectAccessReview\n"
+            "spec:\n"
+            "  user: dev@example.com\n"
+            "  groups: [\"{group}\"]\n"
+            "  resourceAttributes: {{namespace: {target}, verb: list, resource: pods}}\n"
+            "EOF\n"
+            "status: allowed: true, reason: RBAC: allowed by RoleBinding \"{binding}/{target}\" "
+            "...\n"
             "kubectl get rolebindings -n {target} -o wide\n"
             "NAME                ROLE                    ... GROUPS\n"
             "{binding}   ClusterRole/view        ... {group}",
-    hints=("Ask the API server what a {reader} developer may do in {target}: kubectl auth can-i "
-           "--as-group.",
+    hints=("Ask the API server what a {reader} developer may do in {target}: a "
+           "SubjectAccessReview for a user in {group}.",
            "List the RoleBindings in {target} and look at every subject, not only the ones "
            "named after {target}.",
            "The binding {binding} grants the built-in ClusterRole view to {group}; it is "
            "created from {target}'s role bindings in the tenant definition."),
     fix="Remove the {binding} RoleBinding from {target}'s role_bindings (tenants/ defaults or "
-        "the fault in the stack config) and `pulumi up`; `kubectl auth can-i list pods -n "
-        "{target} --as-group={group}` then says no. Bindings in a tenant namespace should only "
+        "the fault in the stack config) and `pulumi up`; the same SubjectAccessReview then "
+        "answers allowed: false. Bindings in a tenant namespace should only "
         "name that tenant's groups and service accounts.",
-    look_for="Uses kubectl auth can-i with --as/--as-group rather than guessing; reads RoleBinding "
+    look_for="Asks the API server (a SubjectAccessReview, or kubectl auth can-i --as with an "
+             "admin's login) rather than guessing; reads RoleBinding "
              "subjects and roleRef (a RoleBinding to a ClusterRole is namespaced); fixes it in code, "
              "not with kubectl delete; mentions least privilege and reviewing bindings per tenant.",
     check="cross-tenant-access",

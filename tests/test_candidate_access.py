@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 import pytest
+import yaml
 
 from components.candidate_access import PROMETHEUS_POD, PROMETHEUS_SERVICE
 from faults import build_spec, enabled
@@ -376,16 +377,29 @@ def test_deploys_and_execs_only_where_the_exercise_needs(stack):
 
 
 def test_questions_about_others_go_through_subject_access_reviews(stack):
-    """`kubectl auth can-i ... --as=dev@example.com --as-group=<group>` (the RBAC fault's
-    symptom) is refused to the login, since it impersonates no one; the same question as a
-    SubjectAccessReview, which the brief shows, is answered as the API server would answer
-    the impersonated request (the identity as impersonation.go builds it)."""
+    """`kubectl auth can-i ... --as=dev@example.com --as-group=<group>` (the seed's form) is
+    refused to the login, since it impersonates no one; the same question as a
+    SubjectAccessReview, which the brief and the RBAC fault's symptom show, is one the login
+    may send, and its promised answer is the one RBAC gives (the subject as the API server
+    authenticates it: the user, its groups and system:authenticated)."""
     _, spec, _, objects = stack
     assert can_i(objects, ME, "create", "subjectaccessreviews")
     literal = [check for checks in checks_for(spec).values() for check in checks
                if check.as_user is not None]
-    if "rbac-cross-tenant-read" in {f.id for f, _ in enabled(spec)}:
-        assert literal, "the RBAC fault's symptom asks about a tenant's developers"
+    for fault, params in enabled(spec):
+        if fault.id != "rbac-cross-tenant-read":
+            continue
+        symptom = fault.describe(params, spec)["symptom"]
+        [sar] = [c for c in kubectl_commands(symptom) if "SubjectAccessReview" in c]
+        assert [str(c).split("  <-")[0] for c in parse(sar, default_namespace(spec))] == \
+            ["create subjectaccessreviews in all namespaces"]
+        review = yaml.safe_load(sar.split("\n", 1)[1])["spec"]
+        asked = Subject(user=review["user"],
+                        groups=(*review["groups"], "system:authenticated"))
+        question = review["resourceAttributes"]
+        assert "allowed: true" in symptom
+        assert can_i(objects, asked, question["verb"], question["resource"],
+                     question["namespace"])
     for check in literal:
         assert not can_impersonate(objects, ME, check.as_user, check.as_groups)
         asked = impersonated(check.as_user, check.as_groups)
