@@ -72,8 +72,8 @@ def load_spec(values: Mapping[str, Any], stack: str = "dev") -> LabSpec:
     except Exception as err:  # noqa: BLE001 - the boundary: no config gets a traceback
         culprits = [key for key in values if _reads_without(values, key, stack)]
         raise ConfigError([Problem(key, values[key], f"gpu-lab cannot read it "
-                                   f"({type(err).__name__}: {err}); see README, "
-                                   "\"Configuration reference\"") for key in culprits]
+                                   f"({type(err).__name__}: {err}); see "
+                                   "docs/configuration.md") for key in culprits]
                           or [Problem("config", "(the whole stack)", f"gpu-lab cannot read it "
                                       f"({type(err).__name__}: {err})")]) from None
 
