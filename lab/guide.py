@@ -548,17 +548,23 @@ def _candidate_environment(spec: LabSpec) -> list[str]:
 
 
 def _code(spec: LabSpec) -> list[str]:
+    # The candidate holds no state, passphrase or cloud credentials: `gpu-lab apply` (run by
+    # the interviewer) previews and applies their commit (lab/apply.py).
     return ["## The code", "",
-            "The platform's Pulumi program (Python) comes with this brief: "
-            f"`Pulumi.{spec.stack}.yaml` is the stack's configuration (node pools, add-ons, "
-            "tenants, workloads), `model/` reads and validates it, `components/` turns it into "
-            "GCP and Kubernetes resources. It is what runs: the first `pulumi preview` shows "
-            "no changes.", "",
+            "The platform's Pulumi program (Python) comes with this brief, in a git "
+            f"repository: `Pulumi.{spec.stack}.yaml` is the stack's configuration (node pools, "
+            "add-ons, tenants, workloads), `model/` reads and validates it, `components/` "
+            "turns it into GCP and Kubernetes resources. It is what runs on the cluster now.",
+            "",
+            "Changes reach the cluster through your interviewer, as through review and CI in "
+            "a team: you hold no Pulumi state, passphrase or cloud credentials. Change the "
+            "configuration or the code, commit, and ask your interviewer for an apply: they "
+            "show you the preview (what would be created, updated, replaced or deleted, and "
+            "which settings change) and apply it. A configuration that does not load is "
+            "refused with its message, and nothing changes.", "",
             "```sh",
-            "python3 -m venv venv && venv/bin/pip install -r requirements.txt",
-            f"pulumi stack select {spec.stack}",
-            "pulumi preview      # no changes",
-            "pulumi up           # after changing the configuration or the code",
+            'git add -A && git commit -m "what you changed and why"   # then ask for an apply',
+            "git diff $(git rev-list --max-parents=0 HEAD)            # all you have changed",
             "```", ""]
 
 
