@@ -625,13 +625,16 @@ def report(
 ) -> None:
     """Grade the stack (as `lab verify`), write the report (verdicts, collateral, time to fix
     per fault from `lab verify --watch`, scenario, timings) and the snapshot it judged to
-    --output-dir, and with --archive upload both.
+    --output-dir, and with --archive upload both. Next to them, <report>.scorecard.md: the
+    guide's scorecard with its measured lines filled (faults fixed, time to fix, collateral,
+    Part 2, applies); the report's JSON carries them too (scorecard, part2).
 
     Exit 2: bad config, arguments or paths; 3: the source cannot be read; 4: the upload
     failed (the local copies stay)."""
     from lab import grading
     from lab.archive import (ArchiveError, build_report, parse_s3_url, save_local,
                              save_snapshot, upload)
+    from lab.guide import measure, recorded_applies, scorecard_page
 
     if archive is None and endpoint_url is not None:
         _fail("--endpoint-url: only with --archive s3://BUCKET/PREFIX")
@@ -648,9 +651,14 @@ def report(
     watched = grading.Watch.load(record, grader.name, started) if record.is_file() else None
     report_data = build_report(grader.spec, result.verdicts, started, finished,
                                collateral=result.collateral, watch=watched, source=state.source)
+    measured = measure(grader.spec, result, watched, recorded_applies(grader.name))
+    report_data["part2"] = result.part2.to_json() if result.part2 is not None else None
+    report_data["scorecard"] = measured
     with _writing("--output-dir", output_dir):
         path = save_local(report_data, output_dir)
         judged = save_snapshot(path, state.objects, state.logs, finished)
+        path.with_name(path.stem + ".scorecard.md").write_text(
+            scorecard_page(grader.spec, measured, state.source, finished))
     typer.echo(f"report written to {path}, the snapshot it judged to {judged}")
     if archive is None:
         return

@@ -281,9 +281,11 @@ def _handover(spec: LabSpec, key: str) -> str:
                 f"tasks; nothing of this page).")
     return (f"**The handout repository:** `gpu-lab handout --stack {stack} -o "
             f"handout-{stack}`, put under git: the program and the stack's config, its "
-            f"README.md the brief. The candidate edits it and asks you for an apply: "
-            f"`gpu-lab verify {stack} --handout handout-{stack}` grades their change offline "
-            f"first (faults fixed, collateral), then apply it with your backend.")
+            f"README.md the brief. The candidate commits a change and asks for an apply: "
+            f"`gpu-lab verify {stack} --handout handout-{stack}` grades it offline (faults "
+            f"fixed, collateral), `gpu-lab apply {stack} --handout handout-{stack}` shows you "
+            f"both the preview and applies it once you confirm (each apply is recorded for "
+            f"the scorecard).")
 
 
 def _handover_lines(spec: LabSpec, keys: list[str], heading: str) -> list[str]:
@@ -508,10 +510,12 @@ def measure(spec: LabSpec, grade: Any, watch: Any = None,
                                                 "requirements)")
     if applies is None:
         found["applies"] = "not recorded (this checkout has no `gpu-lab apply`)"
+    elif not applies:
+        found["applies"] = "0 (the candidate asked for none)"
     else:
-        found["applies"] = f"{len(applies)}" + (": " + "; ".join(
-            f"{a.get('time', '?')} {a.get('result', '?')}" for a in applies) if applies
-            else " (the candidate asked for none)")
+        applied = sum(a.get("result") == "applied" for a in applies)
+        found["applies"] = f"{len(applies)} asked for, {applied} applied: " + "; ".join(
+            f"{a.get('time', '?')} {a.get('result', '?')}" for a in applies)
     return found
 
 
