@@ -627,7 +627,8 @@ def report(
     per fault from `lab verify --watch`, scenario, timings) and the snapshot it judged to
     --output-dir, and with --archive upload both. Next to them, <report>.scorecard.md: the
     guide's scorecard with its measured lines filled (faults fixed, time to fix, collateral,
-    Part 2, applies); the report's JSON carries them too (scorecard, part2).
+    Part 2, applies); the report's JSON carries them too (scorecard, part2), and every
+    `lab apply` recorded (applies).
 
     Exit 2: bad config, arguments or paths; 3: the source cannot be read; 4: the upload
     failed (the local copies stay)."""
@@ -651,9 +652,12 @@ def report(
     watched = grading.Watch.load(record, grader.name, started) if record.is_file() else None
     report_data = build_report(grader.spec, result.verdicts, started, finished,
                                collateral=result.collateral, watch=watched, source=state.source)
-    measured = measure(grader.spec, result, watched, recorded_applies(grader.name))
+    applies = recorded_applies(grader.name)
+    measured = measure(grader.spec, result, watched, applies)
     report_data["part2"] = result.part2.to_json() if result.part2 is not None else None
     report_data["scorecard"] = measured
+    # Every `lab apply` of the candidate's handout (lab/apply.py): time, diff, preview, result.
+    report_data["applies"] = applies or []
     with _writing("--output-dir", output_dir):
         path = save_local(report_data, output_dir)
         judged = save_snapshot(path, state.objects, state.logs, finished)
@@ -831,6 +835,108 @@ def reset(
     if path:
         typer.echo(f"New candidate login (the old one no longer works), valid {hours:g}h: "
                    f"{path}")
+
+
+@app.command(name="apply")
+def apply_command(
+    stack: str = typer.Argument(..., metavar="STACK",
+                                help="The interviewer's stack: one `lab new` made, or "
+                                     "Pulumi.<STACK>.yaml in the project."),
+    handout_dir: Path = typer.Option(..., "--handout", metavar="DIR",
+                                     help="The candidate's handout repository, with their "
+                                          "change (committed, or in the working tree)."),
+    yes: bool = typer.Option(False, "--yes", help="Apply without asking (otherwise y/N, "
+                                                  "when stdin is a terminal)."),
+) -> None:
+    """Apply the candidate's handout to the stack, as review and CI would: the preview (adds,
+    updates, replaces, deletes by resource, the changed inputs), then, when confirmed, `pulumi
+    up` of their program with your backend and passphrase. Each apply is recorded for `lab
+    report`. Without the Pulumi CLI, the preview is computed offline and nothing is applied.
+
+    Exit 0: applied (or nothing to apply); 1: not applied (declined, no --yes without a
+    terminal, no Pulumi CLI, the preview or up failed); 2: a handout made for another stack,
+    setting the interviewer's keys or exporting `faults`, or a record that cannot be
+    written; 3: the handout cannot be read or does not render."""
+    import tempfile
+
+    from lab import apply as applying, stacks
+    from lab.handout import write_handout
+
+    def record(result: str, diff=None, preview=None) -> None:
+        try:
+            path = applying.record(stack, applying.entry(stack, handout_dir, diff, preview,
+                                                         result))
+        except stacks.LabError as err:
+            _fail(str(err), code=getattr(err, "exit_code", EXIT_BAD_INPUT))
+        typer.echo(f"recorded in {path}")
+
+    if (stacks.CANDIDATES_DIR / stack / stacks.CONFIG_RECORD).is_file():
+        try:
+            values = stacks.recorded_config(stack)
+        except stacks.LabError as err:
+            _fail(str(err))
+    else:
+        _, values = load_stack_values(stack, None, stack_given_as="STACK")
+    try:
+        applying.check_record(stack)
+        source = applying.read_handout(handout_dir, stack)
+        applying.check_keys(source, values)
+    except stacks.LabError as err:
+        _fail(str(err), code=getattr(err, "exit_code", EXIT_BAD_INPUT))
+    diff = applying.handout_diff(source.directory,
+                                 lambda path: write_handout(values, stack, path))
+    typer.echo(f"Handout {source.directory} for stack {stack}: {len(diff.files)} files changed "
+               f"since {diff.base}" + (" (uncommitted changes included: they are applied "
+                                       "too)" if diff.head and diff.uncommitted else ""))
+    for line in diff.files:
+        typer.echo(f"  {line}")
+    try:
+        rendering = applying.render_handout(source)
+    except (applying.Refused, applying.Unreadable) as err:
+        record(f"refused: {str(err).splitlines()[0]}", diff)
+        _fail(str(err), code=err.exit_code)
+    try:
+        stacks.require_cli()
+    except stacks.LabError:
+        preview = applying.offline_preview(values, stack, rendering)
+        typer.echo(f"\nOffline preview of stack {stack}: {preview.summary_line()}")
+        for line in preview.lines():
+            typer.echo(line)
+        typer.echo("\nThis preview is computed offline: the handout's program and the stack "
+                   "rendered under mocks (the stack as its config makes it, without earlier "
+                   "applies), compared by resource and input. Nothing was applied: `pulumi "
+                   f"up` needs the Pulumi CLI; {stacks.INSTALL_HINT.split(': ', 1)[1]}.")
+        record("not applied: no Pulumi CLI (offline preview)", diff, preview)
+        raise typer.Exit(EXIT_NOT_YET)
+    with tempfile.TemporaryDirectory(prefix="gpu-lab-apply-") as scratch:
+        try:
+            config_file = applying.applied_config(source, values, Path(scratch))
+            target = applying.select_stack(stack, source.directory)
+            preview = applying.engine_preview(target, config_file)
+        except stacks.LabError as err:
+            record(f"not applied: {err}", diff)
+            _fail(str(err), code=getattr(err, "exit_code", EXIT_NOT_YET))
+        typer.echo(f"\nPreview of stack {stack}: {preview.summary_line()}")
+        for line in preview.lines():
+            typer.echo(line)
+        if not preview.changes:
+            record("nothing to apply", diff, preview)
+            return
+        if not yes:
+            if not applying.interactive():
+                record("not applied: not confirmed (no --yes, stdin is not a terminal)", diff,
+                       preview)
+                _fail("not applied: give --yes to apply without a terminal", EXIT_NOT_YET)
+            if not typer.confirm(f"Apply the handout to stack {stack}?", default=False):
+                record("not applied: declined", diff, preview)
+                _fail("not applied", EXIT_NOT_YET)
+        try:
+            applying.up(target, config_file, _echo)
+        except stacks.LabError as err:
+            record(f"failed: {err}", diff, preview)
+            _fail(str(err), code=getattr(err, "exit_code", EXIT_NOT_YET))
+    typer.echo(f"\nApplied the handout to stack {stack}.")
+    record("applied", diff, preview)
 
 
 @app.command()
