@@ -37,7 +37,7 @@ from typing import Mapping, Optional, Sequence
 
 
 STEP = 30                      # seconds between samples
-SPAN = 70 * 60                 # seconds of samples before the settled time
+SPAN = 62 * 60                 # seconds of samples before the settled time
 SAMPLES = SPAN // STEP + 1
 EVALUATION_INTERVAL = "30s"    # prometheus-operator's default evaluationInterval
 RUN_TIMEOUT = 300.0            # seconds for one promtool run

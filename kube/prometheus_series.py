@@ -61,7 +61,21 @@ CPU_SAMPLES_PER_SECOND = 45.0    # infer.py on a node's CPUs
 CRASH_EVERY = 300                # seconds: the kubelet's maximum back-off
 MIB = 2 ** 20
 PHASES = ("Pending", "Running", "Succeeded", "Failed", "Unknown")
-NAMESPACE_LABELS_ALLOWED = ("tenant", "team", "cost-center", "gpu-lab/tenant")
+
+
+def labels_allowlist(objects: ObjectSet) -> dict[str, list[str]]:
+    """kube-state-metrics' --metric-labels-allowlist from the chart's values
+    (`kube-state-metrics.metricLabelsAllowlist`: ["namespaces=[a,b]", "nodes=[c]"]): which
+    object labels become label_<name> on kube_<kind>_labels."""
+    allowed: dict[str, list[str]] = {}
+    for release in objects.of_kind("HelmRelease"):
+        if (release.get("spec") or {}).get("chart") != "kube-prometheus-stack":
+            continue
+        values = (release["spec"].get("values") or {}).get("kube-state-metrics") or {}
+        for entry in values.get("metricLabelsAllowlist") or []:
+            kind, _, names = str(entry).partition("=")
+            allowed[kind.strip()] = [n.strip() for n in names.strip("[]").split(",") if n]
+    return allowed
 
 
 def _uid(*parts: str) -> str:
@@ -92,6 +106,12 @@ class ClusterState:
         self.nodes = nodes
         self.pods = objects.of_kind("Pod")
         self.pools = {p.name: p for p in spec.gpu_pools}
+        self.allowlist = labels_allowlist(objects)
+
+    def allowed_labels(self, kind: str, labels: dict) -> dict[str, str]:
+        names = self.allowlist.get(kind) or []
+        return {f"label_{ksm_label(k)}": v for k, v in labels.items()
+                if k in names or "*" in names}
 
     def node(self, name: Optional[str]) -> Optional[dict]:
         return next((n for n in self.nodes if n["metadata"]["name"] == name), None)
@@ -306,7 +326,8 @@ def kube_state_metrics(state: ClusterState, target: Target) -> Exposed:
         name = node["metadata"]["name"]
         exposed.append(("kube_node_info", {"node": name, "kubelet_version": "v1.33.5-gke"},
                         1))
-        exposed.append(("kube_node_labels", {"node": name}, 1))
+        exposed.append(("kube_node_labels", {"node": name, **state.allowed_labels(
+            "nodes", node["metadata"].get("labels") or {})}, 1))
         exposed.append(("kube_node_spec_unschedulable", {"node": name}, 0))
         for condition in ("true", "false", "unknown"):
             exposed.append(("kube_node_status_condition", {"node": name, "condition": "Ready",
@@ -343,9 +364,8 @@ def kube_state_metrics(state: ClusterState, target: Target) -> Exposed:
     for namespace in state.objects.of_kind("Namespace"):
         name = namespace["metadata"]["name"]
         labels = namespace["metadata"].get("labels") or {}
-        allowed = {f"label_{ksm_label(k)}": labels[k] for k in NAMESPACE_LABELS_ALLOWED
-                   if k in labels}
-        exposed.append(("kube_namespace_labels", {"namespace": name, **allowed}, 1))
+        exposed.append(("kube_namespace_labels", {
+            "namespace": name, **state.allowed_labels("namespaces", labels)}, 1))
         exposed.append(("kube_namespace_status_phase", {"namespace": name, "phase": "Active"},
                         1))
     for job in state.objects.of_kind("Job"):

@@ -17,7 +17,7 @@ import pytest
 
 from faults import SCENARIOS, enabled
 from kube.prometheus_engine import evaluate
-from tests.test_prometheus_twin import prometheus_of, stack_spec
+from tests.test_prometheus_twin import QUERIES, SHIPPED, prometheus_of, stack_spec
 
 # The stacks whose promises are checked: the pairing stack (the pairing scenario itself),
 # all-faults, and every other scenario with a fault that promises something of Prometheus.
@@ -53,6 +53,9 @@ def promises(context: str) -> list[tuple[str, str, dict]]:
 
 
 CONTEXTS = [c for c in CANDIDATES if promises(c)]
+# The stacks with faults, whose platform targets tests/test_prometheus_twin.py checks from this
+# run too.
+STACKS = list(dict.fromkeys(CONTEXTS + [s for s in SHIPPED if s in ("pairing", "all-faults")]))
 
 # Where another fault of the stack hides a promise's evidence (see the report).
 CONFLICTS = {
@@ -114,10 +117,10 @@ def _queries(context: str) -> list[str]:
 
 @functools.lru_cache(maxsize=1)
 def answers():
-    """Every context's answers to its promised queries and its gpu-lab alerts, by one
-    promtool run."""
-    views = {c: prometheus_of(c) for c in CONTEXTS}
-    queries = sorted({q for c in CONTEXTS for q in _queries(c)})
+    """Every context's answers to its promised queries (and the platform's, QUERIES) and
+    its gpu-lab alerts, by one promtool run."""
+    views = {c: prometheus_of(c) for c in STACKS}
+    queries = sorted({q for c in CONTEXTS for q in _queries(c)} | set(QUERIES))
     gpu_lab = [g for g in views["pairing"].rule_groups if g["name"] == "gpu-lab.gpu"]
     return evaluate({c: v.series for c, v in views.items()}, queries, gpu_lab, alerts=True)
 

@@ -252,16 +252,29 @@ QUERIES = ['up == 1', 'up == 0', 'count by (job) (up{job="kubelet"}) ',
            'count(kube_node_info)']
 
 
-@pytest.fixture(scope="module")
-def shipped():
-    """Each shipped stack's answers to QUERIES, by one promtool run."""
-    return evaluate({key: prometheus_of(key).series for key in SHIPPED}, QUERIES)
+@functools.lru_cache(maxsize=1)
+def healthy_answers():
+    """The healthy stacks' firing alerts (gpu-lab's rules and the chart's) and their answers
+    to QUERIES: one promtool run."""
+    view = prometheus_of(HEALTHY[0])
+    return evaluate({key: prometheus_of(key).series for key in HEALTHY}, QUERIES,
+                    view.rule_groups, alerts=True)
+
+
+def answers_of(stack: str):
+    """A shipped stack's answers: the healthy run has dev and local, the guide's run
+    (tests/test_guide_promql.py) the stacks with faults."""
+    if stack in HEALTHY:
+        return healthy_answers()[stack]
+    from tests.test_guide_promql import answers
+    return answers()[stack]
 
 
 @pytest.mark.parametrize("stack", SHIPPED)
-def test_the_platforms_targets_are_up(stack, shipped):
+def test_the_platforms_targets_are_up(stack):
     spec = stack_spec(stack)
-    up = {r["metric"]["job"] for r in shipped[stack].queries["up == 1"]}
+    answers = answers_of(stack)
+    up = {r["metric"]["job"] for r in answers.queries["up == 1"]}
     dns = "kube-dns" if spec.platform == "gke" else "coredns"
     assert PLATFORM_JOBS | {dns} <= up, up
     faults = {fault.id for fault, _ in enabled(spec)}
@@ -270,17 +283,17 @@ def test_the_platforms_targets_are_up(stack, shipped):
     else:          # the fault's promise: no such job
         assert not any(t.job == "nvidia-dcgm-exporter" for t in prometheus_of(stack).targets)
     # Every node's kubelet is scraped.
-    nodes, = shipped[stack].queries["count(kube_node_info)"]
-    kubelets, = shipped[stack].queries['count by (job) (up{job="kubelet"}) ']
+    nodes, = answers.queries["count(kube_node_info)"]
+    kubelets, = answers.queries['count by (job) (up{job="kubelet"}) ']
     assert kubelets["value"] == 3 * nodes["value"]      # /metrics, cadvisor, probes
 
 
 @pytest.mark.parametrize("stack", SHIPPED)
-def test_only_the_faults_targets_are_down(stack, shipped):
+def test_only_the_faults_targets_are_down(stack):
     spec = stack_spec(stack)
     targeted = {t.removeprefix("workload:") for fault, params in enabled(spec)
                 for t in fault.targets(spec, **params) if t.startswith("workload:")}
-    down = [r["metric"] for r in shipped[stack].queries["up == 0"]]
+    down = [r["metric"] for r in answers_of(stack).queries["up == 0"]]
     for metric in down:
         owner = re.sub(r"-[a-z0-9]+(-[a-z0-9]+)?$", "", metric.get("pod", ""))
         workload = f"{metric.get('namespace')}/{owner}"
@@ -299,17 +312,10 @@ QUOTA_FULL = ("a tenant whose workloads use all of its GPU quota (1 of 1 in thes
 KNOWN = {"GpuTenantQuotaNearlyExhausted", "KubeQuotaFullyUsed"}
 
 
-@pytest.fixture(scope="module")
-def healthy():
-    view = prometheus_of(HEALTHY[0])
-    return evaluate({key: prometheus_of(key).series for key in HEALTHY}, (),
-                    view.rule_groups, alerts=True)
-
-
 @pytest.mark.parametrize("stack", [pytest.param(s, marks=pytest.mark.xfail(
     strict=True, raises=AssertionError, reason=QUOTA_FULL)) for s in HEALTHY])
-def test_a_healthy_stack_fires_only_the_always_on_alerts(stack, healthy):
-    firing = [(a["alert"], a["labels"].get("namespace")) for a in healthy[stack].alerts]
+def test_a_healthy_stack_fires_only_the_always_on_alerts(stack):
+    firing = [(a["alert"], a["labels"].get("namespace")) for a in healthy_answers()[stack].alerts]
     assert "Watchdog" in {name for name, _ in firing}
     unknown = [a for a in firing if a[0] not in ALWAYS_ON | KNOWN]
     if unknown:
