@@ -142,11 +142,12 @@ def prometheus_stack(values: Mapping[str, Any], stack: str) -> PrometheusView:
 
 
 def query(view: PrometheusView, expr: str) -> list[dict]:
-    """An instant query at the settled time, by Prometheus' own engine (the rules loaded,
-    so ALERTS answers too)."""
+    """An instant query at the settled time, by Prometheus' own engine (with the rules
+    evaluated when the query reads what they write: ALERTS, ALERTS_FOR_STATE)."""
     from kube.prometheus_engine import query as run_query
 
-    return run_query({"stack": view.series}, expr, view.rule_groups)["stack"]
+    rules = view.rule_groups if "ALERTS" in expr else ()
+    return run_query({"stack": view.series}, expr, rules)["stack"]
 
 
 def alerts(view: PrometheusView) -> list[dict]:

@@ -321,3 +321,25 @@ def test_a_healthy_stack_fires_only_the_always_on_alerts(stack):
     if unknown:
         pytest.fail(f"{stack} fires {unknown}")      # not the known finding: fail outright
     assert [a for a in firing if a[0] not in ALWAYS_ON] == [], firing
+
+
+# -- the command ------------------------------------------------------------------------------
+
+def test_simulate_query_and_alerts_on_the_command_line():
+    """`simulate --query EXPR --json` prints [{metric, value}]; a query Prometheus refuses
+    exits 2 with its message; --query and --alerts together exit 2."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from lab.cli import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["simulate", "--scenario", "pairing", "--json", "--query",
+                                 'sum by (namespace) (gpu_lab_inference_batches_total)'])
+    assert result.exit_code == 0, result.output
+    assert [r["metric"] for r in json.loads(result.output)] == [{"namespace": "tenant-b"}]
+    result = runner.invoke(app, ["simulate", "--scenario", "pairing", "--query", "sum("])
+    assert result.exit_code == 2 and "parse error" in result.output
+    result = runner.invoke(app, ["simulate", "--stack", "dev", "--query", "up", "--alerts"])
+    assert result.exit_code == 2 and "--query and --alerts together" in result.output
