@@ -34,7 +34,7 @@ A target is up when its pod runs and is ready and a NetworkPolicy lets the Prome
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable, Optional
 
 from kube.netpol import ingress_allowed
