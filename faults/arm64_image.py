@@ -19,7 +19,30 @@ def inject(spec, workload, image):
 
 def details(spec, workload, image):
     return {**edit.workload_names(spec, workload),
-            "status": edit.crash_status(spec, workload, init=True)}
+            "status": promised_status(spec, workload, image)}
+
+
+def promised_status(spec, workload, image) -> str:
+    """What the workload's pods show on its pool's nodes. An index without the nodes'
+    platform fails the pull everywhere; one platform's manifest is pulled, and then the
+    nodes' containerd decides (kube/kubelet.py, foreign_manifest: unpacked and run, exec
+    format error, on GKE's containerd 2.0 and on kind; refused at CreateContainer by
+    containerd 2.2.2 and later pulling through the transfer service)."""
+    from kube.images import image as lookup
+    from kube.kubelet import CREATE_CONTAINER_ERROR, foreign_manifest
+    from kube.nodes import ARCH_LABEL, nodes_from_spec
+    from model.spec import POOL_LABEL
+    pool = edit.find_workload(spec, workload).pool
+    nodes = [n for n in nodes_from_spec(spec) if n["metadata"]["labels"].get(POOL_LABEL) == pool]
+    img = lookup(image)
+    arches = {n["metadata"]["labels"].get(ARCH_LABEL, "amd64") for n in nodes}
+    if any(not img.resolves_for(arch) for arch in arches):
+        return "Init:ImagePullBackOff"
+    foreign = [n for n in nodes
+               if not img.runs_on(n["metadata"]["labels"].get(ARCH_LABEL, "amd64"))]
+    if foreign and all(foreign_manifest(n) == CREATE_CONTAINER_ERROR for n in foreign):
+        return f"Init:{CREATE_CONTAINER_ERROR}"
+    return edit.crash_status(spec, workload, init=True)
 
 
 FAULT = Fault(
@@ -37,7 +60,10 @@ FAULT = Fault(
             "exec /usr/local/bin/python: exec format error\n"
             "(the image is one platform's manifest, pinned by digest, so it pulls and then "
             "cannot run; an arm64-only tag such as arm64v8/python would fail at the pull "
-            "instead: ErrImagePull, no match for platform in manifest)",
+            "instead: ErrImagePull, no match for platform in manifest. GKE's nodes run "
+            "containerd 2.0, which unpacks the arm64 layers and runs them; containerd 2.2.2 "
+            "and later, pulling through its transfer service, would refuse to create the "
+            "container instead: CreateContainerError)",
     hints=("'exec format error' comes from the kernel, not from Python. What kind of binary "
            "would a node refuse to execute?",
            "Compare the image's platform (docker manifest inspect / crane config) with the "

@@ -2,6 +2,7 @@
 
 from faults import edit, parts
 from faults.base import Fault, Param
+from kube import operator_validator
 from model.spec import NO_GKE_DEVICE_PLUGIN_LABEL, NO_OPERATOR_DEVICE_PLUGIN_LABEL
 
 
@@ -13,6 +14,26 @@ def inject(spec, pool):
 
 def workloads_on(spec, pool):
     return {f"workload:{w.tenant}/{w.name}" for w in spec.workloads if w.pool == pool}
+
+
+def targets(spec, pool):
+    """The pool, its workloads and, where the GPU Operator validates the pool's nodes, its
+    validator's pods there (`validator:<pool>`)."""
+    found = {f"pool:{pool}"} | workloads_on(spec, pool)
+    operator = spec.addons.gpu_operator
+    if spec.platform == "gke" and operator.enabled and operator.device_plugin and \
+            edit.find_pool(spec, pool).gpu_operator:
+        found.add(f"validator:{pool}")
+    return found
+
+
+def details(spec, pool):
+    """The validator pod's two states (kube/operator_validator.py): waiting out the
+    kubelet's back-off, or retrying plugin-validation (150 s of every attempt)."""
+    return {"validator": operator_validator.NAME, "validator_status": operator_validator.WAITING,
+            "validator_retrying": operator_validator.RETRYING,
+            "not_discovered": operator_validator.NOT_DISCOVERED,
+            "state": operator_validator.STATE}
 
 
 FAULT = Fault(
@@ -27,7 +48,15 @@ FAULT = Fault(
             "kubectl describe pod ...   Warning FailedScheduling  0/N nodes are available: "
             "... Insufficient nvidia.com/gpu\n"
             "kubectl describe node <{pool} node>   # Capacity/Allocatable list no nvidia.com/gpu\n"
-            "kubectl get pods -n gpu-operator -o wide   # no nvidia-device-plugin pod on that node",
+            "kubectl get pods -n gpu-operator -o wide   # no nvidia-device-plugin pod on that "
+            "node;\n"
+            "{validator}-...   0/1   {validator_status} (or {validator_retrying} while "
+            "plugin-validation retries)   <{pool} node>\n"
+            "kubectl logs -n gpu-operator <{validator} pod> -c plugin-validation --previous\n"
+            "... GPU resources are not yet discovered by the node, retry: 30\n"
+            "... Error: {not_discovered}\n"
+            "kubectl get clusterpolicy   # STATUS notReady: ClusterPolicy is not ready, states "
+            "not ready: [{state}]",
     hints=("The node exists and has a GPU attached (gpu-lab/accelerator label). What turns "
            "that into schedulable nvidia.com/gpu?",
            "A device plugin advertises GPUs to the kubelet. Which one should run on this node, "
@@ -44,6 +73,7 @@ FAULT = Fault(
              "(the autoscaler sees the pool's accelerator, the pod still needs the plugin).",
     check="gpus-not-advertised",
     inject=inject,
-    targets=lambda spec, pool: {f"pool:{pool}"} | workloads_on(spec, pool),
+    targets=targets,
+    details=details,
     pod_status="Pending",
 )

@@ -14,6 +14,29 @@ GPU, the CPU otherwise when no GPU is visible) and `pip install` in the init con
 STATUS follows kubectl's pod printer (pkg/printers/internalversion/printers.go, printPod):
 a waiting init container shows `Init:<reason>`, a failed one `Init:Error`, a waiting
 container its reason, a terminated one its reason (Completed, Error).
+
+An image that is one foreign platform's manifest (not an index) fails by the node's
+containerd, as containerd's sources show (`foreign_manifest`):
+- the CRI plugin pulls with client.Pull, which unpacks every platform's layers
+  (client/pull.go: the unpack platform matcher is platforms.All unless
+  CheckPlatformSupported), in containerd 1.7 and 2.0 always, and from 2.1 when the CRI
+  config needs the local pull (internal/cri/config/config.go, CheckLocalImagePullConfigs:
+  discard_unpacked_layers, registry mirrors/configs/auths, snapshot annotations, ...;
+  kind's node image sets discard_unpacked_layers). The container is created from the
+  foreign layers and the kernel refuses to run them: exec format error, every time;
+- from 2.1 the default pull goes through the transfer service, which unpacks only layers
+  whose image config matches the node's platform (core/unpack/unpacker.go: "unpacker does
+  not support platform, only fetching layers"). CreateContainer then finds no snapshot and
+  unpacks the image itself (internal/cri/opts/container.go, WithNewSnapshot): up to 2.2.1
+  with image.Unpack, which takes the root manifest whatever its platform (core/images/
+  image.go, Manifest), so again exec format error; from 2.2.2 (and 2.3) with a
+  platform-matched core/unpack Unpacker that skips it again, so the container cannot be
+  created: CreateContainerError, "failed to create containerd container: parent snapshot
+  ... does not exist: not found" (core/metadata/snapshot.go).
+A node says its containerd in status.nodeInfo.containerRuntimeVersion (the twin's nodes in
+the annotation gpu-lab/container-runtime) and, for the twin, how its CRI pulls in the
+annotation gpu-lab/cri-image-pull (local or transfer; absent: containerd's default for its
+version).
 """
 
 from __future__ import annotations
@@ -36,6 +59,62 @@ TORCH_GPU_MEMORY = {"nvidia-tesla-t4": 15_843_721_216, "nvidia-l4": 23_580_639_2
 GOOGLE_REGISTRIES = ("gcr.io", "pkg.dev", "googleapis.com")
 EXIT_OOM, EXIT_NO_GPU = 3, 4
 EXEC_FORMAT_EXIT = 255
+CRI_PULL_ANNOTATION = "gpu-lab/cri-image-pull"
+RUNTIME_ANNOTATION = "gpu-lab/container-runtime"
+CREATE_CONTAINER_ERROR = "CreateContainerError"
+
+# The kubelet's back-off between restarts of a failed container (pkg/kubelet/kubelet.go:
+# backOffPeriod 10 s, MaxContainerBackOff 300 s; client-go flowcontrol.Backoff): the first
+# restart is at once, then the wait doubles up to 5 minutes, counted from the exit. The
+# ReduceDefaultCrashLoopBackOffDecay gate (1 s to 60 s) is alpha and off through 1.36.
+BACKOFF_INITIAL, BACKOFF_MAX = 10, 300
+
+
+def restart_time(n: int) -> float:
+    """When a container that fails as soon as it starts is restarted the n-th time (n >= 1),
+    counted from its first start."""
+    at, wait = 0.0, 0.0
+    for _ in range(n - 1):
+        wait = BACKOFF_INITIAL if wait == 0 else min(wait * 2, BACKOFF_MAX)
+        at += wait
+    return at
+
+
+def restarts_by(elapsed: float) -> int:
+    """Restarts of such a container `elapsed` seconds after its first start (RESTARTS)."""
+    if elapsed < 0:
+        return 0
+    steady = restart_time(6)             # from here on, one restart every BACKOFF_MAX
+    if elapsed >= steady:
+        return 6 + int((elapsed - steady) // BACKOFF_MAX)
+    return sum(1 for n in range(1, 7) if restart_time(n) <= elapsed)
+
+
+def containerd_version(node: dict) -> Optional[tuple[int, ...]]:
+    """status.nodeInfo.containerRuntimeVersion ("containerd://2.0.4"; the twin's nodes say
+    it in the annotation gpu-lab/container-runtime), None if unknown."""
+    raw = ((node.get("status") or {}).get("nodeInfo") or {}).get("containerRuntimeVersion") \
+        or ((node.get("metadata") or {}).get("annotations") or {}).get(RUNTIME_ANNOTATION, "")
+    if not raw.startswith("containerd://"):
+        return None
+    parts = []
+    for piece in raw.removeprefix("containerd://").split("-")[0].lstrip("v").split("."):
+        if not piece.isdigit():
+            break
+        parts.append(int(piece))
+    return tuple(parts) or None
+
+
+def foreign_manifest(node: dict) -> str:
+    """What a single manifest for another architecture comes to on this node: "exec" (it
+    is unpacked, runs, and the kernel says exec format error) or CREATE_CONTAINER_ERROR."""
+    version = containerd_version(node)
+    pull = ((node.get("metadata") or {}).get("annotations") or {}).get(CRI_PULL_ANNOTATION)
+    if version is None or version < (2, 1) or pull == "local":
+        return "exec"
+    if version < (2, 2, 2):
+        return "exec"
+    return CREATE_CONTAINER_ERROR
 
 
 @dataclass
@@ -132,6 +211,10 @@ def run_container(container: dict, node: dict, network: NodeNetwork, pod_interne
             f'Failed to pull image "{img.reference}": no match for platform in manifest: '
             f"not found"))
     command = (container.get("command") or []) + (container.get("args") or [])
+    if not img.runs_on(arch) and foreign_manifest(node) == CREATE_CONTAINER_ERROR:
+        return Outcome(waiting=CREATE_CONTAINER_ERROR, message=(
+            "failed to create containerd container: parent snapshot sha256:... does not "
+            "exist: not found"))
     if not img.runs_on(arch):
         program = command[0] if command else "/entrypoint"
         return Outcome(exit_code=EXEC_FORMAT_EXIT,
@@ -183,6 +266,13 @@ def run_pod(pod: dict, node: dict, network: NodeNetwork,
 
 def _pull_failed(container: dict, outcome: Outcome, events: list[str], logs: dict,
                  init: bool) -> PodResult:
+    if outcome.waiting == CREATE_CONTAINER_ERROR:
+        events += [f'Normal Pulled kubelet Container image "{container.get("image")}" '
+                   f"already present on machine",
+                   f"Warning Failed kubelet Error: {outcome.message}"]
+        status = f"Init:{outcome.waiting}" if init else outcome.waiting
+        return PodResult(status, "Pending", reason=outcome.waiting, message=outcome.message,
+                         events=events, logs=logs)
     events += [f"Warning Failed kubelet {outcome.message}",
                "Warning Failed kubelet Error: ErrImagePull",
                f'Normal BackOff kubelet Back-off pulling image "{container.get("image")}"',

@@ -8,6 +8,19 @@ device plugin runs there and could pull its images: GKE's own plugin (from Googl
 registries, reachable through Private Google Access) unless the node is labelled to keep
 it off, or the GPU Operator's (from nvcr.io, so it needs the node's way to the internet).
 On a live cluster `lab verify` reads the real nodes instead.
+
+Each node says its container runtime (as status.nodeInfo.containerRuntimeVersion would, in
+the annotation gpu-lab/container-runtime), which
+decides what a single foreign-architecture manifest comes to (kube/kubelet.py,
+foreign_manifest). GKE: "Linux nodes that run GKE 1.32 or earlier use containerd 1.7 or
+earlier; Linux nodes that run GKE 1.33 use containerd 2.0", and users cannot change it (GKE,
+"Migrate nodes to containerd 2", which announces containerd 2.2's config removals "with a
+GKE version yet to be announced"). Every release channel runs 1.33 or later, so the twin
+gives GKE nodes containerd 2.0, whose CRI pulls with client.Pull. On platform existing
+(kind) the node image sets discard_unpacked_layers (kind images/base/files/etc/containerd/
+config.toml, every release since v0.20), which keeps the CRI on the local pull whatever its
+containerd (kind v0.32 ships 2.3.1): the twin's nodes there carry gpu-lab/cri-image-pull:
+local.
 """
 
 from __future__ import annotations
@@ -15,7 +28,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Optional
 
-from kube.kubelet import NodeNetwork
+from kube.kubelet import CRI_PULL_ANNOTATION, RUNTIME_ANNOTATION, NodeNetwork
 from model import kind
 from model.errors import ConfigError, Problem
 from model.machines import machine
@@ -31,11 +44,17 @@ OPERATOR_REGISTRY = "nvcr.io"
 # platform `existing` (kind and the like): the nodes are whatever the cluster has; these
 # are the sizes gpu-lab assumes for them.
 EXISTING_NODE = {"cpu": "4", "memory": "16Gi"}
+GKE_CONTAINERD = "containerd://2.0"
+KIND_CONTAINERD = "containerd://2.3.1"        # kind v0.32.0's node image
 
 
-def _node(name: str, labels: dict, taints: list, allocatable: dict) -> dict:
-    return {"apiVersion": "v1", "kind": "Node",
-            "metadata": {"name": name, "labels": {**labels, "kubernetes.io/hostname": name}},
+def _node(name: str, labels: dict, taints: list, allocatable: dict,
+          runtime: str = GKE_CONTAINERD, annotations: Optional[dict] = None) -> dict:
+    # The runtime goes in an annotation: a Node's status.nodeInfo has ten required fields
+    # (kernel, OS image, machine ID, ...) the twin cannot know.
+    metadata = {"name": name, "labels": {**labels, "kubernetes.io/hostname": name},
+                "annotations": {RUNTIME_ANNOTATION: runtime, **(annotations or {})}}
+    return {"apiVersion": "v1", "kind": "Node", "metadata": metadata,
             "spec": {"taints": taints}, "status": {"allocatable": allocatable,
                                                    "capacity": dict(allocatable)}}
 
@@ -104,8 +123,11 @@ def nodes_from_spec(spec: LabSpec, objects: Optional[ObjectSet] = None) -> list[
             else pool.max_nodes
         names = list(pool.nodes) if spec.platform == "existing" and pool.nodes \
             else [f"{pool.name}-{i}" for i in range(count)]
+        runtime, annotations = (KIND_CONTAINERD, {CRI_PULL_ANNOTATION: "local"}) \
+            if spec.platform == "existing" else (GKE_CONTAINERD, None)
         nodes += [_node(name, {**pool.labels, ARCH_LABEL: pool.architecture},
-                        [dict(t) for t in pool.taints], dict(allocatable))
+                        [dict(t) for t in pool.taints], dict(allocatable), runtime,
+                        annotations)
                   for name in names]
     return nodes
 

@@ -12,11 +12,17 @@ In the order the cluster does it:
    node stays Pending with the scheduler's FailedScheduling message;
 3. the kubelet pulls, starts and runs the containers (kube/kubelet.py);
 4. the controllers react: a Job whose pods fail with restartPolicy Never creates new
-   ones until its backoffLimit, keeping the failed pods; with OnFailure the kubelet
-   restarts in place and the Job deletes its pods once the limit is reached.
+   ones until its backoffLimit, keeping the failed pods (a new pod is created after the Job
+   controller's back-off, so once every first pod is bound); with OnFailure the kubelet
+   restarts in place;
+5. time passes (kube/timeline.py): the kubelet's restarts, a Job with OnFailure deleting
+   its pods once their restarts reach its backoffLimit, the cluster autoscaler's scale-down
+   (kube/autoscaler.py) and PodGC (kube/podgc.py). `simulate` shows the cluster settled
+   (timeline.SETTLED after the pods were created) unless asked for another time.
 
-Only the tenants' workloads are simulated: the add-ons' pods come from Helm charts that
-are not rendered offline.
+Only the tenants' workloads are simulated, and the GPU Operator's validator on each GPU node
+(kube/operator_validator.py): the add-ons' other pods come from Helm charts that are not
+rendered offline.
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ class PodView:
     logs: dict[str, str] = field(default_factory=dict)
     restarts: int = 0
     phase: str = ""
+    stored: Optional[dict] = field(default=None, repr=False, compare=False)  # the Pod
 
     def to_json(self) -> dict:
         return {"namespace": self.namespace, "pod": self.pod, "owner": self.owner,
@@ -118,6 +125,9 @@ class Twin:
                            for pc in objects.of_kind("PriorityClass")}
         self.used: dict[tuple[str, str], dict[str, Decimal]] = {}   # (ns, quota) -> usage
         self.views: list[PodView] = []
+        self.placed: list[tuple[dict, str]] = []          # pods holding a node, with it
+        self.order: dict[str, int] = {}                   # owner + namespace -> rank
+        self._retries: list[_Controller] = []
 
     # -- admission ---------------------------------------------------------------------
 
@@ -185,13 +195,20 @@ class Twin:
         created: list[tuple[_Controller, dict]] = []
         for controller in controllers:
             created += self._create(controller, range(controller.count))
-        placed: list[tuple[dict, str]] = []
+        placed = self.placed
         by_priority = sorted(created, key=lambda c: -c[1]["spec"].get("priority", 0))
         for controller, pod in by_priority:
             self._bind_and_run(controller, pod, placed)
-        order = {c.owner + c.namespace: i for i, c in enumerate(controllers)}
-        return sorted(self.views, key=lambda v: (v.namespace, order.get(v.owner + v.namespace,
-                                                                         0), v.pod or ""))
+        # A Job replaces a failed pod after its back-off (10 s and more): by then the
+        # scheduler has bound every first pod.
+        while self._retries:
+            self._retry_job(self._retries.pop(0), placed)
+        self.order = {c.owner + c.namespace: i for i, c in enumerate(controllers)}
+        return self.sorted(self.views)
+
+    def sorted(self, views: list[PodView]) -> list[PodView]:
+        return sorted(views, key=lambda v: (v.namespace, self.order.get(
+            v.owner + v.namespace, len(self.order)), v.owner, v.pod or ""))
 
     def _create(self, controller: _Controller, indexes) -> list[tuple[_Controller, dict]]:
         created = []
@@ -217,55 +234,55 @@ class Twin:
             self.views.append(PodView(
                 meta["namespace"], meta["name"], controller.owner, "Pending",
                 reason="Unschedulable", message=placement.message,
-                events=[f"Warning FailedScheduling default-scheduler {placement.message}"]))
+                events=[f"Warning FailedScheduling default-scheduler {placement.message}"],
+                phase="Pending", stored=pod))
             return
         node = next(n for n in self.nodes if n["metadata"]["name"] == placement.node)
         placed.append((pod, placement.node))
         result = run_pod(pod, node, self.network(node), self.pod_internet)
-        if controller.kind == "Job" and result.reason == "CrashLoopBackOff":
-            # restartPolicy OnFailure: restarts in place count against backoffLimit, and
-            # once it is reached the Job deletes its pods, and their logs with them.
-            placed.remove((pod, placement.node))
-            self.release(pod, deleted=True)
-            self.views.append(PodView(
-                meta["namespace"], None, controller.owner, "BackoffLimitExceeded",
-                reason="BackoffLimitExceeded",
-                message=f"Job has reached the specified backoff limit; pod {meta['name']} "
-                        f"was deleted ({result.message})",
-                events=["Warning BackoffLimitExceeded job-controller Job has reached the "
-                        "specified backoff limit"]))
-            return
+        # restartPolicy OnFailure: the kubelet restarts in place (CrashLoopBackOff) and the
+        # restarts count against the Job's backoffLimit: kube/timeline.py deletes the pods
+        # once they reach it.
         self._record(controller, pod, placement.node, result)
         if result.phase in TERMINAL:
             placed.remove((pod, placement.node))
             self.release(pod)
         if result.phase == "Failed" and controller.kind == "Job":
-            self._retry_job(controller, pod, placed)
+            self._retries.append(controller)
 
     def _record(self, controller: _Controller, pod: dict, node: str,
                 result: PodResult) -> None:
         meta = pod["metadata"]
         self.views.append(PodView(meta["namespace"], meta["name"], controller.owner,
                                   result.status, node, result.reason, result.message,
-                                  result.events, result.logs, result.restarts, result.phase))
+                                  result.events, result.logs, result.restarts, result.phase,
+                                  stored=pod))
 
-    def _retry_job(self, controller: _Controller, failed: dict,
-                   placed: list[tuple[dict, str]]) -> None:
+    def _retry_job(self, controller: _Controller, placed: list[tuple[dict, str]]) -> None:
         """restartPolicy Never: the Job makes a new pod for each failure until more pods
         have failed than its backoffLimit allows; the failed pods stay."""
         failures = sum(1 for v in self.views if v.owner == controller.owner
                        and v.namespace == controller.namespace and v.phase == "Failed")
         if failures > controller.backoff_limit:
+            exceeded = ("Warning BackoffLimitExceeded job-controller Job has reached the "
+                        "specified backoff limit")
             for view in self.views:
-                if view.owner == controller.owner and view.namespace == controller.namespace:
-                    view.events.append("Warning BackoffLimitExceeded job-controller Job has "
-                                       "reached the specified backoff limit")
+                if view.owner == controller.owner and view.namespace == controller.namespace \
+                        and exceeded not in view.events:
+                    view.events.append(exceeded)
             return
         index = controller.count + failures - 1
         for _, pod in self._create(controller, [index]):
             self._bind_and_run(controller, pod, placed)
 
 
-def simulate(spec: LabSpec, objects: ObjectSet,
-             nodes: Optional[list[dict]] = None) -> list[PodView]:
-    return Twin(spec, objects, nodes).run()
+def simulate(spec: LabSpec, objects: ObjectSet, nodes: Optional[list[dict]] = None,
+             after: Optional[float] = None, operator_pods: bool = False) -> list[PodView]:
+    """What `kubectl get pods -A` shows `after` seconds after the pods were created
+    (default: once the cluster settles, kube/timeline.py SETTLED). operator_pods: the GPU
+    Operator's validator pods too (`lab simulate` shows them; lab/snapshot.py makes Pods
+    from the tenants' Deployment and Job templates only)."""
+    from kube.timeline import SETTLED, Timeline
+    twin = Twin(spec, objects, nodes)
+    views = twin.run()
+    return Timeline(twin, views).at(SETTLED if after is None else after, operator_pods)

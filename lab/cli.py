@@ -366,21 +366,38 @@ def simulate(
         False, "--alerts", help="Instead of the pods: the alerts Prometheus would have "
                                 "firing (gpu-lab's rules and the chart's); --json: "
                                 "[{alert, labels}]."),
+    after: Optional[str] = typer.Option(
+        None, "--after", metavar="DURATION",
+        help="The pods this long after they were created (30m, 2h, 1h30m): the kubelet's "
+             "restarts, Jobs failing, the cluster autoscaler's scale-down and PodGC have "
+             "acted (default: once the cluster settles, 5m)."),
 ) -> None:
-    """Show what `kubectl get pods -A` would show once the stack's cluster settles (offline)."""
+    """Show what `kubectl get pods -A` would show once the stack's cluster settles, or
+    --after a while (offline)."""
+    from kube.timeline import parse_duration, spoken
     from lab.simulate import simulate_stack, table
 
+    seconds = None
+    if after is not None:
+        try:
+            seconds = parse_duration(after)
+        except ValueError as err:
+            _fail(f"--after {err}")
     name, values = load_stack_or_scenario(stack, config_file, scenario)
     if promql is not None or show_alerts:
+        if after is not None:
+            _fail("--after shows the pods; --query and --alerts answer at the settled time")
         _simulate_prometheus(name, values, promql, show_alerts, as_json)
         return
     try:
-        views = simulate_stack(values, name)
+        views = simulate_stack(values, name, seconds)
     except ConfigError as err:
         _fail(str(err))
     if as_json:
         typer.echo(json.dumps([v.to_json() for v in views], indent=2))
         return
+    if seconds is not None:
+        typer.echo(f"{spoken(seconds)} after the pods were created:")
     for line in table(views):
         typer.echo(line)
 

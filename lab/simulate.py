@@ -6,7 +6,7 @@ by Prometheus' own engine, kube/prometheus_engine.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional
 
 from faults import build_spec
 from kube.objects import ObjectSet
@@ -14,15 +14,20 @@ from kube.twin import PodView, simulate
 from lab.render import PLACEHOLDER_PROJECT, Rendering, render
 
 
-def simulate_rendering(spec, rendering: Rendering) -> list[PodView]:
-    return simulate(spec, ObjectSet(rendering.check_objects()))
+def simulate_rendering(spec, rendering: Rendering,
+                       after: Optional[float] = None) -> list[PodView]:
+    """The pods `after` seconds after they were created (None: once the cluster settles;
+    kube/timeline.py)."""
+    return simulate(spec, ObjectSet(rendering.check_objects()), after=after,
+                    operator_pods=True)
 
 
-def simulate_stack(values: Mapping[str, Any], stack: str) -> list[PodView]:
+def simulate_stack(values: Mapping[str, Any], stack: str,
+                   after: Optional[float] = None) -> list[PodView]:
     values = dict(values)
     values.setdefault("gcp:project", PLACEHOLDER_PROJECT)
     spec = build_spec(values, stack=stack)
-    return simulate_rendering(spec, render(values, stack=stack))
+    return simulate_rendering(spec, render(values, stack=stack), after)
 
 
 def table(views: list[PodView]) -> list[str]:

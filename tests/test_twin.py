@@ -4,6 +4,7 @@ runs (or completes), and each fault's targets show the status its guide promises
 import pytest
 
 from faults import SCENARIOS, build_spec, enabled
+from kube import operator_validator
 from lab.simulate import simulate_rendering
 from lab.render import render
 from tests.helpers import stack_values
@@ -33,19 +34,46 @@ def promised(spec) -> dict[str, tuple[str, str]]:
     return found
 
 
+def validators_promised(spec) -> dict[str, tuple[tuple[str, ...], str]]:
+    """{pool: (the statuses its validator pods may show, fault id)} for every pool a fault
+    says breaks the GPU Operator's validator there (target validator:<pool>)."""
+    found = {}
+    for fault, params in enabled(spec):
+        for target in fault.targets(spec, **params):
+            if target.startswith("validator:"):
+                names = fault.details(spec, **params)
+                found[target.removeprefix("validator:")] = (
+                    (names["validator_status"], names["validator_retrying"]), fault.id)
+    return found
+
+
+def pool_of(spec, node: str):
+    """The GPU pool of a node the twin names (<pool>-<i> on GKE, listed on existing)."""
+    for pool in spec.gpu_pools:
+        if node in pool.nodes or node.rpartition("-")[0] == pool.name:
+            return pool.name
+    return None
+
+
 def check(spec, views):
     assert views, "the stack runs workloads"
     targets = promised(spec)
+    validators = validators_promised(spec)
     for view in views:
         workload = f"{view.namespace}/{view.owner.split('/', 1)[1]}"
         status, fault = targets.get(workload, ("", None))
         where = f"{view.namespace}/{view.pod} ({view.owner}): {view.status}: {view.message}"
-        if status:
+        if view.owner == operator_validator.OWNER:
+            statuses, fault = validators.get(pool_of(spec, view.node), (FINE, None))
+            assert view.status in statuses, f"{fault or 'no fault'} promises {statuses}; {where}"
+        elif status:
             assert view.status == status, f"{fault} promises {status}; {where}"
         else:
             assert view.status in FINE, f"not targeted by {fault or 'any fault'}: {where}"
     shown = {f"{v.namespace}/{v.owner.split('/', 1)[1]}" for v in views}
     assert set(targets) <= shown, "every targeted workload has pods to look at"
+    on = {pool_of(spec, v.node) for v in views if v.owner == operator_validator.OWNER}
+    assert set(validators) <= on, "every pool whose validator a fault breaks has one to see"
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -56,7 +84,11 @@ def test_shipped_stacks(stack):
 
 def test_the_healthy_baseline_runs_every_pod():
     _, views = simulated(stack_values("dev"), "dev")
-    assert [v.status for v in views] == ["Running"] * len(views) and len(views) == 2
+    assert [v.status for v in views] == ["Running"] * len(views)
+    tenants = [v for v in views if v.namespace.startswith("tenant-")]
+    validators = [v for v in views if v.owner == operator_validator.OWNER]
+    assert len(tenants) == 2 and validators and len(views) == len(tenants) + len(validators)
+    assert {v.node for v in validators} >= {v.node for v in tenants}
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
