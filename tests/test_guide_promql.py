@@ -17,7 +17,8 @@ import pytest
 
 from faults import SCENARIOS, enabled
 from kube.prometheus_engine import evaluate
-from tests.test_prometheus_twin import QUERIES, SHIPPED, prometheus_of, stack_spec
+from tests.test_prometheus_twin import (QUERIES, SHIPPED, check_only_faults_targets_down,
+                                        check_platform_targets, prometheus_of, stack_spec)
 
 # The stacks whose promises are checked: the pairing stack (the pairing scenario itself),
 # all-faults, and every other scenario with a fault that promises something of Prometheus.
@@ -146,3 +147,10 @@ def test_the_promise_holds(context, fault, clause, params):
         assert got.queries[query] == [], f"{clause}: got {got.queries[query]}"
     else:
         pytest.fail(f"{fault}: a promise of a shape this test cannot check: {clause!r}")
+
+
+@pytest.mark.parametrize("stack", ["pairing", "all-faults"])
+def test_the_platforms_targets_are_up_beside_the_faults(stack):
+    """As tests/test_prometheus_twin.py checks the healthy shipped stacks, from this run."""
+    check_platform_targets(stack, answers()[stack])
+    check_only_faults_targets_down(stack, answers()[stack])
