@@ -357,7 +357,10 @@ def test_yes_runs_up_on_the_interviewers_stack_and_records_it(tmp_path, candidat
     assert "+    batchSize: 16" in entry["handout_diff"]["diff"]
     assert not entry["handout_diff"]["uncommitted"]
 
-    # without --yes and without a terminal: the preview, nothing applied
+    # without --yes and without a terminal: the preview, nothing applied (the handout's
+    # rendering, checked above, is reused: these runs are about asking)
+    rendering = applying.render_handout(applying.read_handout(handout, STACK))
+    monkeypatch.setattr(applying, "render_handout", lambda source: rendering)
     alice.calls.clear()
     result = runner.invoke(app, ["apply", STACK, "--handout", str(handout)])
     assert result.exit_code == 1 and [c[0] for c in alice.calls] == ["preview"]
