@@ -12,8 +12,11 @@
 - `requirements.txt`: what the program needs at run time, pinned like the project's;
 - `README.md`: the candidate's brief (lab/guide.py).
 
+The directory is a git repository with those files as its one commit, so the candidate's
+change is `git diff` and what `lab apply` previews.
+
 It registers exactly the resources the interviewer's stack registers (tests/test_handout.py
-renders both), so the candidate's first `pulumi preview` shows no changes. No faults/, lab/,
+renders both), so an apply of the untouched handout changes nothing. No faults/, lab/,
 tests/ or bench/ go into it.
 """
 
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
@@ -126,8 +130,21 @@ def write_handout(values: Mapping[str, Any], stack: str, directory: Path) -> Han
                 (directory / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(source, directory / name)
                 written.append(name)
+    _commit(directory, stack)
     return Handout(directory=directory, stack=stack, spec=materialized(spec),
                    files=tuple(written))
+
+
+def _commit(directory: Path, stack: str) -> None:
+    """The handout as a repository of one commit, by an author that is gpu-lab (not whoever
+    writes it), on a branch named main whatever git's default."""
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(directory), "-c", "user.name=gpu-lab",
+                        "-c", "user.email=gpu-lab@localhost", "-c", "commit.gpgsign=false",
+                        *args], check=True, capture_output=True, text=True)
+    git("init", "--quiet", "--initial-branch=main")
+    git("add", "--all")
+    git("commit", "--quiet", "--no-verify", "-m", f"Stack {stack} of the gpu-lab platform")
 
 
 def _project_file() -> str:
@@ -139,7 +156,7 @@ def _project_file() -> str:
 def _stack_file(stack: str, config: dict[str, Any]) -> str:
     header = (f"# Stack {stack} of the gpu-lab platform: GCP project and region, the cluster, "
               "its node pools,\n# add-ons, tenants and workloads. Change it (or the code), "
-              "then `pulumi preview` and `pulumi up`.\n")
+              "commit, and ask for an apply.\n")
     if "gcp:project" not in config and config.get("gpu-lab:platform") == "gke":
         header += "#   pulumi config set gcp:project <your-project>\n"
     return header + yaml.safe_dump({"config": config}, sort_keys=False, width=100)

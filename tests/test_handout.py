@@ -7,6 +7,7 @@ import ast
 import json
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -59,7 +60,7 @@ class Case:
 
     def files(self) -> dict[str, str]:
         return {str(p.relative_to(self.dir)): p.read_text() for p in sorted(self.dir.rglob("*"))
-                if p.is_file() and "__pycache__" not in p.parts}
+                if p.is_file() and "__pycache__" not in p.parts and ".git" not in p.parts}
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +116,7 @@ def test_the_handout_is_a_project_without_the_catalog(cases):
     c = cases("stack:pairing")
     top = {p.name for p in c.dir.iterdir()}
     assert top == {"Pulumi.yaml", "Pulumi.pairing.yaml", "__main__.py", "requirements.txt",
-                   "README.md", ".gitignore", *PACKAGES}
+                   "README.md", ".gitignore", ".git", *PACKAGES}
     for package in ("components", "model", "tenants"):
         assert (c.dir / package / "__init__.py").is_file()
     assert (c.dir / "workload" / "infer.py").read_text() == \
@@ -129,6 +130,26 @@ def test_the_handout_is_a_project_without_the_catalog(cases):
                  if isinstance(node, ast.ImportFrom)}
     assert imported == {"pulumi", "model", "components"}
     assert set(c.handout.files) == {Path(f) for f in c.files()}
+
+
+def test_the_handout_is_a_repository_of_one_commit(cases, tmp_path):
+    """The candidate's change is `git diff`: every file written is in the one commit and the
+    tree is clean; an edit shows up as a diff."""
+    c = cases("stack:pairing")
+
+    def git(*args: str, cwd: Path = c.dir) -> str:
+        return subprocess.run(["git", "-C", str(cwd), *args], check=True,
+                              capture_output=True, text=True).stdout
+    assert git("rev-list", "--count", "HEAD").strip() == "1"
+    assert git("status", "--porcelain") == ""
+    assert set(git("ls-files").split()) == {str(f) for f in c.handout.files}
+    assert "fault" not in git("log", "--format=%an %ae %s").lower()
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(c.dir), str(clone)], check=True)
+    stack_file = clone / "Pulumi.pairing.yaml"
+    stack_file.write_text(stack_file.read_text().replace("replicas: 2", "replicas: 1", 1))
+    diff = git("diff", cwd=clone).splitlines()
+    assert "-    replicas: 2" in diff and "+    replicas: 1" in diff
 
 
 def test_requirements_cover_the_program_and_nothing_else(cases):
