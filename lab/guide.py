@@ -280,8 +280,9 @@ def _handover(spec: LabSpec, key: str) -> str:
                 f"brief.md` (the environment, how to connect, their login, the code and the "
                 f"tasks; nothing of this page).")
     return (f"**The handout repository:** `gpu-lab handout --stack {stack} -o "
-            f"handout-{stack}`, put under git: the program and the stack's config, its "
-            f"README.md the brief. The candidate commits a change and asks for an apply: "
+            f"handout-{stack}`, a git repository of one commit: the program and the stack's "
+            f"config, its README.md the brief. The candidate commits a change and asks for an "
+            f"apply: "
             f"`gpu-lab verify {stack} --handout handout-{stack}` grades it offline (faults "
             f"fixed, collateral), `gpu-lab apply {stack} --handout handout-{stack}` shows you "
             f"both the preview and applies it once you confirm (each apply is recorded for "
