@@ -87,8 +87,10 @@ def monitoring_values(spec: LabSpec) -> dict[str, Any]:
             "resources": _small("100m", "256Mi", "500m", "512Mi"),
         },
         "kube-state-metrics": {
-            # Namespace labels as kube_namespace_labels{label_tenant=...}: per-tenant views.
-            "metricLabelsAllowlist": ["namespaces=[tenant,team,cost-center,gpu-lab/tenant]"],
+            # Namespace labels as kube_namespace_labels{label_tenant=...}: per-tenant views;
+            # node labels as kube_node_labels{label_gpu_lab_accelerator=...}: the GPU nodes.
+            "metricLabelsAllowlist": ["namespaces=[tenant,team,cost-center,gpu-lab/tenant]",
+                                      "nodes=[gpu-lab/accelerator]"],
         },
         "prometheusOperator": {"resources": _small("100m", "128Mi", "500m", "256Mi")},
         **node_exporter_values(spec),

@@ -14,6 +14,9 @@ import json
 DCGM_JOB = "nvidia-dcgm-exporter"
 QUOTA_GPU = 'resource="requests.nvidia.com/gpu"'
 POD_GPU = 'resource="nvidia_com_gpu"'
+# Nodes of a GPU pool: kube-state-metrics exports their gpu-lab/accelerator label
+# (components/monitoring.py allows it) as label_gpu_lab_accelerator.
+GPU_NODE = 'label_gpu_lab_accelerator!=""'
 # The pods that hold at least one GPU, by namespace and pod.
 GPU_PODS = f"sum by (namespace, pod) (kube_pod_container_resource_requests{{{POD_GPU}}}) > 0"
 
@@ -24,7 +27,10 @@ ALERT_RULES = [
                  f'/ sum by (namespace) (kube_resourcequota{{{QUOTA_GPU}, type="hard"}} > 0) '
                  f">= 0.9"),
         "for": "5m",
-        "labels": {"severity": "warning"},
+        # A tenant at its quota is the normal state of a lab sized to it: info, like the
+        # chart's KubeQuotaFullyUsed, so Alertmanager holds it back (InfoInhibitor) unless the
+        # namespace also has a warning.
+        "labels": {"severity": "info"},
         "annotations": {
             "summary": "Tenant {{ $labels.namespace }} uses {{ $value | humanizePercentage }} "
                        "of its GPU quota",
@@ -60,9 +66,11 @@ ALERT_RULES = [
     },
     {
         "alert": "DcgmExporterDown",
-        # Absent only matters while there are GPU nodes (pools may scale to zero).
+        # Absent only matters while there are GPU nodes (pools may scale to zero). GPU nodes
+        # are counted by their accelerator label, not by allocatable GPUs: a node whose device
+        # plugin is down advertises none, and the exporter is missing there too.
         "expr": (f'up{{job="{DCGM_JOB}"}} == 0 or (absent(up{{job="{DCGM_JOB}"}}) '
-                 f"and on () sum(kube_node_status_allocatable{{{POD_GPU}}}) > 0)"),
+                 f'and on () count(kube_node_labels{{{GPU_NODE}}}) > 0)'),
         "for": "5m",
         "labels": {"severity": "critical"},
         "annotations": {

@@ -25,7 +25,7 @@ METRICS: dict[str, set[str]] = {
     # kube-state-metrics
     "kube_node_status_allocatable": {"node", "resource", "unit"},
     "kube_node_status_capacity": {"node", "resource", "unit"},
-    "kube_node_labels": {"node"},
+    "kube_node_labels": {"node", "label_gpu_lab_accelerator"},
     "kube_pod_container_resource_requests": {"namespace", "pod", "uid", "container", "node",
                                              "resource", "unit"},
     "kube_pod_container_resource_limits": {"namespace", "pod", "uid", "container", "node",

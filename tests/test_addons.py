@@ -233,7 +233,7 @@ def test_prometheus_selects_monitors_and_rules_everywhere(dev):
     assert prometheus["resources"]["limits"]["memory"] == "2Gi"
     assert values["crds"]["enabled"] is True
     assert values["kube-state-metrics"]["metricLabelsAllowlist"] == [
-        "namespaces=[tenant,team,cost-center,gpu-lab/tenant]"]
+        "namespaces=[tenant,team,cost-center,gpu-lab/tenant]", "nodes=[gpu-lab/accelerator]"]
 
 
 def test_grafana_password_is_random_secret_and_exported_as_secret(dev):
@@ -286,7 +286,7 @@ def test_prometheus_rule_is_a_valid_object(dev):
                            "GpuPodPending", "DcgmExporterDown"}
     for alert in alerts.values():
         assert re.fullmatch(r"\d+[smh]", alert["for"])
-        assert alert["labels"]["severity"] in ("warning", "critical")
+        assert alert["labels"]["severity"] in ("info", "warning", "critical")
         assert alert["annotations"]["summary"]
     assert alerts["GpuAllocatedButIdle"]["for"] == "10m"
     assert "< 10" in alerts["GpuAllocatedButIdle"]["expr"]

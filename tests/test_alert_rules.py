@@ -60,6 +60,13 @@ def allocatable(node: str, gpus: int) -> dict:
                       f'resource="nvidia_com_gpu", unit="integer"}}', "values": f"{gpus}+0x40"}
 
 
+def node_labels(node: str, accelerator: str = "") -> dict:
+    """kube_node_labels as kube-state-metrics exports it with the chart's allowlist
+    nodes=[gpu-lab/accelerator]: the label only on nodes that carry it."""
+    label = f', label_gpu_lab_accelerator="{accelerator}"' if accelerator else ""
+    return {"series": f'kube_node_labels{{{KSM}, node="{node}"{label}}}', "values": "1+0x40"}
+
+
 def up(job: str, value: str, instance: str = "10.4.1.4:9400") -> dict:
     return {"series": f'up{{job="{job}", instance="{instance}", namespace="gpu-operator", '
                       f'service="{job}", endpoint="gpu-metrics"}}', "values": value}
@@ -70,6 +77,8 @@ def alert(name: str, at: str, *expected: dict) -> dict:
             "exp_alerts": [{"exp_labels": labels} for labels in expected]}
 
 
+T4 = "nvidia-tesla-t4"
+
 CASES = [
     {"name": "quota: 9 of 10 GPUs fires after 5m; 8 of 10 and a ineffective key never",
      "input_series": quota("tenant-a", 10, 9) + quota("tenant-b", 10, 8) +
@@ -77,7 +86,7 @@ CASES = [
      "alert_rule_test": [
          alert("GpuTenantQuotaNearlyExhausted", "4m"),
          alert("GpuTenantQuotaNearlyExhausted", "6m",
-               {"namespace": "tenant-a", "severity": "warning"})]},
+               {"namespace": "tenant-a", "severity": "info"})]},
     {"name": "idle: a GPU pod under 10% for 10m fires; a busy one, and an idle GPU no pod "
              "holds, never",
      "input_series": [
@@ -101,25 +110,32 @@ CASES = [
          alert("GpuPodPending", "6m", {"namespace": "tenant-a", "pod": "big",
                                        "severity": "warning"})]},
     {"name": "dcgm down: a target down fires after 5m",
-     "input_series": [up("nvidia-dcgm-exporter", "0+0x40"), allocatable("t4-0", 1)],
+     "input_series": [up("nvidia-dcgm-exporter", "0+0x40"), node_labels("t4-0", T4)],
      "alert_rule_test": [
          alert("DcgmExporterDown", "4m"),
          alert("DcgmExporterDown", "6m",
                {"job": "nvidia-dcgm-exporter", "instance": "10.4.1.4:9400",
                 "namespace": "gpu-operator", "service": "nvidia-dcgm-exporter",
                 "endpoint": "gpu-metrics", "severity": "critical"})]},
-    {"name": "dcgm missing: no target while a node has GPUs fires after 5m",
-     "input_series": [allocatable("t4-0", 1)],
+    {"name": "dcgm missing: no target while a GPU node exists fires after 5m",
+     "input_series": [node_labels("t4-0", T4), allocatable("t4-0", 1)],
      "alert_rule_test": [
          alert("DcgmExporterDown", "4m"),
          alert("DcgmExporterDown", "6m", {"job": "nvidia-dcgm-exporter",
                                           "severity": "critical"})]},
+    {"name": "dcgm missing on a GPU node whose device plugin is down (no allocatable GPU): "
+             "still fires",
+     "input_series": [node_labels("t4-0", T4), allocatable("t4-0", 0),
+                      node_labels("cpu-0")],
+     "alert_rule_test": [
+         alert("DcgmExporterDown", "6m", {"job": "nvidia-dcgm-exporter",
+                                          "severity": "critical"})]},
     {"name": "dcgm fine, or no GPU node: never",
-     "input_series": [up("nvidia-dcgm-exporter", "1+0x40"), allocatable("t4-0", 1),
-                      allocatable("cpu-0", 0)],
+     "input_series": [up("nvidia-dcgm-exporter", "1+0x40"), node_labels("t4-0", T4),
+                      node_labels("cpu-0")],
      "alert_rule_test": [alert("DcgmExporterDown", "20m")]},
-    {"name": "dcgm missing but no node has GPUs (pools scaled to zero): never",
-     "input_series": [allocatable("t4-0", 0)],
+    {"name": "dcgm missing but no GPU node (pools scaled to zero): never",
+     "input_series": [node_labels("cpu-0")],
      "alert_rule_test": [alert("DcgmExporterDown", "20m")]},
 ]
 

@@ -71,11 +71,6 @@ CONFLICTS = {
         "the promise queries the whole namespace: cpu-fallback's tenant-a/infer (Running, "
         "scraped through its own PodMonitor) gives tenant-a series, though tenant-a/obs has "
         "none",
-    ("scenario gpu-readiness", "dcgm-metrics-missing",
-     "Alert DcgmExporterDown fires once GPU nodes exist."):
-        "gpu-device-plugin-missing on the only GPU pool: no node advertises nvidia.com/gpu, "
-        "so sum(kube_node_status_allocatable{resource=\"nvidia_com_gpu\"}) is empty and the "
-        "rule's absent() branch never fires, though a GPU node exists",
 }
 
 
