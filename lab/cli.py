@@ -1,9 +1,10 @@
-"""The `python -m lab` commands.
+"""The `gpu-lab` commands (also `python -m lab`).
 
-Exit codes, the same for every command (README, "Exit codes"): 0 done; 1 not yet (verify),
-short (preflight) or an operation that could not go on (new, reset, destroy, list: no Pulumi
-CLI, no such stack); 2 bad config, arguments or paths; 3 the source cannot be read (a
-cluster, snapshot, handout or GCP project); 4 the report's upload failed.
+Exit codes, the same for every command (docs/operating-interviews.md, "Exit codes and
+files"): 0 done; 1 not yet (verify), short (preflight) or an operation that could not go on
+(new, reset, destroy, list, reap, apply: no Pulumi CLI, no such stack, a failed or declined
+step); 2 bad config, arguments or paths; 3 the source cannot be read (a cluster, snapshot,
+handout or GCP project); 4 the report's upload failed.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ EXIT_UNREADABLE = 3
 EXIT_UPLOAD_FAILED = 4
 
 EXIT_CODES = ("Exit codes: 0 done; 1 not yet (verify), short (preflight) or the operation could "
-              "not go on (new, reset, destroy, list); 2 bad config, arguments or paths; 3 the "
+              "not go on (new, reset, destroy, list, reap, apply); 2 bad config, arguments or "
+              "paths; 3 the "
               "cluster, snapshot, handout or GCP project cannot be read; 4 the report upload "
               "failed.")
 
@@ -523,7 +525,7 @@ class _Grading:
             else:
                 state = grading.read_live(self.spec, self.api_client, self.prometheus_url)
         except grading.SourceError as err:
-            _fail(str(err), code=EXIT_UNREADABLE)
+            _fail(str(err), code=getattr(err, "exit_code", EXIT_UNREADABLE))
         try:
             result = grading.grade(self.spec, state.context, self.reference)
         except Exception as err:  # noqa: BLE001 - live, access questions go to the API server

@@ -662,13 +662,6 @@ def _handout_stack_file(directory: Path, stack: str) -> Path:
     raise SourceError(f"{directory}: no Pulumi.{stack}.yaml: not a handout of stack {stack}")
 
 
-def _refuse(err: WrongStack):
-    """Exit 2 with the one line, as the CLI does for arguments that do not go together."""
-    import typer
-    typer.echo(str(err), err=True)
-    raise typer.Exit(err.exit_code)
-
-
 def _handout_spec(values: dict, stack: str, directory: Path):
     """The handout's spec as its own model loads it (the candidate may have changed the
     model); this project's model when that cannot be done."""
@@ -695,10 +688,7 @@ def read_handout(spec: LabSpec, directory: Path, stack: str) -> State:
     directory = Path(directory)
     if not (directory / "__main__.py").is_file():
         raise SourceError(f"{directory} is not a handout: it has no __main__.py")
-    try:
-        path = _handout_stack_file(directory, stack)
-    except WrongStack as err:
-        _refuse(err)
+    path = _handout_stack_file(directory, stack)
     try:
         values = read_stack_file(path)
     except StackFileError as err:
