@@ -15,8 +15,9 @@ decides what a single foreign-architecture manifest comes to (kube/kubelet.py,
 foreign_manifest). GKE: "Linux nodes that run GKE 1.32 or earlier use containerd 1.7 or
 earlier; Linux nodes that run GKE 1.33 use containerd 2.0", and users cannot change it (GKE,
 "Migrate nodes to containerd 2", which announces containerd 2.2's config removals "with a
-GKE version yet to be announced"). Every release channel runs 1.33 or later, so the twin
-gives GKE nodes containerd 2.0, whose CRI pulls with client.Pull. On platform existing
+GKE version yet to be announced"). The release channels run 1.32 (EXTENDED, while it is
+supported) or later, so containerd 1.7 or 2.0, and the CRI of both pulls with client.Pull:
+the twin gives GKE nodes containerd 2.0. On platform existing
 (kind) the node image sets discard_unpacked_layers (kind images/base/files/etc/containerd/
 config.toml, every release since v0.20), which keeps the CRI on the local pull whatever its
 containerd (kind v0.32 ships 2.3.1): the twin's nodes there carry gpu-lab/cri-image-pull:

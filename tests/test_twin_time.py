@@ -486,15 +486,16 @@ def test_what_containerd_makes_of_a_foreign_single_manifest(version, pull, outco
 
 @pytest.mark.parametrize("channel", ["RAPID", "REGULAR", "STABLE", "EXTENDED"])
 def test_arm64_fails_the_same_way_on_every_release_channel(channel):
-    """Every channel runs GKE 1.33 or later, whose nodes run containerd 2.0 (GKE, "Migrate
-    nodes to containerd 2"): the arm64 manifest is unpacked and exec format error follows;
-    the guide promises what the twin shows."""
+    """Every channel runs GKE 1.32 or later, whose nodes run containerd 1.7 or 2.0 (GKE,
+    "Migrate nodes to containerd 2"); both pull with client.Pull, which unpacks the arm64
+    layers, and exec format error follows; the guide promises what the twin shows."""
     values = {**scenario_values("workload-failures"),
               "gpu-lab:cluster": {"releaseChannel": channel}}
     spec = build_spec(values, stack="wf")
     runtimes = {n["metadata"]["annotations"][RUNTIME_ANNOTATION]
                 for n in nodes_from_spec(spec)}
     assert runtimes == {"containerd://2.0"}
+    assert {foreign_manifest(runtime_node(v)) for v in ("1.7.34", "2.0.7")} == {"exec"}
     [(fault, params)] = [(f, p) for f, p in enabled(spec) if f.id == "arm64-image"]
     assert fault.describe(params, spec)["pod_status"] == "Init:Error"
 
