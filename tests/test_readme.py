@@ -338,20 +338,58 @@ def test_there_are_commands_to_run():
     assert any(c.needs_console_command for c in runs)
 
 
+def test_a_lone_gpu_lab_command_is_told_from_a_shell_script():
+    assert lone_gpu_lab("venv/bin/gpu-lab simulate --stack dev --query 'sum(up) by (job)'") == \
+        ["simulate", "--stack", "dev", "--query", "sum(up) by (job)"]
+    for script in ("venv/bin/gpu-lab render --stack dev --json - | head",
+                   "venv/bin/gpu-lab guide --stack dev > guide.md",
+                   "venv/bin/gpu-lab list && echo done", "make plan STACK=dev",
+                   "venv/bin/python -m lab --help", "venv/bin/gpu-lab kind-config $X"):
+        assert lone_gpu_lab(script) is None, script
+
+
 def test_every_skip_rule_is_used():
     unused = [reason for reason, applies in SKIP_RULES if not any(map(applies, COMMANDS))]
     assert not unused, f"skip rules no command needs any more (remove them): {unused}"
 
 
+def lone_gpu_lab(script: str) -> Optional[list[str]]:
+    """The arguments of a script that is one `venv/bin/gpu-lab ...` command and nothing else
+    (no pipe, redirection, list or substitution outside quotes); None for any other script."""
+    if "\n" in script or "$" in script or "`" in script:
+        return None
+    lexer = shlex.shlex(script, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    words = list(lexer)
+    if not words or words[0] != "venv/bin/gpu-lab" or \
+            any(set(w) <= set("|&;<>()") for w in words):
+        return None
+    return words[1:]
+
+
 @pytest.mark.parametrize("command", [_param(c) for c in COMMANDS])
-def test_command_runs(command, tmp_path):
+def test_command_runs(command, tmp_path, monkeypatch):
     if command.needs_console_command and not GPU_LAB.exists():
         pytest.fail(f"{command.where}: {GPU_LAB.relative_to(ROOT)} is missing; `make install` "
                     "installs the gpu-lab console command (pyproject.toml)")
     script = runnable(command, tmp_path)
     start = time.monotonic()
-    result = subprocess.run(["bash", "-o", "pipefail", "-ec", script], cwd=ROOT,
-                            capture_output=True, text=True, timeout=TIMEOUT)
+    args = lone_gpu_lab(script)
+    if args is not None:
+        # The console script's own entry point (lab.cli, what venv/bin/gpu-lab calls), run
+        # in this process from the repository root: the same command, without a new
+        # interpreter importing Pulumi each time (tests/test_cli_reach.py runs the installed
+        # script itself, from another directory).
+        from typer.testing import CliRunner
+
+        from lab.cli import app
+        monkeypatch.chdir(ROOT)
+        ran = CliRunner().invoke(app, args, prog_name="gpu-lab")
+        result = subprocess.CompletedProcess(script, ran.exit_code, ran.stdout,
+                                             f"{ran.stderr}{ran.exception or ''}")
+    else:
+        result = subprocess.run(["bash", "-o", "pipefail", "-ec", script], cwd=ROOT,
+                                capture_output=True, text=True, timeout=TIMEOUT)
     took = time.monotonic() - start
     assert result.returncode == 0, (
         f"{command.where}: `{command.head}` exited {result.returncode} after {took:.1f} s\n"
