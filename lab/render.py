@@ -8,8 +8,11 @@ logical name, parent and inputs exactly as the engine would receive them (camelC
 from __future__ import annotations
 
 import copy
+import hashlib
 import importlib
 import json
+import os
+import pickle
 import runpy
 import sys
 import threading
@@ -193,15 +196,22 @@ def _packages_of(project_dir: Optional[Path]) -> Iterator[None]:
 
 # A rendering of this project's own program depends on the stack name and config alone. A
 # process that renders the same stack many times (the test suite, across its modules) turns
-# the memo on and is handed a copy of the first rendering each time; off by default.
+# the memo on and is handed a copy of the first rendering each time; off by default. With a
+# directory, renderings are also shared there with other processes of the same run (the
+# suite's workers): whoever renders a (config, stack) first leaves it for the others.
 _memo: Optional[dict[str, Rendering]] = None
+_shared: Optional[Path] = None
 
 
-def remember_renders() -> None:
-    """Render each (config, stack) of this project's program once in this process."""
-    global _memo
+def remember_renders(shared: Optional[Path] = None) -> None:
+    """Render each (config, stack) of this project's program once in this process (and, with
+    `shared`, once among the processes that share that directory)."""
+    global _memo, _shared
     if _memo is None:
         _memo = {}
+    if shared is not None:
+        shared.mkdir(parents=True, exist_ok=True)
+        _shared = shared
 
 
 def render(values: Mapping[str, Any], stack: str = "dev", program: Optional[Path] = None,
@@ -216,8 +226,23 @@ def render(values: Mapping[str, Any], stack: str = "dev", program: Optional[Path
         return _render(values, stack, program, project_dir)
     key = json.dumps([values, stack], sort_keys=True, default=repr)
     if key not in _memo:
-        _memo[key] = _render(values, stack, None, None)
+        _memo[key] = _shared_render(key, lambda: _render(values, stack, None, None))
     return copy.deepcopy(_memo[key])
+
+
+def _shared_render(key: str, make) -> Rendering:
+    if _shared is None:
+        return make()
+    path = _shared / f"{hashlib.sha256(key.encode()).hexdigest()}.pickle"
+    try:
+        return pickle.loads(path.read_bytes())
+    except (OSError, EOFError, pickle.UnpicklingError):
+        pass
+    rendering = make()
+    partial = path.with_name(f"{path.name}.{os.getpid()}")
+    partial.write_bytes(pickle.dumps(rendering))
+    os.replace(partial, path)          # whole or not at all, for a reader in another process
+    return rendering
 
 
 def _render(values: Mapping[str, Any], stack: str, program: Optional[Path],

@@ -4,8 +4,16 @@ from lab.render import remember_renders, render
 from tests.helpers import stack_values
 
 # Tests render the same stacks many times (the baselines, each fault alone); each
-# (config, stack) is rendered once per test process and handed out as a copy.
+# (config, stack) is rendered once and handed out as a copy.
 remember_renders()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def renders_shared_by_the_workers(request, tmp_path_factory):
+    """Under pytest-xdist each worker's temp directory lies in one of the run's own (which
+    pytest prunes, keeping the last three runs): the workers share their renderings there."""
+    if hasattr(request.config, "workerinput"):
+        remember_renders(tmp_path_factory.getbasetemp().parent / "renders")
 
 
 @pytest.fixture(scope="session")
