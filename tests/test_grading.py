@@ -25,6 +25,7 @@ from faults import build_spec
 from kube.images import NGC_PYTORCH
 from kube.nodes import nodes_from_spec
 from kube.objects import ObjectSet
+from kube.prometheus_platform import created_at_run_time
 from kube.twin import simulate
 from lab import grading, snapshot
 from lab.cli import app
@@ -62,28 +63,6 @@ class State:
         pods, logs = snapshot.twin_objects(views, objects)
         shown = [o for o in self.objects if o["kind"] not in NOT_IN_A_CLUSTER]
         return shown + created_at_run_time(objects) + self.nodes + pods, logs
-
-
-def created_at_run_time(objects: ObjectSet) -> list[dict]:
-    """What the add-ons create once they run: the GPU Operator's DCGM ServiceMonitor when
-    its Helm values turn it on."""
-    release = objects.get("HelmRelease", "gpu-operator", "gpu-operator")
-    values = ((release or {}).get("spec") or {}).get("values") or {}
-    dcgm = values.get("dcgmExporter") or {}
-    if not release or not dcgm.get("enabled", True) or \
-            not (dcgm.get("serviceMonitor") or {}).get("enabled"):
-        return []
-    # NVIDIA/gpu-operator assets/state-dcgm-exporter/0500_service_monitor.yaml, with the
-    # endpoint's honorLabels and interval from the Helm values.
-    endpoint = {"port": "gpu-metrics", "path": "/metrics",
-                "honorLabels": bool(dcgm["serviceMonitor"].get("honorLabels", False)),
-                "interval": dcgm["serviceMonitor"].get("interval", "15s")}
-    return [{"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
-             "metadata": {"name": "nvidia-dcgm-exporter", "namespace": "gpu-operator",
-                          "labels": {"app": "nvidia-dcgm-exporter"}},
-             "spec": {"selector": {"matchLabels": {"app": "nvidia-dcgm-exporter"}},
-                      "namespaceSelector": {"matchNames": ["gpu-operator"]},
-                      "jobLabel": "app", "endpoints": [endpoint]}}]
 
 
 class Stack:
