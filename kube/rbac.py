@@ -135,13 +135,11 @@ def _role_rules(objects: ObjectSet, binding: dict) -> tuple[str, Optional[list[d
     return f"Role {namespace}/{name}", (role or {}).get("rules") if role else None
 
 
-def can_i(objects: ObjectSet, subject: Subject, verb: str, resource: str,
-          namespace: Optional[str] = None, name: Optional[str] = None,
-          api_group: Optional[str] = None) -> Answer:
-    """Like `kubectl auth can-i VERB RESOURCE[/SUB] [NAME] -n NAMESPACE --as ...`."""
-    group, base, subresource = parse_resource(resource, api_group)
+def _bound_rules(objects: ObjectSet, subject: Subject, namespace: Optional[str]):
+    """(binding, subject entry, role name, rule) for every rule bound to `subject` in
+    `namespace` (None: only ClusterRoleBindings), in the order the authorizer visits them."""
     bindings = objects.of_kind("ClusterRoleBinding")
-    if namespace is not None:
+    if namespace:
         bindings += objects.of_kind("RoleBinding", namespace)
     for binding in bindings:
         entry = bound(subject, binding)
@@ -149,9 +147,18 @@ def can_i(objects: ObjectSet, subject: Subject, verb: str, resource: str,
             continue
         role_name, rules = _role_rules(objects, binding)
         for rule in rules or []:
-            if rule_allows(rule, verb, group, base, subresource, name):
-                return Answer(True, f"{ref(binding)} binds {entry['kind']} {entry['name']} "
-                                    f"to {role_name}, whose rule {_rule_text(rule)} allows it")
+            yield binding, entry, role_name, rule
+
+
+def can_i(objects: ObjectSet, subject: Subject, verb: str, resource: str,
+          namespace: Optional[str] = None, name: Optional[str] = None,
+          api_group: Optional[str] = None) -> Answer:
+    """Like `kubectl auth can-i VERB RESOURCE[/SUB] [NAME] -n NAMESPACE --as ...`."""
+    group, base, subresource = parse_resource(resource, api_group)
+    for binding, entry, role_name, rule in _bound_rules(objects, subject, namespace):
+        if rule_allows(rule, verb, group, base, subresource, name):
+            return Answer(True, f"{ref(binding)} binds {entry['kind']} {entry['name']} "
+                                f"to {role_name}, whose rule {_rule_text(rule)} allows it")
     where = f"in namespace {namespace}" if namespace else "cluster-wide"
     what = f"{verb} {resource}" + (f" {name}" if name else "")
     return Answer(False, f"no binding grants {subject} {what} {where}")
@@ -293,17 +300,8 @@ def rules_for(objects: ObjectSet, subject: Subject,
               namespace: Optional[str]) -> list[tuple[str, dict]]:
     """(source, rule) for every rule that applies to `subject` in `namespace` (None: only
     what ClusterRoleBindings grant), in the order the authorizer visits them."""
-    found: list[tuple[str, dict]] = []
-    bindings = objects.of_kind("ClusterRoleBinding")
-    if namespace:
-        bindings += objects.of_kind("RoleBinding", namespace)
-    for binding in bindings:
-        entry = bound(subject, binding)
-        if entry is None:
-            continue
-        role_name, rules = _role_rules(objects, binding)
-        found += [(f"{ref(binding)} ({role_name})", rule) for rule in rules or []]
-    return found
+    return [(f"{ref(binding)} ({role_name})", rule)
+            for binding, _, role_name, rule in _bound_rules(objects, subject, namespace)]
 
 
 def breakdown_rule(rule: dict) -> list[dict]:

@@ -11,28 +11,15 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 import lab.cli
 from lab.cli import app
 from model.source import PROJECT_DIR
+from tests.test_cli_io import invoke, only_line
 
-runner = CliRunner()
 GPU_LAB = Path(sys.executable).parent / "gpu-lab"     # the venv's console script
 
 
-def invoke(*args: str):
-    result = runner.invoke(app, list(args))
-    assert "Traceback" not in result.output, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), \
-        repr(result.exception)
-    return result
-
-
-def only_line(text: str) -> str:
-    lines = text.strip().splitlines()
-    assert len(lines) == 1, lines
-    return lines[0]
 
 
 # -- the gpu-lab command ----------------------------------------------------------------------

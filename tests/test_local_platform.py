@@ -9,7 +9,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from faults import SCENARIOS, build_spec, enabled, left_out, outputs
+from faults import SCENARIOS, build_spec, left_out, outputs
 from kube.nodes import kind_cluster, nodes_from_spec
 from lab.cli import app
 from lab.grading import baseline_values
@@ -18,6 +18,7 @@ from lab.simulate import simulate_rendering
 from model import ConfigError, load_spec
 from model.spec import POOL_LABEL
 from tests.helpers import stack_values
+from tests.test_twin import promised
 
 FINE = ("Running", "Completed")
 KIND_API = "kind.x-k8s.io/v1alpha4"
@@ -54,14 +55,6 @@ def workload_of(view) -> str:
     return f"{view.namespace}/{view.owner.split('/', 1)[1]}"
 
 
-def promised(spec) -> dict[str, tuple[str, str]]:
-    found = {}
-    for fault, params in enabled(spec):
-        status = fault.describe(params, spec)["pod_status"]
-        for target in fault.targets(spec, **params):
-            if target.startswith("workload:"):
-                found[target.removeprefix("workload:")] = (status, fault.id)
-    return found
 
 
 # -- every scenario, simulated on the nodes kind creates -----------------------------------
