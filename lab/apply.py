@@ -139,8 +139,8 @@ def check_keys(handout: HandoutSource, interviewer: Mapping[str, Any]) -> None:
 def render_handout(handout: HandoutSource):
     """The handout's program rendered offline with its config. Unreadable (its ConfigError
     whole) when it does not render; Refused when it exports the `faults` output."""
+    from lab import grading
     from lab.render import PLACEHOLDER_PROJECT, render
-    from model.errors import ConfigError
 
     values = dict(handout.values)
     values.setdefault(PROJECT_KEY, PLACEHOLDER_PROJECT)
@@ -148,13 +148,7 @@ def render_handout(handout: HandoutSource):
         rendering = render(values, stack=handout.stack,
                            program=handout.directory / "__main__.py")
     except Exception as err:  # noqa: BLE001 - whatever the candidate's program raises
-        # The handout's model raises its own ConfigError (its own copy of model/errors.py):
-        # every problem it lists is said (as `verify --handout` says it).
-        if isinstance(err, ConfigError) or (type(err).__name__ == "ConfigError" and
-                                            isinstance(getattr(err, "problems", None), list)):
-            raise Unreadable(f"the handout's config does not load: {err}") from None
-        raise Unreadable(f"the handout does not render: {type(err).__name__}: "
-                         f"{str(err).splitlines()[0] if str(err) else ''}") from None
+        raise Unreadable(grading.handout_failure(err)) from None
     if FAULTS_OUTPUT in rendering.outputs:
         raise Refused(f"the handout's program exports {FAULTS_OUTPUT!r}: only the "
                       "interviewer's program writes that output; remove the export")

@@ -628,6 +628,19 @@ def read_snapshot(spec: LabSpec, path: Path) -> State:
                  f"snapshot {path}")
 
 
+def handout_failure(err: Exception) -> str:
+    """One message for whatever a handout's program raised. The handout's model raises its
+    own ConfigError (its own copy of model/errors.py): every problem it lists is said, as for
+    ours; anything else by its type and first line."""
+    from model.errors import ConfigError
+
+    if isinstance(err, ConfigError) or (type(err).__name__ == "ConfigError" and
+                                        isinstance(getattr(err, "problems", None), list)):
+        return f"the handout's config does not load: {err}"
+    first = str(err).splitlines()[0] if str(err) else ""
+    return f"the handout does not render: {type(err).__name__}: {first}"
+
+
 class WrongStack(SourceError):
     """The handout was made for another stack than the one judged (exit code 2: the
     arguments do not go together)."""
@@ -682,7 +695,6 @@ def read_handout(spec: LabSpec, directory: Path, stack: str) -> State:
     from kube.twin import simulate
     from lab.render import PLACEHOLDER_PROJECT, render
     from lab.snapshot import twin_objects
-    from model.errors import ConfigError
     from model.source import StackFileError, read_stack_file
 
     directory = Path(directory)
@@ -699,13 +711,7 @@ def read_handout(spec: LabSpec, directory: Path, stack: str) -> State:
         rendering = render(values, stack=name, program=directory / "__main__.py")
         handout_spec = _handout_spec(values, name, directory)
     except Exception as err:  # noqa: BLE001 - whatever the candidate's program raises
-        # The handout's model raises its own ConfigError (its own copy of model/errors.py):
-        # every problem it lists is said, as for ours.
-        if isinstance(err, ConfigError) or (type(err).__name__ == "ConfigError" and
-                                            isinstance(getattr(err, "problems", None), list)):
-            raise SourceError(f"the handout's config does not load: {err}") from None
-        raise SourceError(f"the handout does not render: {type(err).__name__}: "
-                          f"{str(err).splitlines()[0] if str(err) else ''}") from None
+        raise SourceError(handout_failure(err)) from None
     objects = ObjectSet(rendering.check_objects())
     nodes = nodes_from_spec(handout_spec, objects)
     views = simulate(handout_spec, objects, nodes)
