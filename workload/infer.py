@@ -23,9 +23,10 @@ import time
 from dataclasses import dataclass
 from typing import Optional, TextIO
 
-import torch
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
-from torch import nn
+
+# torch is imported where it is used: it takes seconds to load, and a bad argument is
+# refused before that.
 
 GIB = 1024 ** 3
 EXIT_OUT_OF_MEMORY = 3
@@ -128,6 +129,7 @@ def argument_problems(args: argparse.Namespace) -> list[str]:
 
 def pick_device(choice: str) -> Optional[Device]:
     """The device to run on; None when a GPU was asked for and none is visible."""
+    import torch
     if choice == "cpu" or (choice == "auto" and not torch.cuda.is_available()):
         return Device("cpu", "cpu", 0)
     if not torch.cuda.is_available():
@@ -150,7 +152,9 @@ def describe(device: Device) -> str:
     return f"cuda ({device.name}, {device.memory_bytes / GIB:.1f} GiB)"
 
 
-def build_model(args: argparse.Namespace) -> nn.Module:
+def build_model(args: argparse.Namespace) -> "torch.nn.Module":
+    import torch
+    from torch import nn
     torch.manual_seed(args.seed)
     layer = nn.TransformerEncoderLayer(d_model=args.hidden, nhead=args.heads,
                                        dim_feedforward=args.hidden * 4, batch_first=True)
@@ -173,6 +177,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     except OSError as err:
         return startup_error(Log(sys.stdout), f"cannot open --log-file {args.log_file}: "
                                               f"{err.strerror or err}")
+    import torch
     device = pick_device(args.device)
     if device is None:
         log("error", message="--device cuda, but no GPU is visible to this container "
