@@ -26,7 +26,9 @@ PROGRAM = Path(__file__).resolve().parent.parent / "workload" / "infer.py"
 DEPENDENCIES = ["prometheus-client==0.26.0"]
 USER = 1000
 LOG_FILE = "/tmp/infer.log"
-JOB_BACKOFF_LIMIT = 3
+# A failing Job's pod restarts in place (kubelet back-off, ~100 restarts in 8 hours) for
+# longer than any interview: it keeps its node, its GPU and `kubectl logs --previous`.
+JOB_BACKOFF_LIMIT = 200
 
 # Pod Security "restricted" (warned in tenant namespaces) asks for all of this.
 CONTAINER_SECURITY = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
@@ -138,13 +140,13 @@ class InferenceWorkload(pulumi.ComponentResource):
                 "template": pod_template(workload, "Always"),
             }, opts=child)
         else:
-            # restartPolicy Never: a failed pod stays, with its logs, and the Job makes a
-            # new one (OnFailure would restart in place and delete the pods, logs and all,
-            # once backoffLimit is reached).
+            # restartPolicy OnFailure: a crashing pod restarts where it is, so the cluster
+            # autoscaler never sees its node empty (it ignores Failed pods and would remove
+            # the node, and PodGC the pod and its logs, with restartPolicy Never).
             self.controller = Job(f"{name}-job", metadata=meta, spec={
                 "completions": workload.replicas, "parallelism": workload.replicas,
                 "backoffLimit": JOB_BACKOFF_LIMIT,
-                "template": pod_template(workload, "Never"),
+                "template": pod_template(workload, "OnFailure"),
             }, opts=child)
 
         self.service = Service(f"{name}-service", metadata=meta, spec={

@@ -42,7 +42,7 @@ def promised_status(spec, workload, image) -> str:
                if not img.runs_on(n["metadata"]["labels"].get(ARCH_LABEL, "amd64"))]
     if foreign and all(foreign_manifest(n) == CREATE_CONTAINER_ERROR for n in foreign):
         return f"Init:{CREATE_CONTAINER_ERROR}"
-    return edit.crash_status(spec, workload, init=True)
+    return edit.crash_status(init=True)
 
 
 FAULT = Fault(
@@ -56,7 +56,7 @@ FAULT = Fault(
          "spec.",
     symptom="kubectl get pods -n {tenant}\n"
             "{name}-...   0/1   {status}\n"
-            "kubectl logs -n {tenant} <pod> -c install-deps\n"
+            "kubectl logs -n {tenant} <pod> -c install-deps --previous\n"
             "exec /usr/local/bin/python: exec format error\n"
             "(the image is one platform's manifest, pinned by digest, so it pulls and then "
             "cannot run; an arm64-only tag such as arm64v8/python would fail at the pull "

@@ -82,12 +82,10 @@ def gpu_workload(spec: LabSpec, ref: str,
     return job, pool
 
 
-def crash_status(spec: LabSpec, workload: str, init: bool) -> str:
-    """What a crashing workload's pods show: a Deployment's restart in place (CrashLoopBackOff),
-    a Job's pods fail and stay (restartPolicy Never: Error)."""
-    kind = find_workload(spec, workload).kind
-    status = "Error" if kind == "Job" else "CrashLoopBackOff"
-    return f"Init:{status}" if init else status
+def crash_status(init: bool) -> str:
+    """What a crashing workload's pods show: Deployments and Jobs (restartPolicy OnFailure)
+    both restart in place, in back-off."""
+    return "Init:CrashLoopBackOff" if init else "CrashLoopBackOff"
 
 
 def workload_names(spec: LabSpec, workload: str, **_: Any) -> dict[str, str]:

@@ -19,7 +19,7 @@ def details(spec, workload, memory_gb):
     return {**edit.workload_names(spec, workload), "gpu_gb": pool.gpu_memory_gb,
             "accelerator": pool.accelerator, "gpu_name": CATALOG[pool.accelerator].model,
             "gpu_gib": TORCH_GPU_MEMORY[pool.accelerator] / 2 ** 30,
-            "status": edit.crash_status(spec, workload, init=False)}
+            "status": edit.crash_status(init=False)}
 
 
 FAULT = Fault(
@@ -34,7 +34,7 @@ FAULT = Fault(
             "kubectl logs -n {tenant} <pod>     # --previous for a restarted container\n"
             "CUDA out of memory: this model needs {memory_gb:.1f} GiB of GPU memory, but the GPU "
             "({gpu_name}) has {gpu_gib:.1f} GiB\n"
-            "kubectl describe pod ...   Terminated, Reason: Error, Exit Code: 3",
+            "kubectl describe pod ...   Last State: Terminated, Reason: Error, Exit Code: 3",
     hints=("The pod got its GPU. Read the logs of the previous container (kubectl logs "
            "--previous).",
            "How much memory does the GPU have? nvidia-smi in a pod on that node, or the "

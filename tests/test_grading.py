@@ -672,8 +672,8 @@ def test_snapshot_as_multi_document_yaml_and_kubectl_lists(stacks, tmp_path):
     assert result.exit_code == 1, result.output
     [verdict] = [v for v in json.loads(result.output)["verdicts"]
                  if v["fault"] == "gpu-memory-oom"]
-    # Without the logs, the status is all there is: the pods failed, but how?
-    assert verdict["status"] == UNKNOWN and "Error" in verdict["evidence"]
+    # Without the logs, the status is all there is: the pods crash, but how?
+    assert verdict["status"] == UNKNOWN and "CrashLoopBackOff" in verdict["evidence"]
     path.write_text(snapshot.dump(objects, logs))
     result = runner.invoke(app, ["verify", "--config-file", str(stack.file), "--snapshot",
                                  str(path), "--json"])

@@ -18,6 +18,7 @@ import copy
 import pytest
 from typer.testing import CliRunner
 
+from components.workload import JOB_BACKOFF_LIMIT
 from faults import FAULTS, SCENARIOS, build_spec, enabled
 from faults.arm64_image import promised_status
 from kube import autoscaler, operator_validator, podgc
@@ -497,7 +498,7 @@ def test_arm64_fails_the_same_way_on_every_release_channel(channel):
     assert runtimes == {"containerd://2.0"}
     assert {foreign_manifest(runtime_node(v)) for v in ("1.7.34", "2.0.7")} == {"exec"}
     [(fault, params)] = [(f, p) for f, p in enabled(spec) if f.id == "arm64-image"]
-    assert fault.describe(params, spec)["pod_status"] == "Init:Error"
+    assert fault.describe(params, spec)["pod_status"] == "Init:CrashLoopBackOff"
 
 
 def test_the_promise_follows_the_nodes_containerd(rendered, monkeypatch):
@@ -511,7 +512,7 @@ def test_the_promise_follows_the_nodes_containerd(rendered, monkeypatch):
     views = [v for v in simulate(spec, objects, newer) if v.owner == "Job/batch"
              and v.namespace == "tenant-a"]
     assert views and {v.status for v in views} == {f"Init:{CREATE_CONTAINER_ERROR}"}
-    assert promised_status(spec, "tenant-a/batch", ARM64_PYTHON) == "Init:Error"
+    assert promised_status(spec, "tenant-a/batch", ARM64_PYTHON) == "Init:CrashLoopBackOff"
     monkeypatch.setattr("kube.nodes.GKE_CONTAINERD", "containerd://2.2.2")
     assert promised_status(spec, "tenant-a/batch", ARM64_PYTHON) == \
         f"Init:{CREATE_CONTAINER_ERROR}"
@@ -542,13 +543,12 @@ def rendered():
     return found
 
 
-def restart_in_place(objects: list[dict], backoff_limit: int) -> list[dict]:
-    """The rendering with every Job's pods restarting in place (the proposal for
-    components/workload.py: restartPolicy OnFailure and this backoffLimit)."""
+def jobs_with(objects: list[dict], restart_policy: str, backoff_limit: int) -> list[dict]:
+    """The rendering with every Job's pods restarting so, up to this backoffLimit."""
     changed = copy.deepcopy(objects)
     for obj in changed:
         if obj.get("kind") == "Job":
-            obj["spec"]["template"]["spec"]["restartPolicy"] = "OnFailure"
+            obj["spec"]["template"]["spec"]["restartPolicy"] = restart_policy
             obj["spec"]["backoffLimit"] = backoff_limit
     return changed
 
@@ -564,24 +564,10 @@ def targeted(spec, fault, params, view) -> bool:
     return f"workload:{view.namespace}/{view.owner.split('/', 1)[1]}" in targets
 
 
-def evidence(spec, views, jobs_restart_in_place: bool = False) -> None:
+def evidence(spec, views) -> None:
     """What the guide relies on is there: each target's promised status, with a pod to look
     at (test_twin.check), and the text its fault's symptom quotes in one of those pods'
-    message, events or logs. jobs_restart_in_place: the rendering restarts Jobs' pods in
-    place, so a Job target shows (Init:)CrashLoopBackOff where the texts say (Init:)Error."""
-    if jobs_restart_in_place:
-        promise = promised(spec)
-        relabelled = []
-        for view in views:
-            workload = f"{view.namespace}/{view.owner.split('/', 1)[1]}"
-            status = promise.get(workload, ("", None))[0]
-            if view.owner.startswith("Job/") and status.endswith("Error"):
-                assert view.status == status.replace("Error", "CrashLoopBackOff"), \
-                    (workload, view.status)
-                view = copy.copy(view)
-                view.status = status
-            relabelled.append(view)
-        views = relabelled
+    message, events or logs."""
     check(spec, views)
     for fault, params in enabled(spec):
         symptom = fault.describe(params, spec)["symptom"]
@@ -597,46 +583,27 @@ def shown(spec, objects, after, reverse=False):
     return simulate(spec, ObjectSet(ordered), after=after, operator_pods=True)
 
 
-LOST_TODAY = pytest.mark.xfail(strict=True, reason=(
-    "components/workload.py renders Jobs with restartPolicy Never: a failed pod holds no GPU, "
-    "the autoscaler finds its node empty and removes it, and PodGC deletes the pod and its "
-    "logs ~11 minutes in; whether the pods land on a node something else keeps depends on "
-    "which pod the scheduler binds first. Restarting in place (OnFailure, a backoffLimit "
-    "that outlasts the interview) keeps them: test_restarting_in_place_keeps_the_evidence. "
-    "Remove this mark once components/workload.py does so."))
-
-
 @pytest.mark.parametrize("after", TIMES, ids=["settled", "30m", "2h"])
-@pytest.mark.parametrize("stack", STACKS)
-def test_evidence_lasts(rendered, stack, after):
-    spec, objects = rendered[stack]
-    evidence(spec, shown(spec, objects, after))
-
-
-@pytest.mark.parametrize("after", [pytest.param(30 * MINUTES, id="30m", marks=LOST_TODAY),
-                                   pytest.param(2 * HOURS, id="2h", marks=LOST_TODAY)])
 def test_failed_job_pods_outlast_scale_down_whoever_binds_first(rendered, after):
-    """workload-failures with the other pod bound first: the arm64 Job's failed pods land
-    on nodes that hold nothing else."""
+    """workload-failures with the other pod bound first: the arm64 Job's pods would land on
+    nodes that hold nothing else. They restart in place (restartPolicy OnFailure), so their
+    GPU keeps the node above the autoscaler's threshold; with restartPolicy Never the failed
+    pods hold nothing, the node goes after 10 minutes and PodGC deletes the pods, logs and
+    all (test_the_autoscaler_removes_empty_nodes_and_podgc_their_pods)."""
     spec, objects = rendered["workload-failures"]
     evidence(spec, shown(spec, objects, after, reverse=True))
 
 
-PROPOSED_BACKOFF_LIMIT = 200    # the kubelet's back-off allows ~100 restarts in 8 hours
-
-
 @pytest.mark.parametrize("stack", ["workload-failures", "all-faults"])
-def test_restarting_in_place_keeps_the_evidence(rendered, stack):
-    """The proposal: Jobs restart in place. A crashing pod keeps its GPU, so its node is
-    never under the autoscaler's threshold, and `kubectl logs --previous` keeps working;
-    a backoffLimit of 200 restarts lasts ~16 hours (restart_time(200)), twice lab new's
-    default 8."""
+def test_the_backoff_limit_outlasts_the_interview(rendered, stack):
+    """A backoffLimit of JOB_BACKOFF_LIMIT restarts lasts longer than twice lab new's default
+    8 hours, and the evidence is there at 8 hours, whichever pod binds first."""
+    assert restart_time(JOB_BACKOFF_LIMIT) > 16 * HOURS
     spec, objects = rendered[stack]
-    proposed = restart_in_place(objects, PROPOSED_BACKOFF_LIMIT)
-    assert restart_time(PROPOSED_BACKOFF_LIMIT) > 16 * HOURS
+    assert {o["spec"]["backoffLimit"] for o in objects if o["kind"] == "Job"} == \
+        {JOB_BACKOFF_LIMIT}
     for reverse in (False, True):
-        for after in TIMES + (8 * HOURS,):
-            evidence(spec, shown(spec, proposed, after, reverse), jobs_restart_in_place=True)
+        evidence(spec, shown(spec, objects, 8 * HOURS, reverse))
 
 
 def test_a_job_that_restarts_in_place_fails_at_its_backoff_limit(rendered):
@@ -645,22 +612,23 @@ def test_a_job_that_restarts_in_place_fails_at_its_backoff_limit(rendered):
     spec, objects = rendered["workload-failures"]
     job = lambda views: [v for v in views if v.namespace == "tenant-a" and  # noqa: E731
                          v.owner == "Job/batch"]
-    six = restart_in_place(objects, 6)
+    six = jobs_with(objects, "OnFailure", 6)
     [before] = job(shown(spec, six, 300))
     assert (before.status, before.restarts) == ("Init:CrashLoopBackOff", 5)
     [after] = job(shown(spec, six, 320))
     assert after.status == "BackoffLimitExceeded" and after.pod is None
     assert "exec format error" in after.message
-    [gone] = job(shown(spec, restart_in_place(objects, 3), SETTLED))
+    [gone] = job(shown(spec, jobs_with(objects, "OnFailure", 3), SETTLED))
     assert gone.status == "BackoffLimitExceeded"
 
 
 def test_the_autoscaler_removes_empty_nodes_and_podgc_their_pods(rendered):
-    """workload-failures: the T4 pool starts at 4 nodes; after 10 minutes unneeded the empty
-    ones go (down to what the crashing pod keeps), and PodGC deletes the Job's failed pods
-    bound to them one quarantine later."""
+    """workload-failures, were its Job's pods restartPolicy Never: the T4 pool starts at 4
+    nodes; after 10 minutes unneeded the empty ones go (down to what the crashing pod keeps),
+    and PodGC deletes the Job's failed pods bound to them one quarantine later."""
     spec, objects = rendered["workload-failures"]
-    twin = Twin(spec, ObjectSet(list(reversed(objects))))
+    never = jobs_with(objects, "Never", 3)
+    twin = Twin(spec, ObjectSet(list(reversed(never))))
     timeline = Timeline(twin, twin.run())
     pool = lambda names: sorted(n for n in names if n.startswith("t4-"))  # noqa: E731
     timeline.at(605)
