@@ -50,6 +50,13 @@ class Fault:
     pod_status: str = ""
     # Extra names the texts may use, computed from the spec (e.g. a tenant's group).
     details: Callable[..., dict[str, Any]] = lambda spec, **params: {}
+    # What the candidate must be able to see for this fault beyond its own targets' pods
+    # ("series DCGM_FI_DEV_GPU_UTIL of tenant-a/infer", "alert GpuAllocatedButIdle for
+    # tenant-a"), and the evidence its change removes from the whole cluster, as fnmatch
+    # patterns over the same strings ("series DCGM_* of *"). A stack in which one fault hides
+    # what another needs is refused (faults/registry.py).
+    evidence: Callable[..., set[str]] = lambda spec, **params: set()
+    hides: Callable[..., set[str]] = lambda spec, **params: set()
 
     def describe(self, params: dict[str, Any], spec: LabSpec | None = None) -> dict[str, Any]:
         """Every metadata field with the parameters (and details) filled in."""

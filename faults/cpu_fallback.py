@@ -18,8 +18,8 @@ FAULT = Fault(
     task="Inference in {tenant} is much slower than expected, although it has a GPU. Find out "
          "why.",
     symptom="kubectl describe pod -n {tenant} <pod>     # Limits: nvidia.com/gpu: 1, Running\n"
-            "Prometheus: DCGM_FI_DEV_GPU_UTIL{{namespace=\"{tenant}\"}} ~ 0; alert "
-            "GpuAllocatedButIdle fires after 10 minutes\n"
+            "Prometheus: DCGM_FI_DEV_GPU_UTIL{{namespace=\"{tenant}\", pod=~\"{name}-.*\"}} ~ 0; "
+            "alert GpuAllocatedButIdle fires after 10 minutes\n"
             "kubectl logs -n {tenant} <pod> | head -1\n"
             "{{\"event\": \"startup\", \"device\": \"cpu\", ... \"message\": \"serving on cpu, ...\"}}",
     hints=("Is the GPU busy? Look at GPU utilization for this pod, not at whether it was "
@@ -35,4 +35,6 @@ FAULT = Fault(
     inject=inject,
     targets=lambda spec, workload: {f"workload:{workload}"},
     details=edit.workload_names,
+    evidence=lambda spec, workload: {f"series DCGM_FI_DEV_GPU_UTIL of {workload}",
+                                     f"alert GpuAllocatedButIdle for {workload.split('/')[0]}"},
 )

@@ -40,4 +40,7 @@ FAULT = Fault(
     check="dcgm-not-scraped",
     inject=inject,
     targets=lambda spec: {"dcgm"},
+    evidence=lambda spec: {"no target nvidia-dcgm-exporter", "alert DcgmExporterDown"},
+    # No DCGM series anywhere, so no rule over them can fire either.
+    hides=lambda spec: {"series DCGM_* of *", "alert GpuAllocatedButIdle for *"},
 )

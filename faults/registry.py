@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fnmatch import fnmatch
 from typing import Any
 
 from faults import (arm64_image, cpu_fallback, dcgm_metrics_missing, egress_blocked,
@@ -97,6 +98,7 @@ def apply_faults(spec: LabSpec) -> LabSpec:
 
     # Two faults that break the same thing contradict each other (or one would hide the other).
     claimed: dict[str, tuple[int, str]] = {}
+    seen: list[tuple[int, Fault, set[str], set[str]]] = []     # index, fault, evidence, hides
     current = spec
     for i, fault, params in planned:
         key = f"gpu-lab:faults[{i}]"
@@ -108,6 +110,12 @@ def apply_faults(spec: LabSpec) -> LabSpec:
                 problems.append(Problem(key, fault.id, f"contradicts gpu-lab:faults[{j}] "
                                         f"({other}): both break {clash[0]}; pick one"))
                 continue
+            hidden = _hidden_evidence(fault, current, params, seen)
+            if hidden:
+                problems.append(Problem(key, fault.id, hidden))
+                continue
+            seen.append((i, fault, fault.evidence(current, **params),
+                         fault.hides(current, **params)))
             current = fault.inject(current, **params)
             claimed.update({t: (i, fault.id) for t in targets})
         except Unmet as unmet:
@@ -122,6 +130,22 @@ def apply_faults(spec: LabSpec) -> LabSpec:
     if problems:
         raise ConfigError(problems)
     return current
+
+
+def _hidden_evidence(fault: Fault, spec: LabSpec, params: dict[str, Any],
+                     seen: list[tuple[int, Fault, set[str], set[str]]]) -> str:
+    """Why `fault` cannot join the faults before it: one's change removes what the other's
+    candidate must see (both ways); "" when nothing is hidden."""
+    needs, hides = fault.evidence(spec, **params), fault.hides(spec, **params)
+    for j, other, other_needs, other_hides in seen:
+        for evidence, hider, hidden in ((needs, other, other_hides), (other_needs, fault, hides)):
+            lost = sorted(e for e in evidence if any(fnmatch(e, p) for p in hidden))
+            if lost:
+                owner = fault if hider is other else other
+                return (f"cannot share a stack with gpu-lab:faults[{j}] ({other.id}): "
+                        f"{hider.id} removes {' and '.join(lost)}: {owner.id}'s evidence; "
+                        "put them in different stacks")
+    return ""
 
 
 def _room_after_faults(healthy: LabSpec, broken: LabSpec,

@@ -26,8 +26,8 @@ FAULT = Fault(
          "monitoring.",
     symptom="kubectl logs -n {tenant} deploy/{name}\n"
             "(nothing)\n"
-            "Prometheus: gpu_lab_inference_batches_total{{namespace=\"{tenant}\"}} -> no data, "
-            "while the other tenants have series; Status > Targets shows no {tenant}/{name} "
+            "Prometheus: gpu_lab_inference_batches_total{{job=\"{tenant}/{name}\"}} -> no data, "
+            "while other workloads have series; Status > Targets shows no {tenant}/{name} "
             "target",
     hints=("The pod is Running: where do its logs go, and what does Prometheus scrape?",
            "Compare the PodMonitor's podMetricsEndpoints port with the container's named ports, "
@@ -44,4 +44,6 @@ FAULT = Fault(
     inject=inject,
     targets=lambda spec, workload: {f"workload:{workload}"},
     details=details,
+    evidence=lambda spec, workload: {f"no series gpu_lab_inference_batches_total of {workload}",
+                                     "series gpu_lab_inference_batches_total of another workload"},
 )

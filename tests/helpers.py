@@ -21,6 +21,16 @@ def stack_values(stack: str = "dev", **overrides: Any) -> dict[str, Any]:
     return values
 
 
+def catalog_refs() -> list:
+    """Every fault of the catalog, each on its all-faults target: the faults the all-faults
+    stack lists and, by id alone, those left out of it because they hide another's evidence
+    (see the stack file)."""
+    from faults import FAULTS
+    refs = list(stack_values("all-faults")["gpu-lab:faults"])
+    listed = {ref if isinstance(ref, str) else ref["id"] for ref in refs}
+    return refs + [fault_id for fault_id in FAULTS if fault_id not in listed]
+
+
 def render_with(**overrides: Any) -> Rendering:
     return render(stack_values("dev", **overrides), stack="test")
 

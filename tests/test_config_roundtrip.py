@@ -19,13 +19,13 @@ from model import ConfigError, load_spec
 from model.config import TENANT_ROLES
 from model.source import PROJECT_DIR, as_engine_values, read_stack_file
 from model.to_config import to_config
-from tests.helpers import stack_values
+from tests.helpers import catalog_refs, stack_values
 
 STACKS = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml")
                 for p in PROJECT_DIR.glob("Pulumi.*.yaml"))
 ALL = stack_values("all-faults")
 BASELINE = {k: v for k, v in ALL.items() if k != "gpu-lab:faults"}
-REFS = ALL["gpu-lab:faults"]
+REFS = catalog_refs()
 
 
 def materialized(spec):

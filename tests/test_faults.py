@@ -11,13 +11,13 @@ from lab.render import render
 from kube.symptoms import CHECKS, offline_context, run_all
 from model import ConfigError
 from lab.simulate import simulate_rendering
-from tests.helpers import stack_values
+from tests.helpers import catalog_refs, stack_values
 from tests.test_twin import check as twin_check
 
 # The all-faults stack puts every fault on its own target; its config minus the faults is
 # the healthy baseline all fault tests start from.
 ALL = stack_values("all-faults")
-FAULT_REFS = {(ref if isinstance(ref, str) else ref["id"]): ref for ref in ALL["gpu-lab:faults"]}
+FAULT_REFS = {(ref if isinstance(ref, str) else ref["id"]): ref for ref in catalog_refs()}
 BASELINE = {k: v for k, v in ALL.items() if k != "gpu-lab:faults"}
 
 
@@ -68,10 +68,17 @@ def test_fault_shows_its_own_symptom_and_no_other(fault_id, baseline, single):
 
 
 PAIRS = list(itertools.combinations(sorted(FAULT_REFS), 2))
+# Pairs the registry refuses: one removes the other's evidence (tests/test_guide_promql.py
+# shows the twin's Prometheus agrees).
+HIDING = {("cpu-fallback", "dcgm-metrics-missing")}
 
 
 @pytest.mark.parametrize("first,second", PAIRS)
 def test_every_pair_renders_and_neither_masks_the_other(first, second):
+    if (first, second) in HIDING:
+        with pytest.raises(ConfigError, match="put them in different stacks"):
+            rendered([FAULT_REFS[first], FAULT_REFS[second]])
+        return
     spec, rendering = rendered([FAULT_REFS[first], FAULT_REFS[second]])
     # On the twin: each target shows its promised status and every other pod runs.
     twin_check(spec, simulate_rendering(spec, rendering))
@@ -104,15 +111,29 @@ def test_cloud_faults_do_change_gcp(fault_id, baseline_gcp):
     assert gcp_inputs({**BASELINE, "gpu-lab:faults": [FAULT_REFS[fault_id]]}) != baseline_gcp
 
 
-def test_all_faults_together(baseline):
-    answers = symptoms(list(FAULT_REFS.values()))
-    assert all(answers[check] for check in CHECKS)
+def test_the_all_faults_stack_shows_every_symptom_it_lists():
+    answers = symptoms(ALL["gpu-lab:faults"])
+    listed = {FAULTS[ref if isinstance(ref, str) else ref["id"]].check
+              for ref in ALL["gpu-lab:faults"]}
+    assert len(listed) == len(FAULTS) - 1
+    assert {check for check in CHECKS if answers[check]} == listed
+
+
+def test_a_fault_that_hides_anothers_evidence_is_refused_with_both_named():
+    with pytest.raises(ConfigError) as refused:
+        rendered([FAULT_REFS["cpu-fallback"], "dcgm-metrics-missing"])
+    assert [str(p) for p in refused.value.problems] == [
+        "gpu-lab:faults[1]: got 'dcgm-metrics-missing'; cannot share a stack with "
+        "gpu-lab:faults[0] (cpu-fallback): dcgm-metrics-missing removes alert "
+        "GpuAllocatedButIdle for tenant-a and series DCGM_FI_DEV_GPU_UTIL of tenant-a/infer: "
+        "cpu-fallback's evidence; put them in different stacks"]
 
 
 def test_fault_outputs_list_ids_and_titles_only():
     spec = build_spec(ALL, stack="test")
     listed = outputs(spec)
-    assert [f["id"] for f in listed] == list(FAULT_REFS)
+    assert [f["id"] for f in listed] == \
+        [ref if isinstance(ref, str) else ref["id"] for ref in ALL["gpu-lab:faults"]]
     assert all(set(f) == {"id", "title"} for f in listed)
     assert {"id": "rbac-cross-tenant-read", "title": "tenant-a can read tenant-b's pods"} in listed
     rendering = render(ALL, stack="test")
@@ -130,7 +151,7 @@ def problems_of(values):
 def test_faults_need_allow_faults():
     values = {k: v for k, v in ALL.items() if k != "gpu-lab:allowFaults"}
     [message] = problems_of(values)
-    assert message.startswith("gpu-lab:allowFaults: got False; this stack bakes in 13 fault(s)")
+    assert message.startswith("gpu-lab:allowFaults: got False; this stack bakes in 12 fault(s)")
     assert "set gpu-lab:allowFaults: true" in message
 
 

@@ -32,11 +32,11 @@ from lab.cli import app
 from lab.handout import stack_config, write_handout
 from lab.render import render
 from lab.verify import FIXED, PRESENT, UNKNOWN
-from tests.helpers import stack_values
+from tests.helpers import catalog_refs, stack_values
 
 ALL = stack_values("all-faults")
 BASELINE = {k: v for k, v in ALL.items() if k != "gpu-lab:faults"}
-REFS = {(r if isinstance(r, str) else r["id"]): r for r in ALL["gpu-lab:faults"]}
+REFS = {(r if isinstance(r, str) else r["id"]): r for r in catalog_refs()}
 NOT_IN_A_CLUSTER = ("HelmRelease", "GcpFirewall")
 runner = CliRunner()
 

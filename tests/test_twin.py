@@ -7,7 +7,7 @@ from faults import SCENARIOS, build_spec, enabled
 from kube import operator_validator
 from lab.simulate import simulate_rendering
 from lab.render import render
-from tests.helpers import stack_values
+from tests.helpers import catalog_refs, stack_values
 
 FINE = ("Running", "Completed")
 STACKS = ["dev", "pairing", "all-faults", "local"]
@@ -99,7 +99,7 @@ def test_scenarios(scenario):
 
 ALL = stack_values("all-faults")
 BASELINE = {k: v for k, v in ALL.items() if k != "gpu-lab:faults"}
-REFS = ALL["gpu-lab:faults"]
+REFS = catalog_refs()
 
 
 @pytest.mark.parametrize("ref", REFS, ids=lambda r: r if isinstance(r, str) else r["id"])

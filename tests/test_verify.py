@@ -40,7 +40,7 @@ def faulty_ctx(faulty_spec):
 
 def test_baseline_objects_mean_every_fault_is_fixed(faulty_spec, baseline_ctx):
     verdicts = verify(faulty_spec, baseline_ctx)
-    assert len(verdicts) == 13
+    assert len(verdicts) == len(ALL["gpu-lab:faults"]) == 12
     assert {v.fault: v.status for v in verdicts if v.status != FIXED} == {}
 
 
@@ -49,7 +49,7 @@ def test_faulty_objects_mean_every_fault_is_present(faulty_spec, faulty_ctx):
     assert {v.fault: v.status for v in verdicts if v.status != PRESENT} == {}
     text = table(verdicts)
     assert text.splitlines()[0].split()[:3] == ["FAULT", "STATUS", "EVIDENCE"]
-    assert text.endswith("0/13 fixed")
+    assert text.endswith("0/12 fixed")
 
 
 # -- recorded shapes of live objects --------------------------------------------------------
@@ -136,15 +136,17 @@ def test_image_pull_timeouts_point_at_the_firewall(faulty_spec, baseline_ctx):
     assert status_of(faulty_spec, live(baseline_ctx), "egress-blocked").status == FIXED
 
 
-def test_prometheus_decides_dcgm_when_reachable(faulty_spec, faulty_ctx):
-    ctx = live(faulty_ctx)
+def test_prometheus_decides_dcgm_when_reachable():
+    values = {**BASELINE, "gpu-lab:faults": ["dcgm-metrics-missing"]}
+    spec = build_spec(values, stack="test")
+    ctx = live(offline_context(spec, render(values, stack="test")))
     ctx.prometheus = lambda query: "exported_namespace" not in query
-    assert status_of(faulty_spec, ctx, "dcgm-metrics-missing").status == FIXED
+    assert status_of(spec, ctx, "dcgm-metrics-missing").status == FIXED
     ctx.prometheus = lambda query: True        # scraped, but the GPU series lost their pod
-    verdict = status_of(faulty_spec, ctx, "dcgm-metrics-missing")
+    verdict = status_of(spec, ctx, "dcgm-metrics-missing")
     assert verdict.status == PRESENT and "exported_namespace" in verdict.evidence
     ctx.prometheus = lambda query: None        # unreachable: fall back to the ServiceMonitors
-    assert status_of(faulty_spec, ctx, "dcgm-metrics-missing").status == PRESENT
+    assert status_of(spec, ctx, "dcgm-metrics-missing").status == PRESENT
 
 
 def test_access_questions_go_to_the_authorizer(faulty_spec, faulty_ctx):
@@ -244,7 +246,6 @@ def test_live_verify_of_a_broken_cluster(tmp_path, faulty_ctx):
     assert "the API server says yes" in verdicts["rbac-cross-tenant-read"]["evidence"]
     assert verdicts["job-submitter-forbidden"]["status"] == PRESENT
     assert verdicts["gpu-quota-ineffective"]["status"] == PRESENT
-    assert verdicts["dcgm-metrics-missing"]["status"] == PRESENT
     assert reviews and reviews[0]["kind"] == "SubjectAccessReview"
 
 
@@ -260,7 +261,7 @@ def test_live_verify_of_a_fixed_cluster_exits_zero(tmp_path, baseline_ctx):
                                                              dcgm_monitor), logs)
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert len(data["verdicts"]) == 13 and {v["status"] for v in data["verdicts"]} == {FIXED}
+    assert len(data["verdicts"]) == 12 and {v["status"] for v in data["verdicts"]} == {FIXED}
     assert data["collateral"] == []
 
 
