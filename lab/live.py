@@ -97,12 +97,20 @@ def collect(api_client: Any) -> tuple[list[dict], dict[tuple[str, str, str], str
 
 
 def sar_authorizer(api_client: Any):
-    """Answers can-i questions with the API server's own authorizer."""
+    """Answers can-i questions with the API server's own authorizer, each question once
+    (one reading of the cluster asks the same ones for many checks)."""
     from kubernetes import client
 
     api = client.AuthorizationV1Api(api_client)
+    answered: dict[tuple, Answer] = {}
 
     def authorize(subject: Subject, verb: str, resource: str, namespace: str) -> Answer:
+        question = (subject.user, tuple(subject.groups), verb, resource, namespace)
+        if question not in answered:
+            answered[question] = ask(subject, verb, resource, namespace)
+        return answered[question]
+
+    def ask(subject: Subject, verb: str, resource: str, namespace: str) -> Answer:
         group, base, subresource = parse_resource(resource, None)
         # The API server refuses bodies without apiVersion and kind.
         review = client.V1SubjectAccessReview(
