@@ -53,10 +53,13 @@ class FakeGpuOperator(pulumi.ComponentResource):
         self.quota = critical_pods_quota(name, self.namespace, child)
 
         # The nodes that play each GPU pool carry the pool labels a GKE node would have;
-        # the fake operator only simulates GPUs on nodes with its pool label.
+        # the fake operator only simulates GPUs on nodes with its pool label, which nodes
+        # labelled nvidia.com/gpu.deploy.device-plugin=false do not get (as the GPU Operator
+        # runs no device plugin there).
         self.node_labels = [
             NodePatch(f"{name}-node-{node}", metadata={"name": node, "labels": {
-                **pool.labels, **({POOL_LABEL_KEY: pool.name} if pool.gpu_advertised else {})}},
+                **pool.labels,
+                **({POOL_LABEL_KEY: pool.name} if pool.operator_plugin_allowed else {})}},
                 opts=child)
             for pool in spec.gpu_pools for node in pool.nodes
         ]

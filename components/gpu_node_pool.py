@@ -51,6 +51,8 @@ class GpuNodePool(pulumi.ComponentResource):
                 machine_type=pool.machine_type, disk_size_gb=pool.disk_size_gb,
                 disk_type="pd-balanced", spot=pool.spot, image_type="COS_CONTAINERD",
                 guest_accelerators=[accelerator],
+                # Kubernetes node labels: gpu-lab's own and the pool's `labels`. A change to
+                # them is an in-place update of the node pool: GKE relabels its existing nodes.
                 labels=pool.labels,
                 tags=[pool.network_tag],
                 # GKE taints GPU nodes with this itself only when the pool joins a cluster

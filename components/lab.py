@@ -25,9 +25,7 @@ class Lab(pulumi.ComponentResource):
 
         nodes_ready: list[pulumi.Resource] = []
         if spec.platform == "gke":
-            denied = tuple(spec.pool(p).network_tag
-                           for p in spec.cluster.network.egress_denied_pools)
-            self.network = Network(f"{name}-network", spec.gcp, spec.cluster, denied, opts=child)
+            self.network = Network(f"{name}-network", spec.gcp, spec.cluster, opts=child)
             self.cluster = GkeCluster(f"{name}-gke", spec, self.network, opts=child)
             self.gpu_pools = [GpuNodePool(f"{name}-gpu-{pool.name}", spec, pool, self.cluster,
                                           opts=child)

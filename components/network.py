@@ -23,7 +23,7 @@ GOOGLE_DOMAINS = ("googleapis.com", "gcr.io", "pkg.dev")
 
 class Network(pulumi.ComponentResource):
     def __init__(self, name: str, gcp: GcpSpec, cluster: ClusterSpec,
-                 denied_tags: tuple[str, ...] = (), opts: pulumi.ResourceOptions | None = None):
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("gpu-lab:network:Network", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         net = cluster.network
@@ -102,8 +102,8 @@ class Network(pulumi.ComponentResource):
                               type="CNAME", ttl=300, rrdatas=[apex], opts=child),
             ]
 
-        # Node-to-cluster traffic and Google APIs stay allowed even where outbound traffic
-        # is denied.
+        # Node-to-cluster traffic and Google APIs stay allowed even where a rule below denies
+        # outbound traffic at a lower priority.
         self.allow_internal_egress = compute.Firewall(
             f"{name}-allow-internal-egress", name=gcp_name(f"{cluster.name}-allow-internal-egress"),
             project=gcp.project, network=self.vpc.id, direction="EGRESS", priority=900,
@@ -112,15 +112,22 @@ class Network(pulumi.ComponentResource):
             description="Nodes reach each other, pods, services, the control plane and "
                         "Google APIs (Private Google Access).",
             opts=child)
-        self.egress_denials = [
+        # The stack's own rules (cluster.network.firewallRules).
+        self.firewall_rules = [
             compute.Firewall(
-                f"{name}-deny-egress-{tag}", name=gcp_name(f"{cluster.name}-deny-egress-{tag}"),
-                project=gcp.project, network=self.vpc.id, direction="EGRESS", priority=1000,
-                destination_ranges=["0.0.0.0/0"], target_tags=[tag],
-                denies=[compute.FirewallDenyArgs(protocol="all")],
-                description="Nodes with this tag may not reach registries or the internet.",
+                f"{name}-{rule.name}", name=gcp_name(f"{cluster.name}-{rule.name}"),
+                project=gcp.project, network=self.vpc.id, direction=rule.direction,
+                priority=rule.priority,
+                source_ranges=list(rule.source_ranges) or None,
+                destination_ranges=list(rule.destination_ranges) or None,
+                target_tags=list(rule.target_tags) or None,
+                allows=[compute.FirewallAllowArgs(protocol=a.protocol, ports=list(a.ports) or None)
+                        for a in rule.allows] or None,
+                denies=[compute.FirewallDenyArgs(protocol=d.protocol, ports=list(d.ports) or None)
+                        for d in rule.denies] or None,
+                description=rule.description,
                 opts=child)
-            for tag in denied_tags
+            for rule in net.firewall_rules
         ]
 
         self.register_outputs({"vpc": self.vpc.id, "subnet": self.subnet.id})

@@ -12,14 +12,9 @@ from pulumi_kubernetes.rbac.v1 import Role, RoleBinding
 
 from components.options import child_options
 from components.tenant_rbac import ROLES
+from model.frozen import thaw
 from model.spec import GPU_RESOURCE, RoleBindingSpec, TenantSpec
 
-# Not "the internet": private ranges (nodes, pods, services, other VPCs) and link-local
-# (the node's metadata server; the GKE metadata ports are opened on their own below).
-NOT_INTERNET = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"]
-# Workload Identity's metadata server on GKE Dataplane V2 (169.254.169.252:988) and the
-# metadata address pods call (169.254.169.254:80).
-GKE_METADATA = [("169.254.169.252/32", 988), ("169.254.169.254/32", 80)]
 MONITORING_NAMESPACE = "monitoring"
 
 
@@ -58,16 +53,8 @@ class Tenant(pulumi.ComponentResource):
                     "labels": {"tenant": tenant.name, "app.kubernetes.io/managed-by": "gpu-lab"},
                     **extra}
 
-        self.quota = ResourceQuota(f"{name}-quota", metadata=meta("compute"), spec={
-            "hard": {
-                **{key: str(tenant.gpus) for key in tenant.gpu_quota_keys},
-                "requests.cpu": tenant.cpu, "limits.cpu": tenant.cpu,
-                "requests.memory": tenant.memory, "limits.memory": tenant.memory,
-                "pods": str(tenant.max_pods),
-                "persistentvolumeclaims": "10", "services": "10",
-                "services.loadbalancers": "0", "services.nodeports": "0",
-            },
-        }, opts=in_ns)
+        self.quota = ResourceQuota(f"{name}-quota", metadata=meta("compute"),
+                                   spec={"hard": dict(tenant.quota_hard)}, opts=in_ns)
         self.priority_quotas = [
             ResourceQuota(f"{name}-quota-{priority}", metadata=meta(f"gpus-{priority}"), spec={
                 "hard": {f"requests.{GPU_RESOURCE}": str(gpus)},
@@ -199,15 +186,11 @@ def _network_policies(tenant: TenantSpec) -> list[tuple[str, dict]]:
             }],
         }),
     ]
-    if tenant.internet_egress:
+    # The tenant's own egress rules (by default the internet and the metadata server:
+    # tenants/defaults.py).
+    if tenant.egress:
         policies.append(("allow-internet-egress", {
             "podSelector": everything, "policyTypes": ["Egress"],
-            "egress": [
-                # Public registries and APIs, but not other tenants, nodes or the VPC.
-                {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": NOT_INTERNET}}]},
-                *({"to": [{"ipBlock": {"cidr": cidr}}], "ports": [{"protocol": "TCP",
-                                                                   "port": port}]}
-                  for cidr, port in GKE_METADATA),
-            ],
+            "egress": [thaw(rule) for rule in tenant.egress],
         }))
     return policies

@@ -3,9 +3,8 @@ with its Service and PodMonitor.
 
 By default it runs a pinned public PyTorch CUDA image with infer.py mounted from a
 ConfigMap and its Python dependencies installed into a shared volume by an init
-container, so no private registry is needed. Everything that can go wrong with a GPU
-workload (image architecture, GPUs, GPU memory, device, placement, scraping, logging) is
-a field of the WorkloadSpec: the spec decides, not this component.
+container, so no private registry is needed. Everything else (image, GPUs, GPU memory,
+extra args and env, placement, the scrape endpoint) comes from the WorkloadSpec as it is.
 """
 
 from __future__ import annotations
@@ -19,13 +18,13 @@ from pulumi_kubernetes.batch.v1 import Job
 from pulumi_kubernetes.core.v1 import ConfigMap, Service
 
 from components.options import child_options
+from model.frozen import thaw
 from model.spec import GPU_RESOURCE, GPU_TAINT, POOL_LABEL, WorkloadSpec
 from model.workloads import INSTALL_LIMITS, INSTALL_REQUESTS
 
 PROGRAM = Path(__file__).resolve().parent.parent / "workload" / "infer.py"
 DEPENDENCIES = ["prometheus-client==0.26.0"]
 USER = 1000
-LOG_FILE = "/tmp/infer.log"
 # A failing Job's pod restarts in place (kubelet back-off, ~100 restarts in 8 hours) for
 # longer than any interview: it keeps its node, its GPU and `kubectl logs --previous`.
 JOB_BACKOFF_LIMIT = 200
@@ -38,15 +37,14 @@ POD_SECURITY = {"runAsNonRoot": True, "runAsUser": USER, "runAsGroup": USER, "fs
 
 
 def infer_args(workload: WorkloadSpec) -> list[str]:
-    args = ["--device", workload.device, "--batches", str(workload.batches),
+    """infer.py's arguments: the ones the spec's fields give, then the workload's own args
+    (infer.py's parser takes the last of a repeated option)."""
+    return ["--batches", str(workload.batches),
             "--batch-size", str(workload.batch_size), "--seq-len", str(workload.seq_len),
             "--hidden", str(workload.hidden), "--layers", str(workload.layers),
             "--heads", "8" if workload.hidden % 8 == 0 else "1",
             "--gpu-memory-gb", f"{workload.gpu_memory_gb:g}",
-            "--metrics-port", str(workload.metrics_port)]
-    if workload.log_to_file:
-        args += ["--log-file", LOG_FILE]
-    return args
+            "--metrics-port", str(workload.metrics_port), *workload.args]
 
 
 def pod_template(workload: WorkloadSpec, restart_policy: str) -> dict:
@@ -76,7 +74,8 @@ def pod_template(workload: WorkloadSpec, restart_policy: str) -> dict:
         })
     container = {
         "name": "infer", "image": workload.image, "command": ["python", "/app/infer.py"],
-        "args": infer_args(workload), "env": env,
+        "args": infer_args(workload),
+        "env": env + [{"name": name, "value": value} for name, value in workload.env],
         "ports": [{"name": "metrics", "containerPort": workload.metrics_port,
                    "protocol": "TCP"}],
         # GPU requests equal limits (extended resources cannot be overcommitted), and
@@ -101,14 +100,10 @@ def pod_template(workload: WorkloadSpec, restart_policy: str) -> dict:
         "containers": [container],
         "volumes": volumes,
     }
-    match_own = {"matchLabels": {"app.kubernetes.io/name": workload.name}}
-    if workload.spread:
-        spec["topologySpreadConstraints"] = [{
-            "maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
-            "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": match_own}]
-    if workload.pin_to_one_node:
-        spec["affinity"] = {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
-            {"topologyKey": "kubernetes.io/hostname", "labelSelector": match_own}]}}
+    if workload.topology_spread_constraints:
+        spec["topologySpreadConstraints"] = thaw(workload.topology_spread_constraints)
+    if workload.affinity:
+        spec["affinity"] = thaw(workload.affinity)
     return {"metadata": {"labels": workload.labels}, "spec": spec}
 
 
@@ -118,9 +113,9 @@ class InferenceWorkload(pulumi.ComponentResource):
         """monitored: the Prometheus Operator's CRDs exist (the monitoring add-on is on)."""
         super().__init__("gpu-lab:workload:InferenceWorkload", name, None, opts)
         child = child_options(self, opts)
-        # The lab deploys broken workloads on purpose (Pending, crashing): `pulumi up` must
-        # not wait for them, nor for a Service whose pods never become ready.
-        # `lab verify` looks at them instead.
+        # `pulumi up` does not wait for the pods to become ready, nor for the Service's
+        # endpoints: a GPU pod may wait a long time for a node to scale up or free a GPU, and
+        # `kubectl get pods` shows how it is doing.
         meta = {"name": workload.name, "namespace": workload.tenant, "labels": workload.labels,
                 "annotations": {"pulumi.com/skipAwait": "true"}}
 
@@ -156,12 +151,13 @@ class InferenceWorkload(pulumi.ComponentResource):
         }, opts=child)
         self.pod_monitor = None
         if monitored:
+            endpoint = workload.pod_metrics_endpoint
             self.pod_monitor = CustomResource(
                 f"{name}-podmonitor", api_version="monitoring.coreos.com/v1", kind="PodMonitor",
                 metadata=meta, spec={
                     "selector": {"matchLabels": workload.selector},
-                    "podMetricsEndpoints": [{"port": workload.monitor_port, "path": "/metrics",
-                                             "interval": "15s"}],
+                    "podMetricsEndpoints": [{"port": endpoint.port, "path": endpoint.path,
+                                             "interval": endpoint.interval}],
                 }, opts=child)
 
         self.register_outputs({"namespace": workload.tenant, "name": workload.name})

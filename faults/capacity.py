@@ -12,8 +12,12 @@ the CPU pool) need no room.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
-from model.spec import GPU_RESOURCE, LabSpec, WorkloadSpec
+from kube.nodes import advertises_gpus
+from kube.quota import is_enforced
+from model.quantity import parse_quantity
+from model.spec import GPU_QUOTA_KEYS, LabSpec, WorkloadSpec
 
 
 @dataclass(frozen=True)
@@ -27,15 +31,34 @@ class Shortfall:
 def placed_gpus(spec: LabSpec, workload: WorkloadSpec) -> int:
     """GPUs the workload's pods hold once placed (0 for pods that stay Pending by design)."""
     pool = next((p for p in spec.gpu_pools if p.name == workload.pool), None)
-    if pool is None or not workload.gpus or not pool.gpu_advertised:
+    if pool is None or not workload.gpus or not advertises_gpus(spec, pool):
         return 0
     per_node = pool.schedulable_gpus_per_node
     if workload.gpus > per_node:
         return 0
     replicas = workload.replicas
-    if workload.pin_to_one_node:                    # the rest wait for room on that node
+    if pinned_to_one_node(workload):                # the rest wait for room on that node
         replicas = min(replicas, per_node // workload.gpus)
     return replicas * workload.gpus
+
+
+def pinned_to_one_node(workload: WorkloadSpec) -> bool:
+    """Must all the workload's pods share one node? Its affinity has a required podAffinity
+    term on kubernetes.io/hostname that selects its own pods (matchLabels alone, in its own
+    namespace)."""
+    pod_affinity = workload.affinity.get("podAffinity")
+    terms = pod_affinity.get("requiredDuringSchedulingIgnoredDuringExecution") \
+        if isinstance(pod_affinity, Mapping) else None
+    for term in terms if isinstance(terms, tuple) else ():
+        selector = term.get("labelSelector") if isinstance(term, Mapping) else None
+        match = selector.get("matchLabels") if isinstance(selector, Mapping) else None
+        if (isinstance(match, Mapping) and match
+                and term.get("topologyKey") == "kubernetes.io/hostname"
+                and not selector.get("matchExpressions") and not term.get("namespaceSelector")
+                and set(term.get("namespaces") or ()) <= {workload.tenant}
+                and all(workload.labels.get(k) == v for k, v in match.items())):
+            return True
+    return False
 
 
 def shortfalls(spec: LabSpec) -> list[Shortfall]:
@@ -51,14 +74,18 @@ def shortfalls(spec: LabSpec) -> list[Shortfall]:
                 f"{pool.schedulable_gpus_per_node})",
                 tuple(f"{w.tenant}/{w.name}" for w in users)))
     for i, tenant in enumerate(spec.tenants):
-        if f"requests.{GPU_RESOURCE}" not in tenant.gpu_quota_keys:
+        # The GPU entries of its quota that the API server charges pods (kube/quota.py).
+        enforced = [int(parse_quantity(value)) for key, value in tenant.quota_hard.items()
+                    if key in GPU_QUOTA_KEYS and is_enforced(key)]
+        if not enforced:
             continue                                 # nothing enforces it
+        limit = min(enforced)
         own = [w for w in spec.workloads if w.tenant == tenant.name and w.gpus]
         asked = sum(w.gpus * w.replicas for w in own)
-        if asked > tenant.gpus:
+        if asked > limit:
             parts = ", ".join(f"{w.name} {w.replicas} x {w.gpus}" for w in own)
             found.append(Shortfall(
-                f"gpu-lab:tenants[{i}].gpus", tenant.gpus, f"tenant {tenant.name}'s quota of "
-                f"{tenant.gpus} GPU(s) would refuse pods: its workloads ask for {asked} "
+                f"gpu-lab:tenants[{i}].gpus", limit, f"tenant {tenant.name}'s quota of "
+                f"{limit} GPU(s) would refuse pods: its workloads ask for {asked} "
                 f"({parts})", tuple(f"{w.tenant}/{w.name}" for w in own)))
     return found

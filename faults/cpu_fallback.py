@@ -5,8 +5,8 @@ from faults.base import Fault, Param
 
 
 def inject(spec, workload):
-    edit.gpu_workload(spec, workload)
-    return edit.workload(spec, workload, device="cpu")
+    job, _ = edit.gpu_workload(spec, workload)
+    return edit.workload(spec, workload, args=job.args + ("--device", "cpu"))
 
 
 FAULT = Fault(
@@ -26,8 +26,9 @@ FAULT = Fault(
            "allocated.",
            "What device does the program say it uses at startup, and what is it told to use?",
            "The container runs infer.py --device cpu: it gets the GPU and never touches it."),
-    fix="Run with --device auto (or cuda) (the workload's device setting); `pulumi up`. "
-        "Utilization rises and samples/s jumps (gpu_lab_inference_samples_per_second).",
+    fix="Drop --device cpu from the workload's args (infer.py's default, auto, computes on the "
+        "GPU it is given; --device cuda insists on one); apply the change. Utilization rises "
+        "and samples/s jumps (gpu_lab_inference_samples_per_second).",
     look_for="Uses DCGM utilization (or nvidia-smi) to tell allocation from use; reads startup "
              "logs and args; knows frameworks fall back to the CPU silently (CUDA_VISIBLE_DEVICES, "
              "device flags, CPU-only wheels); proposes an alert on allocated-but-idle GPUs.",

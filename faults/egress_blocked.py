@@ -4,6 +4,16 @@ and a NetworkPolicy set without internet egress."""
 from faults import edit, parts
 from faults.base import Fault, Param, Unmet
 from kube.images import NGC_PYTORCH
+from model.spec import FirewallProtocolSpec, FirewallRuleSpec
+
+
+def deny_egress(tag: str) -> FirewallRuleSpec:
+    """The firewall rule that denies all egress from the nodes with this network tag."""
+    return FirewallRuleSpec(
+        name=f"deny-egress-{tag}", direction="EGRESS", priority=1000,
+        denies=(FirewallProtocolSpec(protocol="all"),), destination_ranges=("0.0.0.0/0",),
+        target_tags=(tag,),
+        description="Nodes with this tag may not reach registries or the internet.")
 
 
 def inject(spec, tenant):
@@ -18,8 +28,12 @@ def inject(spec, tenant):
     if shared:
         raise Unmet("tenant", tenant, f"its pool(s) {', '.join(sorted(pools))} also run "
                     f"{', '.join(shared)}: give {tenant}'s workloads a pool of their own")
-    spec = edit.tenant(spec, tenant, internet_egress=False)
-    denied = tuple(dict.fromkeys(spec.cluster.network.egress_denied_pools + tuple(sorted(pools))))
+    # The tenant's egress NetworkPolicy loses its rules (and so is not made at all).
+    spec = edit.tenant(spec, tenant, egress=())
+    rules = spec.cluster.network.firewall_rules
+    named = {rule.name for rule in rules}
+    added = (deny_egress(spec.pool(name).network_tag) for name in sorted(pools))
+    rules += tuple(rule for rule in added if rule.name not in named)
     # The nodes must stay healthy: their GPU stack comes from GKE (driver and device plugin
     # from Google's registries, reached through Private Google Access) instead of the GPU
     # Operator, whose images are on nvcr.io. Without this the nodes would advertise no GPUs
@@ -34,7 +48,7 @@ def inject(spec, tenant):
         driver = "LATEST" if pool.driver_version == "INSTALLATION_DISABLED" else pool.driver_version
         spec = edit.pool(spec, name, gpu_operator=False, gke_device_plugin=True,
                          driver_version=driver)
-    return edit.network(spec, egress_denied_pools=denied)
+    return edit.network(spec, firewall_rules=rules)
 
 
 # The probe, as a manifest: the tenant's namespace enforces Pod Security `restricted`, which
@@ -98,10 +112,13 @@ FAULT = Fault(
            "rule {cluster}-deny-egress-{tag} denies all egress from its nodes (image pulls "
            "come from the node, so the NetworkPolicy alone would not break them; Google APIs "
            "still work through Private Google Access, which is why the nodes stay healthy)."),
-    fix="Give {tenant} the allow-internet-egress NetworkPolicy (internetEgress: true) and remove "
-        "the egress deny for pool {pools} from the network (Cloud NAT already provides the "
-        "way out); `pulumi up`, then delete the failing pods. The first pull of the NGC "
-        "PyTorch image takes a few minutes (it is large).",
+    fix="Restore {tenant}'s internet egress rule (drop its `egress: []`, or give it the "
+        "egress rules the other tenants have: 0.0.0.0/0 except the private ranges, and the "
+        "metadata server), which brings back its allow-internet-egress NetworkPolicy, and drop "
+        "the deny-egress firewall rule for pool {pools} (targetTags {tag}) from "
+        "cluster.network.firewallRules (Cloud NAT already provides the way out); apply the "
+        "change, then delete the failing pods. The first pull of the NGC PyTorch image takes a "
+        "few minutes (it is large).",
     look_for="Separates node-level traffic (image pulls by the kubelet/containerd) from pod "
              "traffic (pip in an init container); inspects both NetworkPolicies and GCP "
              "firewall rules with target tags; knows private nodes need Cloud NAT; fixes it in "

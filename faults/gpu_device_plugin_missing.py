@@ -3,13 +3,25 @@
 from faults import edit, parts
 from faults.base import Fault, Param
 from kube import operator_validator
+from model.frozen import FrozenDict
 from model.spec import NO_GKE_DEVICE_PLUGIN_LABEL, NO_OPERATOR_DEVICE_PLUGIN_LABEL
+
+
+def off_labels(pool) -> dict[str, str]:
+    """The node labels that keep every device plugin off the pool's nodes: the GPU
+    Operator's label, and GKE's where GKE's own plugin serves the pool (on a pool the
+    operator serves, gpu-lab already sets GKE's: gkeDevicePlugin false)."""
+    labels = {NO_OPERATOR_DEVICE_PLUGIN_LABEL: "false"}
+    if pool.gke_device_plugin:
+        labels[NO_GKE_DEVICE_PLUGIN_LABEL] = "true"
+    return labels
 
 
 def inject(spec, pool):
     target = edit.find_pool(spec, pool)
+    labels = FrozenDict({**target.node_labels, **off_labels(target)})
     # At least one node, so there is a GPU node without GPUs to look at.
-    return edit.pool(spec, pool, gpu_advertised=False, min_nodes=max(1, target.min_nodes))
+    return edit.pool(spec, pool, node_labels=labels, min_nodes=max(1, target.min_nodes))
 
 
 def workloads_on(spec, pool):
@@ -28,9 +40,12 @@ def targets(spec, pool):
 
 
 def details(spec, pool):
-    """The validator pod's two states (kube/operator_validator.py): waiting out the
-    kubelet's back-off, or retrying plugin-validation (150 s of every attempt)."""
-    return {"validator": operator_validator.NAME, "validator_status": operator_validator.WAITING,
+    """The labels it sets, and the validator pod's two states (kube/operator_validator.py):
+    waiting out the kubelet's back-off, or retrying plugin-validation (150 s of every
+    attempt)."""
+    labels = off_labels(edit.find_pool(spec, pool))
+    return {"labels": " and ".join(f"{key}={value}" for key, value in labels.items()),
+            "validator": operator_validator.NAME, "validator_status": operator_validator.WAITING,
             "validator_retrying": operator_validator.RETRYING,
             "not_discovered": operator_validator.NOT_DISCOVERED,
             "state": operator_validator.STATE}
@@ -61,12 +76,14 @@ FAULT = Fault(
            "that into schedulable nvidia.com/gpu?",
            "A device plugin advertises GPUs to the kubelet. Which one should run on this node, "
            "GKE's or the GPU Operator's, and what decides that?",
-           "The pool's node labels switch off both: " + NO_GKE_DEVICE_PLUGIN_LABEL + "=true "
-           "(GKE's plugin) and " + NO_OPERATOR_DEVICE_PLUGIN_LABEL + "=false (the operator's)."),
-    fix="Remove the " + NO_OPERATOR_DEVICE_PLUGIN_LABEL + "=false label from pool {pool} (the "
-        "pool's gpu_advertised setting) so the GPU Operator deploys its device plugin there; "
-        "`pulumi up` rolls the pool. `kubectl describe node` then shows nvidia.com/gpu and the "
-        "Pending pods schedule.",
+           "The pool's labels in the config: {labels} keeps the device plugin off its nodes "
+           "(GKE's own plugin is off wherever the GPU Operator serves a pool: "
+           + NO_GKE_DEVICE_PLUGIN_LABEL + "=true)."),
+    fix="Remove the {labels} label from pool {pool}'s labels, so that a device plugin runs "
+        "on its nodes again (the GPU Operator's, or GKE's where GKE's GPU stack serves the "
+        "pool); apply the change. GKE relabels the pool's existing nodes in place (no node is "
+        "recreated), `kubectl describe node` then shows nvidia.com/gpu and the Pending pods "
+        "schedule.",
     look_for="Reads node capacity vs allocatable; knows the device plugin / kubelet relationship "
              "and why GKE's plugin is disabled when the GPU Operator runs; checks the operator's "
              "DaemonSets and node labels (nvidia.com/gpu.deploy.*); can explain GPU autoscaling "

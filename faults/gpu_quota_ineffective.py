@@ -3,6 +3,8 @@ takes more GPUs than the tenant is allocated."""
 
 from faults import edit, parts
 from faults.base import Fault, Param, Unmet
+from model.frozen import FrozenDict
+from model.spec import GPU_QUOTA_KEYS
 
 UNENFORCED_KEY = "limits.nvidia.com/gpu"
 
@@ -12,8 +14,22 @@ def inject(spec, tenant, workload):
     job, _ = edit.gpu_workload(spec, workload)
     if job.tenant != tenant:
         raise Unmet("workload", workload, f"must be a workload of tenant {tenant}")
-    spec = edit.tenant(spec, tenant, gpu_quota_keys=(UNENFORCED_KEY,))
+    spec = edit.tenant(spec, tenant, quota_hard=unenforced(owner))
     return edit.workload(spec, workload, replicas=replicas_beyond(spec, owner, job))
+
+
+def unenforced(owner):
+    """The tenant's quota.hard with its GPU entry under UNENFORCED_KEY, in the same place."""
+    entries, placed = [], False
+    for key, value in owner.quota_hard.items():
+        if key not in GPU_QUOTA_KEYS:
+            entries.append((key, value))
+        elif not placed:
+            entries.append((UNENFORCED_KEY, str(owner.gpus)))
+            placed = True
+    if not placed:
+        entries.append((UNENFORCED_KEY, str(owner.gpus)))
+    return FrozenDict(tuple(entries))
 
 
 def replicas_beyond(spec, owner, job) -> int:
@@ -50,8 +66,8 @@ FAULT = Fault(
            "enforce? Look at the Used column.",
            "Only requests.nvidia.com/gpu constrains GPUs; {key} is accepted by the API server "
            "and ignored."),
-    fix="Make the quota key requests.nvidia.com/gpu (the tenant's gpu_quota_keys default) and "
-        "scale the workload back to the allocation ({gpus} GPU(s)); `pulumi up`, then `kubectl "
+    fix="In {tenant}'s quota.hard, change {key} to requests.nvidia.com/gpu, and scale the "
+        "workload back to the allocation ({gpus} GPU(s)); apply the change, then `kubectl "
         "describe resourcequota -n {tenant}` shows GPU usage and a further GPU pod is rejected "
         "with 'exceeded quota'.",
     look_for="Knows that extended-resource quotas only work as requests.<resource>; checks the "

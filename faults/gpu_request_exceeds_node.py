@@ -11,8 +11,9 @@ def inject(spec, workload):
     # Quota and LimitRange let it through: the scheduler is what says no. The quota grows by
     # what the bigger pods add (a quota charges Pending pods too), so the tenant's other
     # workloads keep their share.
+    grown = owner.with_gpus(owner.gpus + (gpus - job.gpus) * job.replicas)
     spec = edit.tenant(spec, job.tenant, max_gpus_per_pod=max(owner.max_gpus_per_pod, gpus),
-                       gpus=owner.gpus + (gpus - job.gpus) * job.replicas)
+                       quota_hard=grown.quota_hard)
     return edit.workload(spec, workload, gpus=gpus)
 
 

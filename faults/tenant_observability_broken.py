@@ -1,15 +1,20 @@
 """One tenant's workload is invisible: its PodMonitor scrapes a port the pod does not name,
 and it logs to a file instead of stdout."""
 
+from dataclasses import replace
+
 from faults import edit, parts
 from faults.base import Fault, Param
 
 WRONG_PORT = "http-metrics"
+# In the container's /tmp (an emptyDir), which nothing streams to stdout.
+LOG_FILE = "/tmp/infer.log"
 
 
 def inject(spec, workload):
-    edit.find_workload(spec, workload)
-    return edit.workload(spec, workload, monitor_port=WRONG_PORT, log_to_file=True)
+    job = edit.find_workload(spec, workload)
+    return edit.workload(spec, workload, args=job.args + ("--log-file", LOG_FILE),
+                         pod_metrics_endpoint=replace(job.pod_metrics_endpoint, port=WRONG_PORT))
 
 
 def details(spec, workload):
@@ -34,9 +39,10 @@ FAULT = Fault(
            "and read the container's args.",
            "The PodMonitor scrapes port '{port}' (the container calls it 'metrics'), and infer.py "
            "is started with --log-file."),
-    fix="In the workload spec set the monitor port back to 'metrics' and drop log_to_file, so the "
-        "container logs to stdout; `pulumi up`. The target appears under Status > Targets and "
-        "`kubectl logs` shows JSON lines.",
+    fix="Set the workload's podMetricsEndpoint.port back to metrics (the container's port "
+        "name) and drop --log-file from its args, so the container logs to stdout; apply the "
+        "change. The target appears under Status > Targets and `kubectl logs` shows JSON "
+        "lines.",
     look_for="Checks Prometheus targets and the PodMonitor/ServiceMonitor selector and port by name; "
              "knows kubectl logs only shows stdout/stderr; thinks about per-tenant scraping (the "
              "monitoring namespace may scrape tenant pods only on the metrics port).",

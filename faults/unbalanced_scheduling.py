@@ -2,6 +2,15 @@
 
 from faults import edit, parts
 from faults.base import Fault, Param, Unmet
+from model.frozen import freeze
+
+
+def pinned_affinity(name: str):
+    """A required podAffinity on the workload's own pods per node: every replica goes where
+    the first one landed."""
+    return freeze({"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        {"topologyKey": "kubernetes.io/hostname",
+         "labelSelector": {"matchLabels": {"app.kubernetes.io/name": name}}}]}})
 
 
 def inject(spec, workload):
@@ -17,7 +26,8 @@ def inject(spec, workload):
     if replicas * job.gpus > owner.gpus:
         raise Unmet("workload", workload, f"tenant {owner.name} needs a quota of "
                     f"{replicas * job.gpus} GPUs for {replicas} replicas (has {owner.gpus})")
-    return edit.workload(spec, workload, replicas=replicas, spread=False, pin_to_one_node=True)
+    return edit.workload(spec, workload, replicas=replicas, topology_spread_constraints=(),
+                         affinity=pinned_affinity(job.name))
 
 
 def details(spec, workload):
@@ -41,10 +51,10 @@ FAULT = Fault(
            "Look at the pod template's affinity and topology spread constraints.",
            "A required podAffinity on the replicas' own labels with topologyKey "
            "kubernetes.io/hostname forces them onto the node where the first one landed."),
-    fix="Remove the podAffinity and spread the replicas (topologySpreadConstraints on "
-        "kubernetes.io/hostname, or podAntiAffinity) - the workload's spread setting; "
-        "`pulumi up`. For one job across nodes, discuss MPI / torchrun multi-node instead of "
-        "parallelism.",
+    fix="Replace the required podAffinity in the workload's affinity with the "
+        "topologySpreadConstraints the other workloads use (maxSkew 1 on "
+        "kubernetes.io/hostname), or a podAntiAffinity; apply the change. For one job across "
+        "nodes, discuss MPI / torchrun multi-node instead of parallelism.",
     look_for="Uses -o wide and node allocations; knows podAffinity vs podAntiAffinity vs "
              "topologySpreadConstraints and the scheduler's scoring; can explain why raising Job "
              "parallelism alone does not distribute a single training job, and when MPI helps.",

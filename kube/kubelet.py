@@ -62,6 +62,10 @@ EXEC_FORMAT_EXIT = 255
 CRI_PULL_ANNOTATION = "gpu-lab/cri-image-pull"
 RUNTIME_ANNOTATION = "gpu-lab/container-runtime"
 CREATE_CONTAINER_ERROR = "CreateContainerError"
+# What the kubelet reports when the platform-matched unpacker left no snapshot of a foreign
+# single manifest.
+NO_FOREIGN_SNAPSHOT = ("failed to create containerd container: parent snapshot sha256:... "
+                       "does not exist: not found")
 
 # The kubelet's back-off between restarts of a failed container (pkg/kubelet/kubelet.go:
 # backOffPeriod 10 s, MaxContainerBackOff 300 s; client-go flowcontrol.Backoff): the first
@@ -151,16 +155,23 @@ class PodResult:
     restarts: int = 0
 
 
-def _arg(args: list[str], flag: str, default: str) -> str:
-    return args[args.index(flag) + 1] if flag in args and args.index(flag) + 1 < len(args) \
-        else default
+def option(args: list[str], flag: str, default: str) -> str:
+    """An option's value as infer.py's parser reads it: the last occurrence wins, and
+    `--flag value` and `--flag=value` are the same."""
+    value = default
+    for i, arg in enumerate(args):
+        if arg == flag and i + 1 < len(args):
+            value = args[i + 1]
+        elif arg.startswith(flag + "="):
+            value = arg.split("=", 1)[1]
+    return value
 
 
 def run_infer(args: list[str], gpus: int, accelerator: Optional[str]) -> Outcome:
     """workload/infer.py with these arguments in a container holding `gpus` GPUs."""
-    device = _arg(args, "--device", "auto")
-    batches = int(_arg(args, "--batches", "0"))
-    demand = float(_arg(args, "--gpu-memory-gb", "0"))
+    device = option(args, "--device", "auto")
+    batches = int(option(args, "--batches", "0"))
+    demand = float(option(args, "--gpu-memory-gb", "0"))
     on_gpu = gpus > 0 and device in ("auto", "cuda")
     if device == "cuda" and gpus == 0:
         return Outcome(exit_code=EXIT_NO_GPU, logs='{"event": "error", "message": "--device '
@@ -212,9 +223,7 @@ def run_container(container: dict, node: dict, network: NodeNetwork, pod_interne
             f"not found"))
     command = (container.get("command") or []) + (container.get("args") or [])
     if not img.runs_on(arch) and foreign_manifest(node) == CREATE_CONTAINER_ERROR:
-        return Outcome(waiting=CREATE_CONTAINER_ERROR, message=(
-            "failed to create containerd container: parent snapshot sha256:... does not "
-            "exist: not found"))
+        return Outcome(waiting=CREATE_CONTAINER_ERROR, message=NO_FOREIGN_SNAPSHOT)
     if not img.runs_on(arch):
         program = command[0] if command else "/entrypoint"
         return Outcome(exit_code=EXEC_FORMAT_EXIT,

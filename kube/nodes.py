@@ -97,7 +97,7 @@ def advertises_gpus(spec: LabSpec, pool: GpuPoolSpec,
     """Does a device plugin put nvidia.com/gpu on this pool's nodes?"""
     labels = pool.labels
     if spec.platform == "existing":
-        return pool.gpu_advertised               # the fake GPU operator's plugin
+        return pool.operator_plugin_allowed      # the fake GPU operator's plugin
     gke_plugin = labels.get(NO_GKE_DEVICE_PLUGIN_LABEL) != "true"
     if objects is None:
         operator = spec.addons.gpu_operator.enabled and spec.addons.gpu_operator.device_plugin

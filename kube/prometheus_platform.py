@@ -381,7 +381,7 @@ def _dcgm_objects(spec: LabSpec, objects: ObjectSet, nodes: list[dict]) -> list[
         if pool is None:
             continue
         if fake:
-            if not pool.gpu_advertised:          # no FAKE_POOL_LABEL on its nodes
+            if not pool.operator_plugin_allowed:     # no FAKE_POOL_LABEL on its nodes
                 continue
             status = "Running"
         else:

@@ -45,6 +45,7 @@ from decimal import Decimal
 from typing import Callable, Iterable, Optional
 
 from kube.kubelet import TORCH_GPU_MEMORY
+from kube.kubelet import option as _arg
 from kube.objects import ObjectSet
 from kube.pod_resources import resource_list
 from kube.prometheus_engine import SAMPLES, SPAN, STEP, Series, counter
@@ -122,11 +123,6 @@ class ClusterState:
 
 
 # -- what a container does ---------------------------------------------------------------
-
-def _arg(args: list[str], flag: str, default: str) -> str:
-    return args[args.index(flag) + 1] if flag in args and args.index(flag) + 1 < len(args) \
-        else default
-
 
 def infer_args(container: dict) -> Optional[list[str]]:
     """infer.py's arguments, if the container runs it (kube/kubelet.py run_container)."""

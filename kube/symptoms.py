@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Callable, Iterable, Optional
 
 from kube.answer import Answer
+from kube.kubelet import option
 from kube.netpol import Endpoint, egress_allowed
 from kube.nodes import denied_tags
 from kube.objects import ObjectSet, ref
@@ -41,9 +42,12 @@ FINE = ("Running", "Completed")
 FAILING = ("FailedCreate", "BackoffLimitExceeded", "Error", "CrashLoopBackOff", "ImagePull",
            "ErrImage", "InvalidImageName", "CreateContainer", "RunContainer", "OOMKilled",
            "ContainerCannotRun", "ExitCode")
-# What a container prints instead of running: the kernel refusing a foreign binary, and
-# containerd finding no manifest for the node's platform in an image index.
-WRONG_ARCHITECTURE = ("exec format error", "no match for platform")
+# What a container prints instead of running: the kernel refusing a foreign binary;
+# containerd finding no manifest for the node's platform in an image index; and, from
+# containerd 2.2.2 pulling through its transfer service, the container that cannot be created
+# because the platform-matched unpacker left no snapshot of a foreign single manifest
+# (CreateContainerError, kube/kubelet.py).
+WRONG_ARCHITECTURE = ("exec format error", "no match for platform", "parent snapshot")
 OUT_OF_GPU_MEMORY = ("CUDA out of memory",)
 # Where a container's log file is its stdout after all.
 STDOUT_FILES = ("/dev/stdout", "/dev/stderr", "/proc/self/fd/1", "/proc/self/fd/2",
@@ -1070,9 +1074,8 @@ def logs_elsewhere(pod: dict) -> list[str]:
     found = []
     for container in containers:
         args = [str(a) for a in container.get("args") or []]
-        files = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--log-file"]
-        files += [a.split("=", 1)[1] for a in args if a.startswith("--log-file=")]
-        for path in files:
+        last = option(args, "--log-file", "")        # the parser keeps the last one
+        for path in [last] if last else []:
             if path in STDOUT_FILES:
                 continue
             if any(_streams(streamer, container, path) for streamer in _streamers(pod)):
@@ -1143,7 +1146,7 @@ def gpu_held_on_cpu(ctx: Context) -> list[Finding]:
     for controller, pod, _, workload in stack_workload_pods(ctx):
         for container in pod["spec"].get("containers") or []:
             args = [str(a) for a in container.get("args") or []]
-            device = args[args.index("--device") + 1] if "--device" in args[:-1] else None
+            device = option(args, "--device", "auto")
             if _gpu(pod) and device == "cpu":
                 found.append(Finding(f"workload:{workload}", f"{ref(controller)} requests "
                                      f"{_gpu(pod)} GPU(s) and runs infer.py --device cpu"))

@@ -19,11 +19,13 @@ from typing import Any, Mapping
 from model.errors import MISSING, ConfigError, Problem, did_you_mean
 from model import machines, names
 from model.gpu_catalog import CATALOG, ZONE_TABLE_REGIONS, Accelerator
-from model.reader import DNS_LABEL, Fields, check_bool, check_str
-from model.workloads import LABEL_VALUE, load_workloads
+from model.frozen import FrozenDict, freeze
+from model.quantity import parse_quantity
+from model.reader import DNS_LABEL, QUANTITY, Fields, check_bool, check_str
+from model.workloads import LABEL_KEY, LABEL_VALUE, PORT_NAME, load_workloads
 from model.spec import (
-    GPU_RESOURCE, MIG_CAPABLE, AddonsSpec, ClusterSpec, GcpSpec, GpuOperatorSpec,
-    GpuPoolSpec,
+    GPU_QUOTA_KEYS, GPU_RESOURCE, MIG_CAPABLE, POOL_LABEL, ACCELERATOR_LABEL, AddonsSpec,
+    ClusterSpec, FirewallProtocolSpec, FirewallRuleSpec, GcpSpec, GpuOperatorSpec, GpuPoolSpec,
     LabSpec, MonitoringSpec, NetworkSpec, NodePoolSpec, RoleBindingSpec, TenantSpec,
 )
 import tenants as tenant_catalog
@@ -108,7 +110,7 @@ def _load_spec(values: Mapping[str, Any], stack: str) -> LabSpec:
     _check_time_sharing(gpu_pools, problems)
     _check_pool_names(system_pool, gpu_pools, problems)
     _check_pool_nodes(gpu_pools, problems)
-    _check_egress_denied(cluster, gpu_pools, platform, problems)
+    _check_firewall_rules(cluster, gpu_pools, platform, problems)
     # Tenant quotas are checked against pool capacity only when the pools are sound.
     capacity = sum(p.max_gpus for p in gpu_pools) if len(problems) == before else None
     largest_node = max((p.schedulable_gpus_per_node for p in gpu_pools), default=1)
@@ -256,8 +258,8 @@ def _cluster(f: Fields, gcp: GcpSpec, stack: str, platform: str) -> ClusterSpec:
         pods_cidr=_cidr(net, "podsCidr", "10.20.0.0/14"),
         services_cidr=_cidr(net, "servicesCidr", "10.24.0.0/20"),
         master_cidr=_cidr(net, "masterCidr", "172.16.0.0/28"),
-        # Checked against the GPU pools once they are read (_check_egress_denied).
-        egress_denied_pools=net.str_list("egressDeniedPools"),
+        # Their target tags are checked against the GPU pools once those are read.
+        firewall_rules=_firewall_rules(net),
     )
     _check_network(net, network)
     net.finish()
@@ -322,6 +324,78 @@ def _cidr_list(f: Fields, name: str) -> list[str]:
         else:
             cidrs.append(value)
     return cidrs
+
+
+FIREWALL_DIRECTIONS = ("INGRESS", "EGRESS")
+# The protocol names a firewall rule takes (or an IP protocol number, 0-255).
+FIREWALL_PROTOCOLS = ("all", "tcp", "udp", "icmp", "esp", "ah", "sctp", "ipip")
+FIREWALL_PORTED = ("tcp", "udp", "sctp")
+PORT_RANGE = re.compile(r"(\d{1,5})(-(\d{1,5}))?")
+
+
+def _firewall_rules(net: Fields) -> tuple[FirewallRuleSpec, ...]:
+    """firewallRules: VPC firewall rules, with the arguments of a compute.Firewall."""
+    rules: list[FirewallRuleSpec] = []
+    seen: set[str] = set()
+    for key, item in net.items("firewallRules"):
+        r = Fields(key, item, net.problems)
+        name = r.str("name", None, max_len=63, matching=(
+            names.GCP_NAME, "must be a GCP name: lowercase letters, digits and '-', starting "
+            "with a letter and not ending with '-'"))
+        if name is None and not r.has("name"):
+            r.problem(r.path("name"), MISSING, "every firewall rule needs a name")
+        priority = r.int("priority", 1000, minimum=0)
+        if priority > 65535:
+            r.problem(r.path("priority"), priority, "must be an integer from 0 to 65535")
+            priority = 1000
+        before = len(r.problems)
+        rule = FirewallRuleSpec(
+            name=name or "",
+            direction=r.str("direction", "INGRESS", choices=FIREWALL_DIRECTIONS),
+            priority=priority,
+            allows=_firewall_protocols(r, "allows"),
+            denies=_firewall_protocols(r, "denies"),
+            source_ranges=tuple(_cidr_list(r, "sourceRanges")),
+            destination_ranges=tuple(_cidr_list(r, "destinationRanges")),
+            target_tags=r.str_list("targetTags"),
+            description=r.str("description", None),
+        )
+        r.finish()
+        if len(r.problems) == before and isinstance(item, dict) and \
+                bool(rule.allows) == bool(rule.denies):
+            r.problem(key, item, "must have allows or denies (one of them, not both)")
+        if name in seen:
+            r.problem(r.path("name"), name, "must be unique")
+        seen.add(name)
+        rules.append(rule)
+    return tuple(rules)
+
+
+def _firewall_protocols(r: Fields, name: str) -> tuple[FirewallProtocolSpec, ...]:
+    """allows / denies: [{protocol, ports}]."""
+    found = []
+    for key, item in r.items(name):
+        p = Fields(key, item, r.problems)
+        protocol = p.str("protocol", None)
+        if protocol is None and not p.has("protocol"):
+            p.problem(p.path("protocol"), MISSING, "name the protocol: "
+                      + ", ".join(FIREWALL_PROTOCOLS) + " or an IP protocol number")
+        elif isinstance(protocol, str) and protocol not in FIREWALL_PROTOCOLS and not (
+                protocol.isdigit() and int(protocol) <= 255):
+            p.problem(p.path("protocol"), protocol, "must be one of "
+                      + ", ".join(FIREWALL_PROTOCOLS) + " or an IP protocol number (0-255)"
+                      + did_you_mean(protocol, FIREWALL_PROTOCOLS))
+        ports = p.str_list("ports")
+        for port in ports:
+            match = PORT_RANGE.fullmatch(port)
+            if not match or not all(1 <= int(n) <= 65535 for n in match.group(1, 3) if n):
+                p.problem(p.path("ports"), port, "every entry must be a port (443) or a range "
+                          "(8000-8100) of ports 1-65535")
+        if ports and protocol not in FIREWALL_PORTED:
+            p.problem(p.path("ports"), list(ports), "only tcp, udp and sctp have ports")
+        p.finish()
+        found.append(FirewallProtocolSpec(protocol=protocol or "", ports=ports))
+    return tuple(found)
 
 
 # GKE's private-cluster control plane takes exactly a /28 (masterIpv4CidrBlock).
@@ -436,7 +510,7 @@ def _gpu_pool(f: Fields, gcp: GcpSpec, addons: AddonsSpec, platform: str) -> Gpu
         f.problem(f.path("gpuOperator"), True, "the GPU Operator add-on is off "
                   "(gpu-lab:addons.gpuOperator.enabled)")
         pool_operator = False
-    return GpuPoolSpec(
+    spec = GpuPoolSpec(
         name=name or "",
         accelerator=accelerator or "",
         gpus_per_node=gpus,
@@ -451,10 +525,44 @@ def _gpu_pool(f: Fields, gcp: GcpSpec, addons: AddonsSpec, platform: str) -> Gpu
         gpu_operator=pool_operator,
         nodes=nodes,
         gpu_replicas=max(1, operator.time_slicing_replicas),
-        # false: no device plugin at all runs on the pool's nodes (neither GKE's nor the
-        # operator's); they join, but advertise no nvidia.com/gpu.
-        gpu_advertised=f.bool("gpuAdvertised", True),
     )
+    return replace(spec, node_labels=_node_labels(f, spec.derived_labels))
+
+
+# Label prefixes Kubernetes keeps for its own components (GKE refuses them in a node pool's
+# labels).
+RESERVED_LABEL_PREFIXES = ("kubernetes.io/", "k8s.io/")
+
+
+def _node_labels(f: Fields, derived: dict[str, str]) -> FrozenDict:
+    """labels: Kubernetes labels for the pool's nodes (the node pool's node_config.labels),
+    besides those gpu-lab sets from the pool's settings."""
+    labels = f.obj("labels")
+    pairs = []
+    for key in labels.names():
+        value = labels.raw(key)
+        if value is MISSING:
+            continue
+        if isinstance(value, bool):
+            value = "true" if value else "false"     # YAML reads an unquoted true as a bool
+        if not isinstance(value, str) or not LABEL_KEY.fullmatch(key) or len(key) > 316 \
+                or not LABEL_VALUE.fullmatch(value) or len(value) > 63:
+            labels.problem(labels.path(key), value, "must be a Kubernetes label (key: value, "
+                           "e.g. team: vision)")
+            continue
+        domain = key.rpartition("/")[0] + "/"
+        if domain.endswith(RESERVED_LABEL_PREFIXES) or key in (POOL_LABEL, ACCELERATOR_LABEL):
+            labels.problem(labels.path(key), value, "is a label Kubernetes or gpu-lab sets "
+                           "itself (kubernetes.io/, k8s.io/, " + POOL_LABEL + ", "
+                           + ACCELERATOR_LABEL + ")")
+            continue
+        if key in derived and derived[key] != value:
+            labels.problem(labels.path(key), value, f"the pool's settings set it to "
+                           f"{derived[key]!r} (gkeDevicePlugin, gpuOperator)")
+            continue
+        pairs.append((key, value))
+    labels.finish()
+    return FrozenDict(tuple(pairs))
 
 
 def _pool_zones(f: Fields, gcp: GcpSpec, platform: str,
@@ -614,31 +722,23 @@ def _check_pool_nodes(pools: tuple[GpuPoolSpec, ...], problems: list[Problem]) -
             seen.setdefault(node, i)
 
 
-def _check_egress_denied(cluster: ClusterSpec, pools: tuple[GpuPoolSpec, ...], platform: str,
-                         problems: list[Problem]) -> None:
-    """cluster.network.egressDeniedPools: GPU pools whose nodes a VPC firewall rule keeps
-    from reaching the internet (Google APIs stay reachable through Private Google Access)."""
-    key = f"{NAMESPACE}:cluster.network.egressDeniedPools"
-    denied = cluster.network.egress_denied_pools
-    if denied and platform != "gke":
-        problems.append(Problem(key, list(denied), "only applies to gpu-lab:platform gke "
-                                "(a VPC firewall rule); on existing nothing is created in GCP"))
+def _check_firewall_rules(cluster: ClusterSpec, pools: tuple[GpuPoolSpec, ...],
+                          platform: str, problems: list[Problem]) -> None:
+    """cluster.network.firewallRules exist on gke only, and target the nodes of its pools."""
+    key = f"{NAMESPACE}:cluster.network.firewallRules"
+    rules = cluster.network.firewall_rules
+    if rules and platform != "gke":
+        problems.append(Problem(key, [rule.name for rule in rules], "only applies to "
+                                "gpu-lab:platform gke (VPC firewall rules); on existing nothing "
+                                "is created in GCP"))
         return
-    if len(set(denied)) != len(denied):
-        problems.append(Problem(key, list(denied), "must not repeat a pool"))
-    index = {pool.name: i for i, pool in enumerate(pools)}
-    for name in denied:
-        if name not in index:
-            problems.append(Problem(key, name, "every entry must be a GPU pool: "
-                                    + ", ".join(index) + did_you_mean(name, index)))
-        elif pools[index[name]].gpu_operator:
-            # The operator's images come from nvcr.io, over the internet: the pool's nodes
-            # would never advertise their GPUs. GKE's driver and device plugin come from
-            # Google's registries, which Private Google Access still reaches.
-            problems.append(Problem(f"{NAMESPACE}:gpuPools[{index[name]}].gpuOperator", True,
-                                    f"pool {name} is in {key}, and the GPU Operator's images "
-                                    "come from nvcr.io: set gpuOperator false so GKE's driver "
-                                    "and device plugin serve it"))
+    tags = [pool.network_tag for pool in pools]
+    for i, rule in enumerate(rules):
+        for tag in rule.target_tags:
+            if tag not in tags:
+                problems.append(Problem(f"{key}[{i}].targetTags", tag, "every entry must be "
+                                        "the network tag of a GPU pool's nodes: "
+                                        + (", ".join(tags) or "none") + did_you_mean(tag, tags)))
 
 
 def _addons(f: Fields) -> AddonsSpec:
@@ -714,10 +814,7 @@ def _tenant(f: Fields, gpu_capacity: int | None, largest_node: int) -> TenantSpe
     base = tenant_catalog.DEFINITIONS.get(name)
     defaults = tenant_catalog.TENANT_DEFAULTS
     default_admins, default_devs = (base or tenant_catalog.DEFINITIONS["tenant-a"]).groups(name)
-    gpus = f.int("gpus", base.gpus if base else defaults["gpus"], minimum=0)
-    if gpu_capacity is not None and gpus > gpu_capacity:
-        f.problem(f.path("gpus"), gpus, f"exceeds what the GPU pools can ever supply: "
-                  f"{gpu_capacity} GPUs (maxNodes x gpusPerNode summed over gpuPools)")
+    quota_hard = _quota(f, base, gpu_capacity)
     priority_names = [pc.name for pc in tenant_catalog.PRIORITY_CLASSES]
     admin_groups = f.str_list("adminGroups", default_admins)
     developer_groups = f.str_list("developerGroups", default_devs)
@@ -727,10 +824,8 @@ def _tenant(f: Fields, gpu_capacity: int | None, largest_node: int) -> TenantSpe
                    matching=LABEL_VALUE_RULE),
         cost_center=f.str("costCenter", base.cost_center if base else "unassigned",
                           max_len=63, matching=LABEL_VALUE_RULE),
-        gpus=gpus,
-        cpu=f.quantity("cpu", base.cpu if base else defaults["cpu"]),
-        memory=f.quantity("memory", base.memory if base else defaults["memory"]),
-        max_pods=f.int("maxPods", defaults["maxPods"], minimum=1),
+        quota_hard=quota_hard,
+        egress=_egress(f, defaults["egress"]),
         # A pod cannot span nodes: by default it may take every GPU of the largest node.
         max_gpus_per_pod=f.int("maxGpusPerPod", largest_node, minimum=0),
         admin_groups=admin_groups,
@@ -741,9 +836,7 @@ def _tenant(f: Fields, gpu_capacity: int | None, largest_node: int) -> TenantSpe
         gcp_service_account=f.str("gcpServiceAccount", None, matching=(
             SERVICE_ACCOUNT, "must be a GCP service account's e-mail, such as "
             "inference@<project>.iam.gserviceaccount.com")),
-        gpu_quota_keys=_gpu_quota_keys(f),
         role_bindings=_role_bindings(f, default_role_bindings(admin_groups, developer_groups)),
-        internet_egress=f.bool("internetEgress", defaults["internetEgress"]),
         gpu_priority_quotas=_priority_quotas(f, priority_names),
         pod_security=f.str("podSecurity", "restricted",
                            choices=("restricted", "baseline", "privileged")),
@@ -754,31 +847,185 @@ LABEL_VALUE_RULE = (LABEL_VALUE, "must be a Kubernetes label value: letters, dig
                     "and '.', starting and ending with a letter or digit")
 
 
-# ResourceQuota keys that may carry a tenant's GPU allocation. The API server accepts all
-# three; only requests.<resource> constrains an extended resource (kube/resourcequota.py).
-GPU_QUOTA_KEYS = (f"requests.{GPU_RESOURCE}", f"limits.{GPU_RESOURCE}", GPU_RESOURCE)
 # The Roles every tenant namespace has (components/tenant_rbac.py ROLES): what a binding
 # with roleKind Role may name.
 TENANT_ROLES = ("tenant-admin", "tenant-developer", "job-submitter")
 ROLE_KINDS = ("Role", "ClusterRole")
 
 
-def _gpu_quota_keys(f: Fields) -> tuple[str, ...]:
-    """gpuQuotaKeys: the quota keys set to the tenant's GPU count."""
-    default = (GPU_QUOTA_KEYS[0],)
-    keys = f.str_list("gpuQuotaKeys", default)
-    if not keys:
-        f.problem(f.path("gpuQuotaKeys"), [], "list at least one of " + ", ".join(GPU_QUOTA_KEYS))
-        return default
-    for key in keys:
-        if key not in GPU_QUOTA_KEYS:
-            f.problem(f.path("gpuQuotaKeys"), key, "every entry must be one of "
+# The tenant keys that stand for entries of its quota.hard: (key, the entries it sets, every
+# entry of the same resource).
+QUOTA_SHORTHANDS = (
+    ("gpus", (f"requests.{GPU_RESOURCE}",), GPU_QUOTA_KEYS),
+    ("cpu", ("requests.cpu", "limits.cpu"), ("requests.cpu", "limits.cpu", "cpu")),
+    ("memory", ("requests.memory", "limits.memory"), ("requests.memory", "limits.memory",
+                                                      "memory")),
+    ("maxPods", ("pods",), ("pods", "count/pods")),
+)
+# The ResourceQuota resource names without a domain that the API server takes
+# (IsStandardQuotaResourceName), besides hugepages-<size> and requests.hugepages-<size>.
+STANDARD_QUOTA_KEYS = (
+    "pods", "services", "replicationcontrollers", "resourcequotas", "secrets", "configmaps",
+    "persistentvolumeclaims", "services.nodeports", "services.loadbalancers",
+    "cpu", "memory", "ephemeral-storage", "requests.cpu", "requests.memory", "requests.storage",
+    "requests.ephemeral-storage", "limits.cpu", "limits.memory", "limits.ephemeral-storage")
+
+
+def _quota(f: Fields, base: Any, gpu_capacity: int | None) -> FrozenDict:
+    """quota.hard: the spec.hard of the tenant's ResourceQuota `compute`. gpus, cpu, memory
+    and maxPods stand for its entries of those resources; an entry neither sets takes its
+    default (tenants/)."""
+    defaults = tenant_catalog.TENANT_DEFAULTS
+    fallback = {"gpus": base.gpus if base else defaults["gpus"],
+                "cpu": base.cpu if base else defaults["cpu"],
+                "memory": base.memory if base else defaults["memory"],
+                "maxPods": defaults["maxPods"]}
+    quota = f.obj("quota")
+    hard_fields = quota.obj("hard")
+    hard = _quota_hard(hard_fields)
+    quota.finish()
+    entries: dict[str, str] = {}
+    for shorthand, sets, same in QUOTA_SHORTHANDS:
+        given = [key for key in hard if key in same]
+        if given:
+            if f.has(shorthand):
+                f.problem(f.path(shorthand), f.raw(shorthand), f"{hard_fields.path(given[0])} "
+                          "sets the same quota: give one of the two")
+            f.raw(shorthand)
+            entries.update((key, hard[key]) for key in given)
+            continue
+        if shorthand == "gpus":
+            gpus = f.int("gpus", fallback["gpus"], minimum=0)
+            _check_gpu_capacity(f, f.path("gpus"), gpus, gpu_capacity)
+            value = str(gpus)
+        elif shorthand == "maxPods":
+            value = str(f.int("maxPods", fallback["maxPods"], minimum=1))
+        else:
+            value = f.quantity(shorthand, fallback[shorthand])
+        entries.update((key, value) for key in sets)
+    for key, value in tenant_catalog.QUOTA_DEFAULTS.items():
+        entries[key] = hard.get(key, value)
+    for key, value in hard.items():
+        entries.setdefault(key, value)
+        if key in GPU_QUOTA_KEYS:
+            _check_gpu_capacity(f, hard_fields.path(key), value, gpu_capacity)
+    return FrozenDict(tuple(entries.items()))
+
+
+def _check_gpu_capacity(f: Fields, key: str, gpus: Any, gpu_capacity: int | None) -> None:
+    if gpu_capacity is not None and int(gpus) > gpu_capacity:
+        f.problem(key, gpus, f"exceeds what the GPU pools can ever supply: {gpu_capacity} GPUs "
+                  "(maxNodes x gpusPerNode summed over gpuPools)")
+
+
+def _quota_hard(h: Fields) -> dict[str, str]:
+    """A ResourceQuota's spec.hard: resource name -> quantity (strings, as the API has them)."""
+    hard: dict[str, str] = {}
+    for key in h.names():
+        value = h.raw(key)
+        if value is MISSING:
+            continue
+        path = h.path(key)
+        if GPU_RESOURCE in key and key not in GPU_QUOTA_KEYS:
+            h.problem(path, value, f"a quota entry for {GPU_RESOURCE} is one of "
                       + ", ".join(GPU_QUOTA_KEYS) + did_you_mean(key, GPU_QUOTA_KEYS))
-            return default
-    if len(set(keys)) != len(keys):
-        f.problem(f.path("gpuQuotaKeys"), list(keys), "must not repeat a key")
-        return default
-    return keys
+            continue
+        if "/" in key:
+            known = bool(LABEL_KEY.fullmatch(key))
+        else:
+            known = key in STANDARD_QUOTA_KEYS or key.startswith(("hugepages-",
+                                                                 "requests.hugepages-"))
+        if not known:
+            h.problem(path, value, "must be a ResourceQuota resource name: one of "
+                      + ", ".join(STANDARD_QUOTA_KEYS) + did_you_mean(key, STANDARD_QUOTA_KEYS)
+                      + ", or a name with a domain such as requests.nvidia.com/gpu or "
+                      "count/jobs.batch")
+            continue
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+            text = str(int(value)) if float(value).is_integer() else str(value)
+        elif isinstance(value, str) and QUANTITY.fullmatch(value):
+            text = value
+        else:
+            h.problem(path, value, "must be a Kubernetes quantity such as 500m, 4, 16Gi")
+            continue
+        if key in GPU_QUOTA_KEYS and parse_quantity(text) != int(parse_quantity(text)):
+            h.problem(path, value, "must be a whole number of GPUs")
+            continue
+        hard[key] = text
+    h.finish()
+    return hard
+
+
+def _egress(f: Fields, default: list[dict]) -> tuple[FrozenDict, ...]:
+    """egress: NetworkPolicy egress rules ({to: [{ipBlock: {cidr, except}}], ports:
+    [{protocol, port}]}) for the tenant's pods besides DNS and their own namespace; unset:
+    the defaults (tenants/defaults.py); set: exactly the ones listed."""
+    if not f.has("egress"):
+        f.raw("egress")
+        return freeze(default)
+    rules = []
+    for key, item in f.items("egress"):
+        r = Fields(key, item, f.problems)
+        rule: dict[str, Any] = {}
+        peers = [_ip_block_peer(Fields(peer_key, peer, f.problems))
+                 for peer_key, peer in r.items("to")]
+        if peers:
+            rule["to"] = [peer for peer in peers if peer]
+        ports = [_egress_port(Fields(port_key, port, f.problems))
+                 for port_key, port in r.items("ports")]
+        if ports:
+            rule["ports"] = ports
+        r.finish()
+        rules.append(rule)
+    return freeze(rules)
+
+
+NETWORK_PROTOCOLS = ("TCP", "UDP", "SCTP")
+
+
+def _ip_block_peer(p: Fields) -> dict:
+    """A NetworkPolicyPeer with an ipBlock (the CIDR, and the ranges inside it excluded)."""
+    if not p.has("ipBlock"):
+        p.problem(p.path("ipBlock"), MISSING, "every peer is an ipBlock: {cidr, except}")
+    block = p.obj("ipBlock")
+    cidr = block.str("cidr", None)
+    if cidr is None and p.has("ipBlock") and not block.has("cidr"):
+        block.problem(block.path("cidr"), MISSING, "an ipBlock needs a cidr, such as 0.0.0.0/0")
+    elif isinstance(cidr, str) and cidr_problem(cidr):
+        block.problem(block.path("cidr"), cidr, cidr_problem(cidr))
+        cidr = None
+    excepted = block.str_list("except")
+    for value in excepted:
+        why_not = cidr_problem(value)
+        if not why_not and cidr and not (
+                ipaddress.ip_network(value).subnet_of(ipaddress.ip_network(cidr))
+                and value != cidr):
+            why_not = f"must lie inside {cidr} and be smaller"
+        if why_not:
+            block.problem(block.path("except"), value, why_not)
+    block.finish()
+    p.finish()
+    if cidr is None:
+        return {}
+    return {"ipBlock": {"cidr": cidr, **({"except": list(excepted)} if excepted else {})}}
+
+
+def _egress_port(p: Fields) -> dict:
+    """A NetworkPolicyPort: {protocol, port}, the port a number or a named container port."""
+    port = p.raw("port")
+    entry: dict[str, Any] = {"protocol": p.str("protocol", "TCP", choices=NETWORK_PROTOCOLS)}
+    if port is not MISSING:
+        if isinstance(port, float) and port.is_integer():
+            port = int(port)
+        if isinstance(port, bool) or not (
+                (isinstance(port, int) and 1 <= port <= 65535)
+                or (isinstance(port, str) and PORT_NAME.fullmatch(port))):
+            p.problem(p.path("port"), port, "must be a port number (1-65535) or a container "
+                      "port name")
+        else:
+            entry["port"] = port
+    p.finish()
+    return entry
 
 
 def _role_bindings(f: Fields, default: tuple[RoleBindingSpec, ...]

@@ -6,12 +6,16 @@ components render it. Nothing here knows about Pulumi.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
 from model.gpu_catalog import CATALOG, NODE_ARCHITECTURE
+from model.frozen import FrozenDict
+from model.quantity import parse_quantity
 
 GPU_RESOURCE = "nvidia.com/gpu"
+# The ResourceQuota keys that name nvidia.com/gpu.
+GPU_QUOTA_KEYS = (f"requests.{GPU_RESOURCE}", f"limits.{GPU_RESOURCE}", GPU_RESOURCE)
 GPU_TAINT = {"key": GPU_RESOURCE, "value": "present", "effect": "NoSchedule"}
 # GKE's own device plugin stays away from nodes that carry this label.
 NO_GKE_DEVICE_PLUGIN_LABEL = "gke-no-default-nvidia-gpu-device-plugin"
@@ -33,16 +37,51 @@ class GcpSpec:
 
 
 @dataclass(frozen=True)
+class FirewallProtocolSpec:
+    """One entry of a firewall rule's allows or denies: a protocol and, for tcp, udp and
+    sctp, its ports ("443", "8000-8100"; none: every port)."""
+    protocol: str
+    ports: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FirewallRuleSpec:
+    """A VPC firewall rule of the stack's network (compute.Firewall's arguments). Its GCP
+    name is the cluster's name, '-', then `name`."""
+    name: str
+    direction: str = "INGRESS"            # INGRESS or EGRESS
+    priority: int = 1000                  # 0 (highest) to 65535
+    allows: tuple[FirewallProtocolSpec, ...] = ()
+    denies: tuple[FirewallProtocolSpec, ...] = ()
+    source_ranges: tuple[str, ...] = ()
+    destination_ranges: tuple[str, ...] = ()
+    target_tags: tuple[str, ...] = ()     # network tags of the nodes it applies to
+    description: Optional[str] = None
+
+    @property
+    def denies_internet_egress(self) -> bool:
+        """An egress rule that denies traffic to 0.0.0.0/0."""
+        return self.direction == "EGRESS" and bool(self.denies) and \
+            "0.0.0.0/0" in self.destination_ranges
+
+
+@dataclass(frozen=True)
 class NetworkSpec:
     subnet_cidr: str
     pods_cidr: str
     services_cidr: str
     master_cidr: str
-    egress_denied_pools: tuple[str, ...] = ()   # GPU pools whose nodes may not reach out
+    firewall_rules: tuple[FirewallRuleSpec, ...] = ()   # beyond the ones the network always has
 
     @property
     def internal_cidrs(self) -> list[str]:
         return [self.subnet_cidr, self.pods_cidr, self.services_cidr, self.master_cidr]
+
+    @property
+    def internet_denied_tags(self) -> tuple[str, ...]:
+        """Network tags a firewall rule keeps from reaching the internet, in rule order."""
+        return tuple(dict.fromkeys(tag for rule in self.firewall_rules
+                                   if rule.denies_internet_egress for tag in rule.target_tags))
 
 
 @dataclass(frozen=True)
@@ -91,9 +130,10 @@ class GpuPoolSpec:
     # plugin advertises each GPU this many times on its pools; on pools GKE serves, GKE's own
     # GPU time-sharing does (gke_time_sharing).
     gpu_replicas: int = 1
-    gpu_advertised: bool = True   # False: no device plugin at all runs on these nodes
+    # Kubernetes labels set on the pool's nodes, beyond the ones gpu-lab derives (`labels`).
+    node_labels: FrozenDict = FrozenDict()
     # False: GKE's own driver and device plugin serve this pool and the GPU Operator keeps
-    # its operands off it (their images come from nvcr.io; GKE's from Google's registries)
+    # its operands off it
     gpu_operator: bool = True
 
     @property
@@ -124,15 +164,25 @@ class GpuPoolSpec:
         return (GPU_TAINT,)
 
     @property
-    def labels(self) -> dict[str, str]:
+    def derived_labels(self) -> dict[str, str]:
+        """The node labels gpu-lab sets from the pool's settings."""
         labels = {POOL_LABEL: self.name, ACCELERATOR_LABEL: self.accelerator}
-        if not self.gke_device_plugin or not self.gpu_advertised:
+        if not self.gke_device_plugin:
             labels[NO_GKE_DEVICE_PLUGIN_LABEL] = "true"
-        if not self.gpu_advertised:
-            labels[NO_OPERATOR_DEVICE_PLUGIN_LABEL] = "false"
         if not self.gpu_operator:
             labels[NO_OPERATOR_OPERANDS_LABEL] = "false"
         return labels
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """Every label the pool's nodes carry: the derived ones, then node_labels."""
+        return {**self.derived_labels, **self.node_labels}
+
+    @property
+    def operator_plugin_allowed(self) -> bool:
+        """False where the pool's labels set nvidia.com/gpu.deploy.device-plugin=false: the
+        GPU Operator skips its device plugin on nodes labelled so."""
+        return self.labels.get(NO_OPERATOR_DEVICE_PLUGIN_LABEL) != "false"
 
 
 @dataclass(frozen=True)
@@ -151,21 +201,19 @@ class TenantSpec:
     name: str
     team: str
     cost_center: str
-    gpus: int
-    cpu: str
-    memory: str
-    max_pods: int
+    # The spec.hard of the namespace's ResourceQuota `compute`: resource name -> quantity,
+    # in the order written.
+    quota_hard: FrozenDict
+    # NetworkPolicyEgressRule objects (model/frozen.py) its pods may send to, beyond DNS and
+    # their own namespace.
+    egress: tuple[FrozenDict, ...]
     max_gpus_per_pod: int
     admin_groups: tuple[str, ...]
     developer_groups: tuple[str, ...]
     priority_class: str
     gcp_service_account: Optional[str]
-    # The ResourceQuota keys that carry the GPU allocation. Only requests.<resource>
-    # constrains an extended resource; other keys are stored but not enforced.
-    gpu_quota_keys: tuple[str, ...] = (f"requests.{GPU_RESOURCE}",)
     role_bindings: tuple[RoleBindingSpec, ...] = ()
     extra_service_accounts: tuple[str, ...] = ()   # e.g. "candidate", for an interview login
-    internet_egress: bool = True
     metrics_ports: tuple[int, ...] = (9400, 8000)
     default_cpu_request: str = "250m"
     default_memory_request: str = "512Mi"
@@ -177,6 +225,20 @@ class TenantSpec:
     @property
     def namespace(self) -> str:
         return self.name
+
+    @property
+    def gpus(self) -> int:
+        """The GPUs its quota names: the smallest of its requests.nvidia.com/gpu,
+        limits.nvidia.com/gpu and nvidia.com/gpu entries (0 when it has none)."""
+        named = [parse_quantity(value) for key, value in self.quota_hard.items()
+                 if key in GPU_QUOTA_KEYS]
+        return int(min(named)) if named else 0
+
+    def with_gpus(self, gpus: int) -> "TenantSpec":
+        """The tenant with every nvidia.com/gpu entry of its quota set to `gpus`."""
+        return replace(self, quota_hard=FrozenDict(tuple(
+            (key, str(gpus) if key in GPU_QUOTA_KEYS else value)
+            for key, value in self.quota_hard.items())))
 
 
 @dataclass(frozen=True)
@@ -214,6 +276,14 @@ class AddonsSpec:
 
 
 @dataclass(frozen=True)
+class PodMetricsEndpoint:
+    """A PodMonitor's podMetricsEndpoints item."""
+    port: str = "metrics"         # a container port name
+    path: str = "/metrics"
+    interval: str = "15s"
+
+
+@dataclass(frozen=True)
 class WorkloadSpec:
     """One AI inference workload in a tenant's namespace."""
     name: str
@@ -222,7 +292,6 @@ class WorkloadSpec:
     replicas: int                 # Deployment replicas, or Job completions run in parallel
     gpus: int                     # per pod; requests equal limits
     gpu_memory_gb: float          # the model's working set, allocated on the GPU at start
-    device: str                   # auto | cuda | cpu (what infer.py is told to use)
     image: str
     image_architecture: str       # the CPU architecture the image is built for
     custom_image: bool            # built from workload/Dockerfile (infer.py inside)
@@ -236,11 +305,14 @@ class WorkloadSpec:
     cpu: str
     memory: str
     metrics_port: int = 8000
-    monitor_port: str = "metrics"           # the port name the PodMonitor scrapes
+    args: tuple[str, ...] = ()              # infer.py arguments after the computed ones
+    env: tuple[tuple[str, str], ...] = ()   # (name, value) added to the container's env
+    pod_metrics_endpoint: PodMetricsEndpoint = PodMetricsEndpoint()   # its PodMonitor's
     monitor_selector: tuple[tuple[str, str], ...] = ()   # labels it selects; () = the pod's
-    log_to_file: bool = False               # infer.py logs to a file instead of stdout
-    spread: bool = True                     # spread replicas across GPU nodes
-    pin_to_one_node: bool = False           # required co-location of all replicas
+    # The pod template's topologySpreadConstraints and affinity, as Kubernetes objects
+    # (model/frozen.py); () and an empty affinity leave them out of the pod.
+    topology_spread_constraints: tuple[FrozenDict, ...] = ()
+    affinity: FrozenDict = FrozenDict()
 
     @property
     def labels(self) -> dict[str, str]:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from model.frozen import thaw
 from model.spec import (
-    AddonsSpec, ClusterSpec, GpuPoolSpec, LabSpec, NodePoolSpec, RoleBindingSpec, TenantSpec,
+    AddonsSpec, ClusterSpec, FirewallRuleSpec, GpuPoolSpec, LabSpec, NodePoolSpec,
+    RoleBindingSpec, TenantSpec,
     WorkloadSpec,
 )
 
@@ -60,7 +62,17 @@ def _cluster(cluster: ClusterSpec) -> dict[str, Any]:
         kubeContext=cluster.kube_context,
         network=_set(subnetCidr=net.subnet_cidr, podsCidr=net.pods_cidr,
                      servicesCidr=net.services_cidr, masterCidr=net.master_cidr,
-                     egressDeniedPools=list(net.egress_denied_pools)),
+                     firewallRules=[_firewall_rule(rule) for rule in net.firewall_rules]),
+    )
+
+
+def _firewall_rule(rule: FirewallRuleSpec) -> dict[str, Any]:
+    return _set(
+        name=rule.name, direction=rule.direction, priority=rule.priority,
+        allows=[_set(protocol=a.protocol, ports=list(a.ports)) for a in rule.allows],
+        denies=[_set(protocol=d.protocol, ports=list(d.ports)) for d in rule.denies],
+        sourceRanges=list(rule.source_ranges), destinationRanges=list(rule.destination_ranges),
+        targetTags=list(rule.target_tags), description=rule.description,
     )
 
 
@@ -82,8 +94,9 @@ def _gpu_pool(pool: GpuPoolSpec, platform: str) -> dict[str, Any]:
         fields["nodes"] = list(pool.nodes)
     fields.update({"driverVersion": pool.driver_version,
                    "gkeDevicePlugin": pool.gke_device_plugin,
-                   "gpuOperator": pool.gpu_operator,
-                   "gpuAdvertised": pool.gpu_advertised})
+                   "gpuOperator": pool.gpu_operator})
+    if pool.node_labels:
+        fields["labels"] = dict(pool.node_labels)
     return fields
 
 
@@ -102,19 +115,20 @@ def _addons(addons: AddonsSpec) -> dict[str, Any]:
 
 def _tenant(tenant: TenantSpec) -> dict[str, Any]:
     fields = _set(
-        name=tenant.name, team=tenant.team, costCenter=tenant.cost_center, gpus=tenant.gpus,
-        gpuQuotaKeys=list(tenant.gpu_quota_keys),
+        name=tenant.name, team=tenant.team, costCenter=tenant.cost_center,
+        # The whole spec.hard, in place of the gpus, cpu, memory and maxPods shorthands.
+        quota={"hard": dict(tenant.quota_hard)},
         priorityGpuQuotas=dict(tenant.gpu_priority_quotas),
-        cpu=tenant.cpu, memory=tenant.memory, maxPods=tenant.max_pods,
         maxGpusPerPod=tenant.max_gpus_per_pod, priorityClass=tenant.priority_class,
         gcpServiceAccount=tenant.gcp_service_account,
-        internetEgress=tenant.internet_egress,
         podSecurity=tenant.pod_security,
     )
-    # Empty group and binding lists are written too: unset, they would mean the defaults.
+    # Empty group, binding and egress lists are written too: unset, they would mean the
+    # defaults.
     fields["adminGroups"] = list(tenant.admin_groups)
     fields["developerGroups"] = list(tenant.developer_groups)
     fields["roleBindings"] = [_role_binding(b) for b in tenant.role_bindings]
+    fields["egress"] = thaw(tenant.egress)
     return fields
 
 
@@ -125,17 +139,25 @@ def _role_binding(binding: RoleBindingSpec) -> dict[str, Any]:
 
 
 def _workload(workload: WorkloadSpec) -> dict[str, Any]:
-    return _set(
+    endpoint = workload.pod_metrics_endpoint
+    fields = _set(
         tenant=workload.tenant, name=workload.name, kind=workload.kind, pool=workload.pool,
         replicas=workload.replicas, gpus=workload.gpus, gpuMemoryGb=workload.gpu_memory_gb,
-        device=workload.device, image=workload.image,
+        image=workload.image,
         imageArchitecture=workload.image_architecture, customImage=workload.custom_image,
         batches=workload.batches, batchSize=workload.batch_size, seqLen=workload.seq_len,
         hidden=workload.hidden, layers=workload.layers, cpu=workload.cpu,
-        memory=workload.memory, monitorPort=workload.monitor_port,
-        monitorSelector=dict(workload.monitor_selector), logToFile=workload.log_to_file,
-        spread=workload.spread, pinToOneNode=workload.pin_to_one_node,
+        memory=workload.memory, args=list(workload.args),
+        env=[{"name": name, "value": value} for name, value in workload.env],
+        podMetricsEndpoint={"port": endpoint.port, "path": endpoint.path,
+                            "interval": endpoint.interval},
+        monitorSelector=dict(workload.monitor_selector),
     )
+    # Written even when empty: unset, it would mean the default constraints.
+    fields["topologySpreadConstraints"] = thaw(workload.topology_spread_constraints)
+    if workload.affinity:
+        fields["affinity"] = thaw(workload.affinity)
+    return fields
 
 
 def _candidate(spec: LabSpec) -> dict[str, Any] | None:

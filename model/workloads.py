@@ -5,7 +5,7 @@ Every field of a WorkloadSpec is a config key, so any workload can be written do
 ordinary config (and read back: model/to_config.py). What is refused is what cannot be meant
 (a typo, an unknown tenant or pool, a Job that never ends, a pod with more CPU or memory than
 any node of its pool can allocate) and what the workload's own tenant would refuse (its
-LimitRange, its enforced GPU quota, its CPU and memory quota). Where GPUs land and whether
+LimitRange, its CPU and memory quota). Where GPUs land and whether
 the program runs there is not second-guessed here: the config may say it, and the cluster
 shows what happens.
 """
@@ -22,7 +22,9 @@ from model.errors import MISSING, Problem, did_you_mean
 from model.gpu_catalog import NODE_ARCHITECTURE
 from model.quantity import format_quantity, parse_quantity
 from model.reader import Fields
-from model.spec import GPU_RESOURCE, GpuPoolSpec, NodePoolSpec, TenantSpec, WorkloadSpec
+from model.frozen import FrozenDict, freeze
+from model.spec import (GPU_RESOURCE, GpuPoolSpec, NodePoolSpec, PodMetricsEndpoint, TenantSpec,
+                        WorkloadSpec)
 
 # A public PyTorch CUDA runtime image (amd64): infer.py comes from a ConfigMap and its
 # Python dependencies are installed into a shared volume when the pod starts.
@@ -30,7 +32,6 @@ PUBLIC_IMAGE = "pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime"
 # Published for linux/amd64 only (kube/images.py records the registry's answer).
 PUBLIC_IMAGE_ARCHITECTURE = "amd64"
 KINDS = ("Deployment", "Job")
-DEVICES = ("auto", "cuda", "cpu")
 ARCHITECTURES = ("amd64", "arm64")
 # A container port name (IANA_SVC_NAME): at most 15 of a-z, 0-9 and '-', with a letter, no
 # '-' at either end or twice in a row.
@@ -38,6 +39,17 @@ PORT_NAME = re.compile(r"(?=.*[a-z])(?!.*--)[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?")
 LABEL_KEY = re.compile(r"([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}"
                        r"[A-Za-z0-9])?")
 LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?")
+# A container's environment variable name, as the API server validates it.
+ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
+# A Prometheus duration (the PodMonitor CRD's pattern), e.g. 15s, 1m30s.
+DURATION = re.compile(r"(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?"
+                      r"(([0-9]+)s)?(([0-9]+)ms)?)")
+# The fields of a pod's topologySpreadConstraints item and of its affinity.
+SPREAD_FIELDS = ("maxSkew", "topologyKey", "whenUnsatisfiable", "labelSelector", "minDomains",
+                 "nodeAffinityPolicy", "nodeTaintsPolicy", "matchLabelKeys")
+SPREAD_REQUIRED = ("maxSkew", "topologyKey", "whenUnsatisfiable")
+WHEN_UNSATISFIABLE = ("DoNotSchedule", "ScheduleAnyway")
+AFFINITY_FIELDS = ("nodeAffinity", "podAffinity", "podAntiAffinity")
 # The init container that installs infer.py's dependencies when the image does not carry
 # them (components/workload.py). It counts in the pod's footprint where it is the larger.
 INSTALL_REQUESTS = {"cpu": "100m", "memory": "256Mi"}
@@ -78,14 +90,8 @@ def load_workloads(defaults_raw: Any, raw: Any, tenants: tuple[TenantSpec, ...],
         seen.add((workload.tenant, workload.name))
         workloads.append(workload)
         keys[(workload.tenant, workload.name)] = f.key
-    _check_tenant_totals(workloads, keys, tenants, problems, check_gpus=check_fit)
+    _check_tenant_totals(workloads, keys, tenants, problems)
     return tuple(workloads)
-
-
-def quota_enforced(tenant: TenantSpec) -> bool:
-    """Does the tenant's ResourceQuota stop GPU pods beyond its allocation? Only the
-    requests.<resource> key constrains an extended resource."""
-    return f"requests.{GPU_RESOURCE}" in tenant.gpu_quota_keys
 
 
 def pod_footprint(workload: WorkloadSpec) -> dict[str, Decimal]:
@@ -130,31 +136,32 @@ def _amount(resource: str, value: Decimal) -> str:
 
 
 def _check_tenant_totals(workloads: list[WorkloadSpec], keys: dict[tuple[str, str], str],
-                         tenants: tuple[TenantSpec, ...], problems: list[Problem],
-                         check_gpus: bool) -> None:
-    """All of a tenant's workloads together fit its GPU quota, where the quota is enforced,
-    and its CPU and memory quota (requests and limits: components/tenant.py)."""
+                         tenants: tuple[TenantSpec, ...], problems: list[Problem]) -> None:
+    """All of a tenant's workloads together fit the CPU and memory entries of its quota
+    (limits.*, requests.* and the bare name, which counts requests)."""
     for tenant in tenants:
         mine = [w for w in workloads if w.tenant == tenant.name]
-        total = sum(w.gpus * w.replicas for w in mine)
-        if check_gpus and quota_enforced(tenant) and len(mine) > 1 and total > tenant.gpus:
-            problems.append(Problem("gpu-lab:workloads", [f"{w.tenant}/{w.name}" for w in mine],
-                                    f"together they need {total} GPUs; tenant {tenant.name}'s "
-                                    f"quota is {tenant.gpus}"))
         for resource in ("cpu", "memory"):
-            quota = parse_quantity(getattr(tenant, resource))
-            need = sum((pod_footprint(w)[f"limits.{resource}"] * w.replicas for w in mine),
-                       Decimal(0))
-            if need > quota:
+            for key, counted in ((f"limits.{resource}", f"limits.{resource}"),
+                                 (f"requests.{resource}", f"requests.{resource}"),
+                                 (resource, f"requests.{resource}")):
+                if key not in tenant.quota_hard:
+                    continue
+                quota = parse_quantity(tenant.quota_hard[key])
+                need = sum((pod_footprint(w)[counted] * w.replicas for w in mine), Decimal(0))
+                if need <= quota:
+                    continue
                 refs = [f"{w.tenant}/{w.name}" for w in mine]
+                what = "limits" if counted.startswith("limits.") else "requests"
                 problems.append(Problem(
                     "gpu-lab:workloads" if len(mine) > 1 else
                     f"{keys[(mine[0].tenant, mine[0].name)]}.{resource}",
                     refs if len(mine) > 1 else getattr(mine[0], resource),
                     f"{'together they' if len(mine) > 1 else 'its pods'} need "
-                    f"{_amount(resource, need)} {resource} (limits, replicas included); tenant "
-                    f"{tenant.name}'s {resource} quota is {getattr(tenant, resource)} "
-                    f"(gpu-lab:tenants[].{resource})"))
+                    f"{_amount(resource, need)} {resource} ({what}, replicas included); tenant "
+                    f"{tenant.name}'s {resource} quota is {tenant.quota_hard[key]} ({key} of "
+                    f"its quota.hard)"))
+                break
 
 
 def _workload(f: Fields, default_image: str, default_arch: str, tenants: tuple[TenantSpec, ...],
@@ -186,14 +193,14 @@ def _workload(f: Fields, default_image: str, default_arch: str, tenants: tuple[T
     if custom_image and image == PUBLIC_IMAGE:
         f.problem(f.path("customImage"), True, f"{PUBLIC_IMAGE} does not carry infer.py: a "
                   "custom image is built from workload/Dockerfile (set image to it)")
+    name = f.str("name", "infer", label=True, max_len=50)
     workload = WorkloadSpec(
-        name=f.str("name", "infer", label=True, max_len=50),
+        name=name,
         tenant=tenant.name if tenant else "",
         kind=kind,
         replicas=f.int("replicas", 1, minimum=1),
         gpus=f.int("gpus", 1, minimum=0),
         gpu_memory_gb=_gigabytes(f, "gpuMemoryGb", 2.0),
-        device=f.str("device", "auto", choices=DEVICES),
         image=image,
         image_architecture=f.str("imageArchitecture", default_arch, choices=ARCHITECTURES),
         custom_image=custom_image,
@@ -206,24 +213,20 @@ def _workload(f: Fields, default_image: str, default_arch: str, tenants: tuple[T
         layers=f.int("layers", 8, minimum=1),
         cpu=f.quantity("cpu", "1"),
         memory=f.quantity("memory", "4Gi"),
-        monitor_port=_port_name(f, "monitorPort", "metrics"),
+        args=_args(f, "args"),
+        env=_env(f, "env"),
+        pod_metrics_endpoint=_metrics_endpoint(f.obj("podMetricsEndpoint")),
         monitor_selector=_labels(f, "monitorSelector"),
-        log_to_file=f.bool("logToFile", False),
-        spread=f.bool("spread", True),
-        pin_to_one_node=f.bool("pinToOneNode", False),
+        topology_spread_constraints=_spread_constraints(f, "topologySpreadConstraints", name),
+        affinity=_affinity(f, "affinity"),
     )
     if kind == "Job" and workload.batches == 0:
         f.problem(f.path("batches"), 0, "a Job must end: give the number of batches (>= 1)")
-    if workload.device == "cuda" and workload.gpus == 0:
-        f.problem(f.path("device"), "cuda", "needs gpus >= 1 (no GPU is visible without one)")
     pool = next((p for p in pools if p.name == pool_name), None)
     if pool is not None and pool.gke_time_sharing and workload.gpus > 1:
         # GKE's device plugin fails such a pod at admission (UnexpectedAdmissionError).
         f.problem(f.path("gpus"), workload.gpus, f"pool {pool.name} shares its GPUs with GKE's "
                   "time-sharing, where a container gets at most 1 nvidia.com/gpu")
-    if workload.pin_to_one_node and workload.spread:
-        f.problem(f.path("pinToOneNode"), True, "replicas cannot both share one node and "
-                  "spread across nodes: set spread false")
     # The public image's architecture is known: declaring another one is a typo.
     if image == PUBLIC_IMAGE and workload.image_architecture != PUBLIC_IMAGE_ARCHITECTURE:
         f.problem(f.path("imageArchitecture"), workload.image_architecture,
@@ -233,6 +236,101 @@ def _workload(f: Fields, default_image: str, default_arch: str, tenants: tuple[T
     if check_fit:
         _check_fits(f, workload, tenant)
     return workload
+
+
+def default_spread(name: str) -> tuple[FrozenDict, ...]:
+    """The topologySpreadConstraints of a workload that sets none: its replicas spread over
+    nodes where they can."""
+    return freeze([{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
+                    "whenUnsatisfiable": "ScheduleAnyway",
+                    "labelSelector": {"matchLabels": {"app.kubernetes.io/name": name}}}])
+
+
+def _args(f: Fields, name: str) -> tuple[str, ...]:
+    value = f.raw(name)
+    if value is MISSING:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        f.problem(f.path(name), value, "must be a list of strings (quote numbers: \"8\")")
+        return ()
+    return tuple(value)
+
+
+def _env(f: Fields, name: str) -> tuple[tuple[str, str], ...]:
+    """A container's env: [{name, value}], value a string."""
+    pairs = []
+    for key, item in f.items(name):
+        var = Fields(key, item, f.problems)
+        if not isinstance(item, dict):
+            continue
+        if not var.has("name"):
+            var.problem(var.path("name"), MISSING, "every env entry needs a name")
+        var_name = var.str("name", None, matching=(
+            ENV_NAME, "must be an environment variable name: letters, digits, '_', '-' and "
+            "'.', not starting with a digit"))
+        value = var.raw("value")
+        if value is MISSING:
+            value = ""
+        elif not isinstance(value, str):
+            var.problem(var.path("value"), value, "must be a string (quote numbers and "
+                        "booleans: \"1\", \"true\")")
+            value = None
+        var.finish()
+        if isinstance(var_name, str) and value is not None:
+            pairs.append((var_name, value))
+    return tuple(pairs)
+
+
+def _metrics_endpoint(f: Fields) -> PodMetricsEndpoint:
+    """A PodMonitor's podMetricsEndpoints item: {port, path, interval}."""
+    default = PodMetricsEndpoint()
+    endpoint = PodMetricsEndpoint(
+        port=_port_name(f, "port", default.port),
+        path=f.str("path", default.path, matching=(re.compile(r"/\S*"),
+                                                   "must be an HTTP path starting with '/'")),
+        interval=f.str("interval", default.interval, matching=(
+            DURATION, "must be a Prometheus duration such as 15s, 1m or 1m30s")))
+    f.finish()
+    return endpoint
+
+
+def _spread_constraints(f: Fields, name: str, workload_name: str) -> tuple[FrozenDict, ...]:
+    """A pod's topologySpreadConstraints; unset: spread over nodes (default_spread)."""
+    value = f.raw(name)
+    if value is MISSING:
+        return default_spread(workload_name)
+    if not isinstance(value, list):
+        f.problem(f.path(name), value, "must be a list of topology spread constraints "
+                  "({maxSkew, topologyKey, whenUnsatisfiable, labelSelector, ...}), or []")
+        return ()
+    for key, item in f.items(name):
+        constraint = Fields(key, item, f.problems)
+        if not isinstance(item, dict):
+            continue
+        for required in SPREAD_REQUIRED:
+            if not constraint.has(required):
+                constraint.problem(constraint.path(required), MISSING,
+                                   "every topology spread constraint sets "
+                                   + ", ".join(SPREAD_REQUIRED))
+        constraint.int("maxSkew", 1, minimum=1)
+        constraint.str("topologyKey", None)
+        constraint.str("whenUnsatisfiable", None, choices=WHEN_UNSATISFIABLE)
+        for other in SPREAD_FIELDS:
+            constraint.raw(other)
+        constraint.finish()
+    return freeze(value)
+
+
+def _affinity(f: Fields, name: str) -> FrozenDict:
+    """A pod's affinity: {nodeAffinity, podAffinity, podAntiAffinity}; unset: none."""
+    affinity = f.obj(name)
+    for kind in AFFINITY_FIELDS:
+        value = affinity.raw(kind)
+        if value is not MISSING and not isinstance(value, dict):
+            affinity.problem(affinity.path(kind), value, "must be an object")
+    affinity.finish()
+    value = f.raw(name)
+    return freeze(value) if isinstance(value, dict) else FrozenDict()
 
 
 def _port_name(f: Fields, name: str, default: str) -> str:
@@ -273,14 +371,9 @@ def _gigabytes(f: Fields, name: str, default: float) -> float:
 
 def _check_fits(f: Fields, workload: WorkloadSpec, tenant: TenantSpec) -> None:
     """What the workload's own tenant would refuse is a config error: more GPUs per pod than
-    its LimitRange allows (maxGpusPerPod), and more GPUs in all than its quota holds where the
-    quota is enforced (gpuQuotaKeys has requests.nvidia.com/gpu; other keys stop nothing, so
-    the config may go beyond them). What the workload asks of its pool's nodes is left to the
-    scheduler and the node, like any other setting they judge."""
+    its LimitRange allows (maxGpusPerPod). What the workload asks of its pool's nodes and of
+    its tenant's GPU quota is left to the scheduler and the API server, like any other
+    setting they judge."""
     if workload.gpus > tenant.max_gpus_per_pod:
         f.problem(f.path("gpus"), workload.gpus, f"tenant {tenant.name} allows at most "
                   f"{tenant.max_gpus_per_pod} GPU(s) per pod (maxGpusPerPod)")
-    total = workload.gpus * workload.replicas
-    if total > tenant.gpus and quota_enforced(tenant):
-        f.problem(f.path("replicas"), workload.replicas, f"{workload.replicas} x "
-                  f"{workload.gpus} GPU(s) exceeds tenant {tenant.name}'s quota of {tenant.gpus}")

@@ -6,13 +6,33 @@ from model.spec import PriorityClassSpec
 RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease",
                        "gpu-operator", "monitoring")
 
+# Not "the internet": private ranges (nodes, pods, services, other VPCs) and link-local
+# (the node's metadata server; the GKE metadata ports are opened on their own below).
+NOT_INTERNET = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16")
+# Workload Identity's metadata server on GKE Dataplane V2 (169.254.169.252:988) and the
+# metadata address pods call (169.254.169.254:80).
+GKE_METADATA = (("169.254.169.252/32", 988), ("169.254.169.254/32", 80))
+
 TENANT_DEFAULTS = {
     "gpus": 1,
     "cpu": "8",
     "memory": "32Gi",
     "maxPods": 20,
     "priorityClass": "training-medium",
-    "internetEgress": True,
+    # NetworkPolicy egress rules beyond DNS and the tenant's own namespace: public
+    # registries and APIs, but not other tenants, nodes or the VPC; and the metadata server.
+    "egress": [
+        {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": list(NOT_INTERNET)}}]},
+        *({"to": [{"ipBlock": {"cidr": cidr}}], "ports": [{"protocol": "TCP", "port": port}]}
+          for cidr, port in GKE_METADATA),
+    ],
+}
+
+# The rest of every tenant's ResourceQuota `compute` (spec.hard), after its GPU, CPU, memory
+# and pod entries.
+QUOTA_DEFAULTS = {
+    "persistentvolumeclaims": "10", "services": "10",
+    "services.loadbalancers": "0", "services.nodeports": "0",
 }
 
 # Shared by all tenants, created once per cluster. Values stay below the

@@ -117,7 +117,7 @@ def test_workload_and_pool_edits_are_updates_and_replaces(tmp_path):
     deployment = changes["lab-tenant-a-infer-deployment"]
     assert (deployment.op, deployment.type) == ("update", "kubernetes:apps/v1:Deployment")
     assert deployment.keys == [
-        "spec.template.spec.containers[0].args[5]: 32 -> 16",
+        "spec.template.spec.containers[0].args[3]: 32 -> 16",
         "spec.template.spec.containers[0].resources.limits.memory: 4Gi -> 6Gi",
         "spec.template.spec.containers[0].resources.requests.memory: 4Gi -> 6Gi"]
     gpu_pool = changes["lab-gpu-t4"]

@@ -171,12 +171,64 @@ def set_(target: dict, **values) -> None:
     target.update(values)
 
 
+def without_option(target: dict, flag: str) -> None:
+    """Drop an option and its value from a workload's args."""
+    args, kept = target.get("args", []), []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == flag:
+            skip = True
+        elif not arg.startswith(flag + "="):
+            kept.append(arg)
+    target["args"] = kept
+
+
+def with_option(target: dict, flag: str, value: str) -> None:
+    """A workload's args with the option set to value (dropped first, then appended)."""
+    without_option(target, flag)
+    target["args"] += [flag, value]
+
+
+def observability_back(config: dict) -> None:
+    """The guide's fix of tenant-observability-broken: the PodMonitor scrapes the port the
+    container names, and infer.py logs to stdout."""
+    obs = workload(config, "tenant-a/obs")
+    obs["podMetricsEndpoint"]["port"] = "metrics"
+    without_option(obs, "--log-file")
+
+
+def spread_like_the_others(config: dict) -> None:
+    """The guide's fix of unbalanced-scheduling: tenant-b/infer's topologySpreadConstraints,
+    selecting pinned's own pods, instead of the required podAffinity."""
+    spread = copy.deepcopy(workload(config, "tenant-b/infer")["topologySpreadConstraints"])
+    for constraint in spread:
+        constraint["labelSelector"]["matchLabels"]["app.kubernetes.io/name"] = "pinned"
+    pinned = workload(config, "tenant-b/pinned")
+    assert pinned["topologySpreadConstraints"] == [] and "podAffinity" in pinned["affinity"]
+    pinned["topologySpreadConstraints"] = spread
+    del pinned["affinity"]
+
+
 # -- the matrix: per fault, the guide's fix, another valid fix, a fix that breaks something ---
 
 def gke_gpu_stack(pool_config):
     """GKE's own driver and device plugin on a pool, the GPU Operator's operands off it."""
-    pool_config.update(gpuAdvertised=True, gpuOperator=False, gkeDevicePlugin=True,
-                       driverVersion="LATEST")
+    pool_config.update(gpuOperator=False, gkeDevicePlugin=True, driverVersion="LATEST")
+
+
+def rename_quota_entry(tenant_config: dict, old: str, new: str) -> None:
+    """The quota.hard entry `old` under the name `new`, in the same place."""
+    hard = tenant_config["quota"]["hard"]
+    tenant_config["quota"]["hard"] = {new if key == old else key: value
+                                      for key, value in hard.items()}
+
+
+def without_deny_egress(config: dict) -> None:
+    network = config["gpu-lab:cluster"]["network"]
+    network["firewallRules"] = [rule for rule in network.get("firewallRules", [])
+                                if not rule["name"].startswith("deny-egress-")]
 
 
 def operator_off_gke_plugin_everywhere(config):
@@ -285,7 +337,7 @@ def on_accelerator_label(objects):
 Fix = tuple[str, Callable, Optional[str]]
 MATRIX: dict[str, dict[str, Fix]] = {
     "gpu-device-plugin-missing": {
-        "guide": ("config", lambda c: set_(pool(c, "t4-spare"), gpuAdvertised=True), None),
+        "guide": ("config", lambda c: pool(c, "t4-spare").pop("labels"), None),
         "other": ("config", lambda c: gke_gpu_stack(pool(c, "t4-spare")), None),
         "breaking": ("config", operator_off_gke_plugin_everywhere, "dcgm-not-scraped"),
     },
@@ -300,15 +352,15 @@ MATRIX: dict[str, dict[str, Fix]] = {
         "breaking": ("objects", lambda o: without(o, "RoleBinding", "tenant-b"), "access-lost"),
     },
     "gpu-quota-ineffective": {
-        "guide": ("config", lambda c: (set_(tenant(c, "tenant-b"),
-                                            gpuQuotaKeys=["requests.nvidia.com/gpu"]),
+        "guide": ("config", lambda c: (rename_quota_entry(tenant(c, "tenant-b"),
+                                                          "limits.nvidia.com/gpu",
+                                                          "requests.nvidia.com/gpu"),
                                        set_(workload(c, "tenant-b/infer"), replicas=1)), None),
         "other": ("objects", quota_second_line_and_scaled, None),
         "breaking": ("objects", quota_key_fixed_and_scaled_to_zero, "workload-removed"),
     },
     "tenant-observability-broken": {
-        "guide": ("config", lambda c: set_(workload(c, "tenant-a/obs"), monitorPort="metrics",
-                                           logToFile=False), None),
+        "guide": ("config", observability_back, None),
         "other": ("objects", scraped_by_service_monitor_and_stdout, None),
         "breaking": ("objects", obs_deleted, "workload-removed"),
     },
@@ -343,26 +395,26 @@ MATRIX: dict[str, dict[str, Fix]] = {
     "gpu-memory-oom": {
         "guide": ("config", lambda c: set_(workload(c, "tenant-a/big"), gpuMemoryGb=12), None),
         "other": ("config", on_a100, None),
-        "breaking": ("config", lambda c: set_(workload(c, "tenant-a/big"), device="cpu"),
-                     "gpu-held-on-cpu"),
+        "breaking": ("config", lambda c: with_option(workload(c, "tenant-a/big"), "--device",
+                                                     "cpu"), "gpu-held-on-cpu"),
     },
     "cpu-fallback": {
-        "guide": ("config", lambda c: set_(workload(c, "tenant-a/infer"), device="auto"), None),
-        "other": ("config", lambda c: set_(workload(c, "tenant-a/infer"), device="cuda"), None),
+        "guide": ("config", lambda c: without_option(workload(c, "tenant-a/infer"), "--device"),
+                  None),
+        "other": ("config", lambda c: with_option(workload(c, "tenant-a/infer"), "--device",
+                                                  "cuda"), None),
         "breaking": ("objects", lambda o: drop_gpu_request(o, "tenant-a", "infer"),
                      "workload-gpus"),
     },
     "unbalanced-scheduling": {
-        "guide": ("config", lambda c: set_(workload(c, "tenant-b/pinned"), spread=True,
-                                           pinToOneNode=False), None),
+        "guide": ("config", spread_like_the_others, None),
         "other": ("objects", anti_affinity, None),
         "breaking": ("objects", lambda o: without(o, "Deployment", "tenant-b", "pinned"),
                      "workload-removed"),
     },
     "egress-blocked": {
-        "guide": ("config", lambda c: (set_(tenant(c, "tenant-c"), internetEgress=True),
-                                       set_(c["gpu-lab:cluster"]["network"],
-                                            egressDeniedPools=[])), None),
+        "guide": ("config", lambda c: (tenant(c, "tenant-c").pop("egress"),
+                                       without_deny_egress(c)), None),
         "other": ("objects", allow_all_egress, None),
         "breaking": ("objects", no_policies_no_firewall, "network-isolation"),
     },
@@ -508,14 +560,16 @@ def test_handout_that_drops_the_gpu_request_is_collateral(handout_stack, tmp_pat
 
 def test_handout_whose_code_was_changed(stacks, tmp_path):
     """The candidate fixes tenant-observability-broken in the code instead of the config:
-    the PodMonitor always scrapes the named port `metrics`, and the log file is gone."""
+    the PodMonitor always scrapes the named port `metrics`, and infer.py's last --log-file
+    (the one its parser keeps) is stdout."""
     stack = stacks("tenant-observability-broken")
     directory = handout_of(stack, tmp_path / "h")
     component = directory / "components" / "workload.py"
     code = component.read_text()
-    assert '"port": workload.monitor_port' in code and "if workload.log_to_file:" in code
-    component.write_text(code.replace('"port": workload.monitor_port', '"port": "metrics"')
-                         .replace("if workload.log_to_file:", "if False:"))
+    port, args = '"port": endpoint.port', "*workload.args]"
+    assert code.count(port) == 1 and code.count(args) == 1
+    component.write_text(code.replace(port, '"port": "metrics"')
+                         .replace(args, '*workload.args, "--log-file", "/dev/stdout"]'))
     check_row(stack, "guide", *verify_handout(stack, directory))
 
 
@@ -587,9 +641,9 @@ def a_monitor(kind: str, namespace: str, spec: dict) -> Edit:
 SIDECAR = ('        "securityContext": CONTAINER_SECURITY,\n    }\n',
            '        "securityContext": CONTAINER_SECURITY,\n    }\n'
            '    tail = {"name": "log-tail", "image": "busybox:1.36", "args": ["tail", "-F", '
-           'LOG_FILE], "securityContext": CONTAINER_SECURITY}\n')
+           '"/tmp/infer.log"], "securityContext": CONTAINER_SECURITY}\n')
 SIDECAR_IN_POD = ('"containers": [container],', '"containers": [container] + '
-                  '([tail] if workload.log_to_file else []),')
+                  '([tail] if "--log-file" in workload.args else []),')
 EXPORTER = {"matchLabels": {"app": "nvidia-dcgm-exporter"}}
 
 HELD_OUT: dict[str, tuple[str, list[Edit], str, str]] = {
@@ -611,14 +665,14 @@ HELD_OUT: dict[str, tuple[str, list[Edit], str, str]] = {
         PRESENT, "get, watch pods, get pods/log in tenant-b"),
     # A sidecar tails the log file, but from its own filesystem: /tmp is not mounted there.
     "tail-sidecar-without-the-volume": ("tenant-observability-broken", [
-        in_config(lambda c: set_(workload(c, "tenant-a/obs"), monitorPort="metrics")),
+        in_config(lambda c: workload(c, "tenant-a/obs")["podMetricsEndpoint"].update(
+            port="metrics")),
         in_code("components/workload.py", *SIDECAR),
         in_code("components/workload.py", *SIDECAR_IN_POD)],
         PRESENT, "log-tail tails a file of its own"),
     # --device cuda:0 is what torch calls the GPU; infer.py's parser refuses it (exit 2).
     "argument-infer-refuses": ("cpu-fallback", [
-        in_code("components/workload.py", '"--device", workload.device,',
-                '"--device", "cuda:0" if workload.device == "cpu" else workload.device,')],
+        in_config(lambda c: with_option(workload(c, "tenant-a/infer"), "--device", "cuda:0"))],
         UNKNOWN, "argument --device: invalid choice: 'cuda:0'"),
     # A tenant's ServiceMonitor for the exporter, looking in every namespace: Prometheus here
     # ignores namespace selectors.

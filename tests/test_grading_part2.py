@@ -27,7 +27,7 @@ from kube.objects import ObjectSet
 from kube.symptoms import Context
 from kube.twin import simulate
 from tests.helpers import stack_values
-from tests.test_grading import runner, set_, tenant, workload
+from tests.test_grading import runner, set_, tenant, without_option, workload
 
 NAME = "pairing"
 
@@ -83,9 +83,12 @@ def guide_fixes(config: dict) -> None:
     """The guide's fix for each of the pairing stack's faults."""
     b = tenant(config, "tenant-b")
     b["roleBindings"] = [r for r in b["roleBindings"] if r["name"] != "dashboard-viewers"]
-    b["gpuQuotaKeys"] = ["requests.nvidia.com/gpu"]
+    b["quota"]["hard"] = {"requests.nvidia.com/gpu" if key == "limits.nvidia.com/gpu" else key:
+                          value for key, value in b["quota"]["hard"].items()}
     set_(workload(config, "tenant-b/infer"), replicas=1)
-    set_(workload(config, "tenant-a/infer"), monitorPort="metrics", logToFile=False)
+    obs = workload(config, "tenant-a/infer")
+    obs["podMetricsEndpoint"]["port"] = "metrics"
+    without_option(obs, "--log-file")
     config["gpu-lab:addons"]["gpuOperator"]["serviceMonitor"] = True
 
 
@@ -164,10 +167,11 @@ def everyone_views(namespace: str) -> Callable[[list[dict]], list[dict]]:
 
 @pytest.mark.parametrize("change,objects,failing", [
     # tenant-c's GPU line on the key Kubernetes ignores.
-    (tenant_c(gpuQuotaKeys=["limits.nvidia.com/gpu"]), None,
-     {"tenant-c-gpu-quota", "gpu-limit"}),
+    (lambda c: c["gpu-lab:tenants"].append({"name": "tenant-c", "quota": {"hard": {
+        "limits.nvidia.com/gpu": "1"}}}), None, {"tenant-c-gpu-quota", "gpu-limit"}),
     # "1 GPU per tenant" is every tenant's: tenant-a kept 2.
-    (lambda c: (tenant_c()(c), set_(tenant(c, "tenant-a"), gpus=2)), None, {"gpu-limit"}),
+    (lambda c: (tenant_c()(c), tenant(c, "tenant-a")["quota"]["hard"].update(
+        {"requests.nvidia.com/gpu": "2"})), None, {"gpu-limit"}),
     # tenant-c without its NetworkPolicies: the other tenants reach its pods.
     (tenant_c(), without_policies("tenant-c"), {"tenant-c-network"}),
     # Everyone may read tenant-c's pods.

@@ -270,9 +270,9 @@ def test_unknown_priority_class_and_tenant_field():
         "gpu-lab:tenants[0].priorityClass: got 'urgent'; must be one of production-high, "
         "training-medium, experiment-low",
         "gpu-lab:tenants[0].gpu: got 1; unknown field (did you mean 'gpus'?); known fields: "
-        "adminGroups, costCenter, cpu, developerGroups, gcpServiceAccount, gpuQuotaKeys, gpus, "
-        "internetEgress, maxGpusPerPod, maxPods, memory, name, podSecurity, priorityClass, "
-        "priorityGpuQuotas, roleBindings, team"]
+        "adminGroups, costCenter, cpu, developerGroups, egress, gcpServiceAccount, gpus, "
+        "maxGpusPerPod, maxPods, memory, name, podSecurity, priorityClass, priorityGpuQuotas, "
+        "quota, roleBindings, team"]
 
 
 def test_new_tenant_gets_the_defaults():
@@ -280,3 +280,155 @@ def test_new_tenant_gets_the_defaults():
     tenant = spec.tenant("team-x")
     assert (tenant.team, tenant.cost_center, tenant.gpus) == ("team-x", "unassigned", 1)
     assert tenant.developer_groups == ("team-x-developers@example.com",)
+
+
+# -- the quota's spec.hard and the egress rules, as config -----------------------------------
+
+FULL_HARD = {"requests.nvidia.com/gpu": "2", "requests.cpu": "4", "limits.cpu": "6",
+             "requests.memory": "16Gi", "limits.memory": "24Gi", "pods": "30",
+             "persistentvolumeclaims": "5", "services": "3", "services.loadbalancers": "0",
+             "services.nodeports": "0", "count/jobs.batch": "50"}
+
+
+def compute_quota(objects, tenant):
+    return objects.get("ResourceQuota", "compute", tenant)["spec"]["hard"]
+
+
+def test_quota_hard_is_the_resource_quota_spec_hard():
+    rendering = render_with(**{"gpu-lab:tenants": [{"name": "tenant-a", "quota": {
+        "hard": FULL_HARD}}, "tenant-b"], "gpu-lab:gpuPools": [{"name": "t4", "maxNodes": 3}]})
+    objects = ObjectSet(rendering.kubernetes_objects())
+    assert compute_quota(objects, "tenant-a") == FULL_HARD
+    # Two GPUs are admitted, a third is refused; the CPU requests and limits are separate.
+    assert quota_admits(objects, "tenant-a", make_pod(gpus=2))
+    assert not quota_admits(objects, "tenant-a", make_pod(gpus=3))
+
+
+def test_the_shorthands_write_the_quota_every_tenant_had():
+    """gpus, cpu, memory and maxPods set the quota's entries of their resources; the rest
+    are the defaults."""
+    spec = load_spec({**BASE, "gpu-lab:tenants": [
+        {"name": "tenant-a", "gpus": 2, "cpu": 16, "memory": "64Gi", "maxPods": 40},
+        "tenant-c"], "gpu-lab:gpuPools": [{"name": "t4", "maxNodes": 3}]})
+    assert dict(spec.tenant("tenant-a").quota_hard) == {
+        "requests.nvidia.com/gpu": "2", "requests.cpu": "16", "limits.cpu": "16",
+        "requests.memory": "64Gi", "limits.memory": "64Gi", "pods": "40",
+        "persistentvolumeclaims": "10", "services": "10", "services.loadbalancers": "0",
+        "services.nodeports": "0"}
+    assert spec.tenant("tenant-a").gpus == 2
+    assert dict(spec.tenant("tenant-c").quota_hard)["limits.memory"] == "16Gi"
+
+
+def test_quota_hard_and_the_shorthands_combine_for_different_resources():
+    spec = load_spec({**BASE, "gpu-lab:tenants": [
+        {"name": "tenant-a", "gpus": 2, "quota": {"hard": {"limits.cpu": "12", "pods": 5}}}],
+        "gpu-lab:gpuPools": [{"name": "t4", "maxNodes": 3}]})
+    hard = dict(spec.tenant("tenant-a").quota_hard)
+    # limits.cpu alone: the cpu default does not add requests.cpu back.
+    assert hard["requests.nvidia.com/gpu"] == "2" and hard["limits.cpu"] == "12"
+    assert "requests.cpu" not in hard and hard["pods"] == "5"
+
+
+def test_a_gpu_quota_under_limits_admits_pods_beyond_it():
+    """What the config says is what the cluster gets: the API server charges pods only
+    requests.nvidia.com/gpu, so a quota that names limits.nvidia.com/gpu admits more."""
+    rendering = render_with(**{"gpu-lab:tenants": [
+        {"name": "tenant-a", "quota": {"hard": {"limits.nvidia.com/gpu": "1"}}}, "tenant-b"]})
+    objects = ObjectSet(rendering.kubernetes_objects())
+    assert compute_quota(objects, "tenant-a")["limits.nvidia.com/gpu"] == "1"
+    assert "requests.nvidia.com/gpu" not in compute_quota(objects, "tenant-a")
+    assert quota_admits(objects, "tenant-a", make_pod(gpus=1), copies=2)
+    assert not quota_admits(objects, "tenant-b", make_pod(gpus=1), copies=2)
+
+
+@pytest.mark.parametrize("tenant,message", [
+    ({"gpus": 2, "quota": {"hard": {"requests.nvidia.com/gpu": "2"}}},
+     "gpu-lab:tenants[0].gpus: got 2; gpu-lab:tenants[0].quota.hard.requests.nvidia.com/gpu "
+     "sets the same quota: give one of the two"),
+    ({"cpu": "4", "quota": {"hard": {"limits.cpu": "4"}}},
+     "gpu-lab:tenants[0].cpu: got '4'; gpu-lab:tenants[0].quota.hard.limits.cpu sets the same "
+     "quota: give one of the two"),
+    ({"maxPods": 10, "quota": {"hard": {"count/pods": "10"}}},
+     "gpu-lab:tenants[0].maxPods: got 10; gpu-lab:tenants[0].quota.hard.count/pods sets the "
+     "same quota: give one of the two"),
+    ({"quota": {"hard": {"limit.nvidia.com/gpu": "1"}}},
+     "gpu-lab:tenants[0].quota.hard.limit.nvidia.com/gpu: got '1'; a quota entry for "
+     "nvidia.com/gpu is one of requests.nvidia.com/gpu, limits.nvidia.com/gpu, nvidia.com/gpu "
+     "(did you mean 'limits.nvidia.com/gpu'?)"),
+    ({"quota": {"hard": {"request.cpu": "1"}}},
+     "gpu-lab:tenants[0].quota.hard.request.cpu: got '1'; must be a ResourceQuota resource "
+     "name: one of pods, services, replicationcontrollers, resourcequotas, secrets, "
+     "configmaps, persistentvolumeclaims, services.nodeports, services.loadbalancers, cpu, "
+     "memory, ephemeral-storage, requests.cpu, requests.memory, requests.storage, "
+     "requests.ephemeral-storage, limits.cpu, limits.memory, limits.ephemeral-storage (did you "
+     "mean 'requests.cpu'?), or a name with a domain such as requests.nvidia.com/gpu or "
+     "count/jobs.batch"),
+    ({"quota": {"hard": {"requests.memory": "32 GB"}}},
+     "gpu-lab:tenants[0].quota.hard.requests.memory: got '32 GB'; must be a Kubernetes quantity "
+     "such as 500m, 4, 16Gi"),
+    ({"quota": {"hard": {"requests.nvidia.com/gpu": "1.5"}}},
+     "gpu-lab:tenants[0].quota.hard.requests.nvidia.com/gpu: got '1.5'; must be a whole number "
+     "of GPUs"),
+    ({"quota": {"hard": {"requests.nvidia.com/gpu": 9}}},
+     "gpu-lab:tenants[0].quota.hard.requests.nvidia.com/gpu: got '9'; exceeds what the GPU "
+     "pools can ever supply: 2 GPUs (maxNodes x gpusPerNode summed over gpuPools)"),
+    ({"quota": {"hard": {}, "scopes": ["BestEffort"]}},
+     "gpu-lab:tenants[0].quota.scopes: got ['BestEffort']; unknown field; known fields: hard"),
+])
+def test_quota_problems_name_the_keys(tenant, message):
+    assert problems([{"name": "tenant-a", **tenant}],
+                    **{"gpu-lab:gpuPools": [{"name": "t4", "maxNodes": 2}]}) == [message]
+
+
+def test_egress_rules_default_to_the_internet_and_the_metadata_server(objects):
+    for tenant in TENANTS:
+        policy = objects.get("NetworkPolicy", "allow-internet-egress", tenant)
+        assert policy["spec"]["egress"][0] == {"to": [{"ipBlock": {
+            "cidr": "0.0.0.0/0",
+            "except": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"]}}]}
+        assert egress_allowed(objects, tenant, Endpoint.internet())
+        assert egress_allowed(objects, tenant, Endpoint(ip="169.254.169.254", port=80))
+        assert not egress_allowed(objects, tenant, Endpoint(ip="10.20.0.7", port=8000))
+
+
+def test_egress_rules_are_the_tenants_network_policy_egress():
+    rendering = render_with(**{"gpu-lab:tenants": [
+        {"name": "tenant-a", "egress": [
+            {"to": [{"ipBlock": {"cidr": "203.0.113.0/24", "except": ["203.0.113.128/25"]}}],
+             "ports": [{"port": 443}]}]},
+        {"name": "tenant-b", "egress": []}]})
+    objects = ObjectSet(rendering.kubernetes_objects())
+    policy = objects.get("NetworkPolicy", "allow-internet-egress", "tenant-a")
+    assert policy["spec"]["egress"] == [
+        {"to": [{"ipBlock": {"cidr": "203.0.113.0/24", "except": ["203.0.113.128/25"]}}],
+         "ports": [{"protocol": "TCP", "port": 443}]}]
+    assert egress_allowed(objects, "tenant-a", Endpoint(ip="203.0.113.7", port=443))
+    assert not egress_allowed(objects, "tenant-a", Endpoint(ip="203.0.113.200", port=443))
+    assert not egress_allowed(objects, "tenant-a", Endpoint.internet())
+    # No rules: no policy, and nothing beyond DNS and the namespace itself.
+    assert objects.get("NetworkPolicy", "allow-internet-egress", "tenant-b") is None
+    assert not egress_allowed(objects, "tenant-b", Endpoint.internet())
+    assert egress_allowed(objects, "tenant-b", Endpoint.dns())
+
+
+@pytest.mark.parametrize("egress,message", [
+    ([{"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["0.0.0.0/0"]}}]}],
+     "gpu-lab:tenants[0].egress[0].to[0].ipBlock.except: got '0.0.0.0/0'; must lie inside "
+     "0.0.0.0/0 and be smaller"),
+    ([{"to": [{"ipBlock": {"cidr": "10.0.0.1/8"}}]}],
+     "gpu-lab:tenants[0].egress[0].to[0].ipBlock.cidr: got '10.0.0.1/8'; has host bits set: "
+     "the network is 10.0.0.0/8"),
+    ([{"to": [{"namespaceSelector": {}}]}],
+     "gpu-lab:tenants[0].egress[0].to[0].ipBlock: is not set; every peer is an ipBlock: "
+     "{cidr, except}"),
+    ([{"ports": [{"protocol": "tcp", "port": 443}]}],
+     "gpu-lab:tenants[0].egress[0].ports[0].protocol: got 'tcp'; must be one of TCP, UDP, "
+     "SCTP"),
+    ([{"ports": [{"port": 70000}]}],
+     "gpu-lab:tenants[0].egress[0].ports[0].port: got 70000; must be a port number (1-65535) or "
+     "a container port name"),
+    ("all", "gpu-lab:tenants[0].egress: got 'all'; must be a list, not a string"),
+])
+def test_egress_problems_name_the_keys(egress, message):
+    found = problems([{"name": "tenant-a", "egress": egress}])
+    assert message in found, found

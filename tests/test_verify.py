@@ -102,6 +102,19 @@ def test_crashloop_with_exec_format_error_is_the_arm64_fault(faulty_spec, baseli
     assert status_of(faulty_spec, live(baseline_ctx), "arm64-image").status == UNKNOWN
 
 
+def test_create_container_error_of_a_foreign_manifest_is_the_arm64_fault(faulty_spec,
+                                                                         baseline_ctx):
+    """containerd 2.2.2 and later (transfer service): the pod never starts a container; the
+    kubelet's message is what tells (kube/kubelet.py foreign_manifest)."""
+    from kube.kubelet import CREATE_CONTAINER_ERROR, NO_FOREIGN_SNAPSHOT
+    stuck = pod("tenant-a", "batch-7x2k", "batch", phase="Pending", ready=False, init={
+        "name": "install-deps", "ready": False,
+        "state": {"waiting": {"reason": CREATE_CONTAINER_ERROR,
+                              "message": NO_FOREIGN_SNAPSHOT}}})
+    verdict = status_of(faulty_spec, live(baseline_ctx, stuck), "arm64-image")
+    assert verdict.status == PRESENT and "parent snapshot" in verdict.evidence
+
+
 def test_oom_exit_is_the_gpu_memory_fault(faulty_spec, baseline_ctx):
     oom = pod("tenant-a", "big-1", "big", phase="Running", ready=False, main={
         "name": "infer", "ready": False, "restartCount": 3,
