@@ -8,6 +8,7 @@ from typing import Any, Mapping
 from faults import config
 from faults.registry import FAULTS, apply_faults, default_params, enabled
 from faults.scenarios import SCENARIOS, expand, left_out as _left_out
+from faults.variation import dress
 from model import ConfigError, load_spec
 from model.errors import Problem
 from model.spec import LabSpec
@@ -18,13 +19,16 @@ def build_spec(values: Mapping[str, Any], stack: str = "dev") -> LabSpec:
     Raises ConfigError (every problem, nothing registered) on bad config."""
     interview, rest = config.split(expand(dict(values)))
     problems: list[Problem] = []
-    refs, allow, scenario = config.parse(interview, problems)
+    refs, allow, scenario, variation = config.parse(interview, problems)
     try:
         spec = load_spec(rest, stack=stack)
     except ConfigError as err:
         raise ConfigError(problems + err.problems) from None
     if problems:
         raise ConfigError(problems)
+    if variation:
+        dressed = dress(spec, stack)
+        spec = replace(dressed.spec, dressing=dressed.differences)
     return apply_faults(replace(spec, faults=refs, allow_faults=allow, scenario=scenario))
 
 

@@ -1,6 +1,7 @@
 """The interviewer's keys of a stack file: the faults to bake in (gpu-lab:faults), the
-scenario they come from (gpu-lab:scenario) and the switch that allows them
-(gpu-lab:allowFaults). The model never sees these keys: the program a candidate gets has no
+scenario they come from (gpu-lab:scenario), the switch that allows them
+(gpu-lab:allowFaults) and whether the stack is dressed with benign differences
+(gpu-lab:variation, faults/variation.py; on by default where faults are allowed). The model never sees these keys: the program a candidate gets has no
 notion of them, and its model refuses them like any unknown key."""
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from model.reader import check_bool, check_str
 from model.spec import FaultRef
 
 FAULTS, SCENARIO, ALLOW = "gpu-lab:faults", "gpu-lab:scenario", "gpu-lab:allowFaults"
-KEYS = (FAULTS, SCENARIO, ALLOW)
+VARIATION = "gpu-lab:variation"
+KEYS = (FAULTS, SCENARIO, ALLOW, VARIATION)
 
 
 def split(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -23,13 +25,15 @@ def split(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def parse(values: Mapping[str, Any], problems: list[Problem]
-          ) -> tuple[tuple[FaultRef, ...], bool, str | None]:
-    """(fault references, allowFaults, scenario), problems appended with their keys."""
+          ) -> tuple[tuple[FaultRef, ...], bool, str | None, bool]:
+    """(fault references, allowFaults, scenario, variation), problems appended with their
+    keys."""
     allow = check_bool(problems, ALLOW, values.get(ALLOW, False), False)
     scenario = values.get(SCENARIO)
     if scenario is not None:
         scenario = check_str(problems, SCENARIO, scenario)
-    return _refs(values.get(FAULTS), problems), allow, scenario
+    variation = check_bool(problems, VARIATION, values.get(VARIATION, allow), allow)
+    return _refs(values.get(FAULTS), problems), allow, scenario, variation
 
 
 def _refs(raw: Any, problems: list[Problem]) -> tuple[FaultRef, ...]:

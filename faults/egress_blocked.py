@@ -20,9 +20,15 @@ def inject(spec, tenant):
     edit.find_tenant(spec, tenant)
     pools = {w.pool for w in spec.workloads if w.tenant == tenant}
     gpu_pools = {p.name for p in spec.gpu_pools}
-    if not pools or not pools <= gpu_pools:
+    if not pools:
         raise Unmet("tenant", tenant, "needs workloads on GPU pools of its own (the firewall "
                     "rule denies egress for whole nodes)")
+    elsewhere = sorted(f"{w.tenant}/{w.name}" for w in spec.workloads
+                       if w.tenant == tenant and w.pool not in gpu_pools)
+    if elsewhere:
+        raise Unmet("tenant", tenant, f"{', '.join(elsewhere)} run(s) on a pool without GPUs "
+                    f"(the firewall rule denies egress for whole nodes): give {tenant}'s "
+                    "workloads GPU pools of their own")
     shared = sorted({f"{w.tenant}/{w.name}" for w in spec.workloads
                      if w.pool in pools and w.tenant != tenant})
     if shared:

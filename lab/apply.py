@@ -49,7 +49,8 @@ from lab import stacks
 from lab.stacks import LabError
 from model.source import PROJECT_DIR, StackFileError, read_stack_file
 
-INTERVIEWER_KEYS = ("gpu-lab:faults", "gpu-lab:scenario", "gpu-lab:allowFaults")
+INTERVIEWER_KEYS = ("gpu-lab:faults", "gpu-lab:scenario", "gpu-lab:allowFaults",
+                    "gpu-lab:variation")
 PROJECT_KEY = "gcp:project"
 # The output only the interviewer's program exports (the list of what was baked in).
 FAULTS_OUTPUT = "faults"

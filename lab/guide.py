@@ -53,6 +53,18 @@ def _environment(spec: LabSpec) -> list[str]:
     return lines + ["", _addons(spec), ""]
 
 
+def _benign(spec: LabSpec) -> list[str]:
+    """What differs between the stack's tenants and workloads on purpose and is not broken
+    (faults/variation.py): the candidate may ask, and a fix that "corrects" it is collateral."""
+    if not spec.dressing:
+        return []
+    return ["## Benign differences (not faults)", "",
+            "Seeded by the stack's name, present with or without faults, so that diffing "
+            "siblings in the handout does not point at the faults. None of these is broken; "
+            "a candidate who chases one has misread the evidence.", "",
+            *[f"- {line}" for line in spec.dressing], ""]
+
+
 def _admin_login(spec: LabSpec) -> str:
     """How the interviewer reaches the cluster, from what the stack exports (components/lab.py):
     a GKE stack its admin `kubeconfig` (a secret); an existing cluster its `kubeContext`, a
@@ -432,7 +444,7 @@ def interviewer_guide(spec: LabSpec) -> str:
               "to look for); then the scorecard. Keep this page away from the candidate; "
               f"give them `gpu-lab guide --stack {spec.stack} --candidate` instead.", ""]
     steps = run_sheet(spec)
-    lines += _overview(spec, steps) + _environment(spec) + _connect(spec)
+    lines += _overview(spec, steps) + _environment(spec) + _benign(spec) + _connect(spec)
     opening, *middle, wrap_up = steps
     lines += _handover_lines(spec, opening.handover,
                              f"## Opening ({opening.minutes} min, {_clock(0)}-"

@@ -83,7 +83,7 @@ class Handout:
 
 def materialized(spec: LabSpec) -> LabSpec:
     """The spec as plain settings: what it renders, without the list of what was baked in."""
-    return replace(spec, faults=(), allow_faults=False, scenario=None)
+    return replace(spec, faults=(), allow_faults=False, scenario=None, dressing=())
 
 
 def stack_config(spec: LabSpec) -> dict[str, Any]:

@@ -346,6 +346,8 @@ class LabSpec:
     faults: tuple[FaultRef, ...] = field(default=())
     allow_faults: bool = False
     scenario: Optional[str] = None
+    # The interviewer's notes on how the stack was dressed (one line each), not config.
+    dressing: tuple[str, ...] = ()
     expires_at: Optional[str] = None   # ISO 8601 UTC: when this interview stack should be gone
     candidate_tenant: Optional[str] = None   # the tenant the candidate logs in to
     candidate_login: bool = False   # the candidate's login: components/candidate_access.py

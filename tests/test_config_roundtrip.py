@@ -29,7 +29,7 @@ REFS = catalog_refs()
 
 
 def materialized(spec):
-    return replace(spec, faults=(), allow_faults=False, scenario=None)
+    return replace(spec, faults=(), allow_faults=False, scenario=None, dressing=())
 
 
 def differences(a, b, path="spec") -> list[str]:

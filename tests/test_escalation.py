@@ -702,7 +702,8 @@ def cluster():
                   "metadata": {"name": "kube-root-ca.crt", "namespace": namespace}}]
     for namespace in tenants:
         [infer] = [o for o in kept if o["kind"] == "Deployment"
-                   and o["metadata"]["namespace"] == namespace]
+                   and o["metadata"]["namespace"] == namespace
+                   and o["metadata"]["name"] == "infer"]
         rs = owned("ReplicaSet", "infer-7c9d8", namespace, infer)
         rs["metadata"]["uid"] = uid(rs)
         kept += [rs, owned("Pod", "infer-7c9d8-q2w3e", namespace, rs)]

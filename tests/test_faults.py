@@ -212,7 +212,7 @@ def test_preconditions_are_explained():
                        "of nvidia-tesla-t4 GPUs in pool t4")
     [message] = problems_of({**BASELINE, "gpu-lab:faults": [
         {"id": "egress-blocked", "tenant": "tenant-a"}]})
-    assert "give tenant-a's workloads a pool of their own" in message
+    assert "give tenant-a's workloads" in message and "tenant-a/" in message
     [message] = problems_of({**BASELINE, "gpu-lab:faults": [
         {"id": "unbalanced-scheduling", "workload": "tenant-a/infer"}]})
     assert "must keep at least 2 nodes" in message

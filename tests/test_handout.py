@@ -18,7 +18,8 @@ from faults import config as fault_config
 from faults import FAULTS, SCENARIOS, build_spec, enabled, expand
 from lab.cli import app
 from lab.guide import candidate_brief, candidate_tasks, interviewer_guide
-from lab.handout import PACKAGES, PROGRAM, write_handout
+from lab.grading import baseline_values
+from lab.handout import PACKAGES, PROGRAM, materialized, write_handout
 from lab.render import render
 from model import load_spec
 from model.source import PROJECT_DIR, read_stack_file
@@ -249,7 +250,7 @@ def test_the_brief_comes_from_the_settings_alone(cases, case):
     assert (c.dir / "README.md").read_text() == candidate_brief(handout_spec, tasks)
     # No figure a fault changes: the brief of the stack before its faults are injected is
     # the same.
-    before = load_spec(fault_config.split(expand(c.values))[1], stack=c.stack)
+    before = materialized(build_spec(baseline_values(c.values), stack=c.stack))
     assert candidate_brief(before) == candidate_brief(c.spec)
     if c.spec.faults:
         assert before != handout_spec

@@ -390,7 +390,7 @@ def test_the_candidates_copy_of_a_local_scenario_reads_back_to_the_same_layout(s
     from model.to_config import to_config
 
     spec = build_spec(local(scenario), stack="local")
-    plain = replace(spec, faults=(), allow_faults=False, scenario=None)
+    plain = replace(spec, faults=(), allow_faults=False, scenario=None, dressing=())
     config = to_config(plain)
     assert "gpu-lab:scenario" not in config
     assert [p["nodes"] for p in config["gpu-lab:gpuPools"]] == list(layout(scenario).values())

@@ -344,8 +344,8 @@ def test_simulate_query_and_alerts_on_the_command_line():
 
     runner = CliRunner()
     result = runner.invoke(app, ["simulate", "--scenario", "pairing", "--json", "--query",
-                                 'sum by (namespace) (gpu_lab_inference_batches_total)'])
+                                 'sum by (job) (gpu_lab_inference_batches_total{job=~".*/infer"})'])
     assert result.exit_code == 0, result.output
-    assert [r["metric"] for r in json.loads(result.output)] == [{"namespace": "tenant-b"}]
+    assert [r["metric"] for r in json.loads(result.output)] == [{"job": "tenant-b/infer"}]
     result = runner.invoke(app, ["simulate", "--stack", "dev", "--query", "up", "--alerts"])
     assert result.exit_code == 2 and "--query and --alerts together" in result.output

@@ -2,6 +2,7 @@
 fixed; faulty: every fault present), plus recorded shapes of live objects for the runtime
 evidence only a running cluster has."""
 
+import functools
 import json
 
 import pytest
@@ -54,24 +55,32 @@ def test_faulty_objects_mean_every_fault_is_present(faulty_spec, faulty_ctx):
 
 # -- recorded shapes of live objects --------------------------------------------------------
 
-IMAGE = "pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime"
+@functools.lru_cache(maxsize=None)
+def image_of(namespace: str, app: str) -> str:
+    """The image of the workload's pod template in the all-faults baseline (made from it)."""
+    for obj in render(BASELINE, stack="all-faults").kubernetes_objects():
+        if obj["kind"] in ("Deployment", "Job") and \
+                (obj["metadata"]["namespace"], obj["metadata"]["name"]) == (namespace, app):
+            return obj["spec"]["template"]["spec"]["containers"][0]["image"]
+    raise KeyError((namespace, app))
 
 
-def container_status(status: dict) -> dict:
+def container_status(status: dict, image: str) -> dict:
     """A container status as the API server writes it (image, imageID, restartCount)."""
-    return {"image": IMAGE, "imageID": "", "restartCount": 0, **status}
+    return {"image": image, "imageID": "", "restartCount": 0, **status}
 
 
 def pod(namespace, name, app, phase="Running", ready=True, init=None, main=None):
     main = main or {"name": "infer", "ready": ready, "state": {"running": {}}}
+    image = image_of(namespace, app)
     return {"kind": "Pod", "apiVersion": "v1",
             "metadata": {"name": name, "namespace": namespace,
                          "labels": {"app.kubernetes.io/name": app}},
-            "spec": {"initContainers": [{"name": init["name"], "image": IMAGE}] if init else [],
-                     "containers": [{"name": main["name"], "image": IMAGE}]},
+            "spec": {"initContainers": [{"name": init["name"], "image": image}] if init else [],
+                     "containers": [{"name": main["name"], "image": image}]},
             "status": {"phase": phase,
-                       "initContainerStatuses": [container_status(init)] if init else [],
-                       "containerStatuses": [container_status(main)]}}
+                       "initContainerStatuses": [container_status(init, image)] if init else [],
+                       "containerStatuses": [container_status(main, image)]}}
 
 
 def live(ctx: Context, *extra, logs=None) -> Context:
@@ -416,7 +425,8 @@ def succeeded(namespace, name, app):
         "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}})
     done["status"]["initContainerStatuses"] = [container_status({
         "name": "install-deps", "ready": True,
-        "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}})]
+        "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}},
+        image_of(namespace, app))]
     return done
 
 
