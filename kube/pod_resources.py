@@ -235,7 +235,14 @@ def api_defaults(spec: dict) -> dict:
     SetDefaults_ResourceList): each container's and init container's requests default to
     its limits, resource by resource (a request of "0" stays 0); quantities finer than a
     milli-unit round up. Pod templates are not defaulted this way, only pods."""
-    spec = copy.deepcopy(spec)
+    # Only the resource lists change: copy those (and the lists holding them), share the rest.
+    spec = dict(spec)
+    for field in ("containers", "initContainers"):
+        if spec.get(field):
+            spec[field] = [{**c, "resources": copy.deepcopy(c["resources"])}
+                           if c.get("resources") else c for c in spec[field]]
+    if spec.get("overhead"):
+        spec["overhead"] = dict(spec["overhead"])
     for field in ("containers", "initContainers"):
         for container in spec.get(field) or []:
             resources = container.get("resources") or {}
