@@ -20,6 +20,7 @@ as a snapshot or served as a cluster.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from datetime import datetime, timezone
 from pathlib import Path
@@ -58,9 +59,16 @@ def _items(document: Any, where: str) -> list[dict]:
 
 
 def parse(text: str, source: str = "snapshot") -> tuple[list[dict], Logs, Optional[datetime]]:
-    """(objects, logs, when it was taken) from a snapshot's text."""
+    """(objects, logs, when it was taken) from a snapshot's text: YAML (`kubectl get -o
+    yaml`, one or more documents) or JSON (`-o json`), which JSON's own parser reads
+    several times faster."""
     try:
-        documents = list(yaml.load_all(text, Loader=_LOADER))
+        documents = [json.loads(text)] if text.lstrip()[:1] in ("{", "[") else None
+    except ValueError:
+        documents = None                # YAML in flow style, say: the YAML parser decides
+    try:
+        if documents is None:
+            documents = list(yaml.load_all(text, Loader=_LOADER))
     except yaml.YAMLError as err:
         raise SnapshotError(f"{source}: not valid YAML: {err}") from None
     objects: list[dict] = []
@@ -128,8 +136,9 @@ def context(spec: LabSpec, objects: list[dict], logs: Logs,
 
 
 def dump(objects: Iterable[dict], logs: Optional[Logs] = None,
-         taken: Optional[datetime] = None) -> str:
-    """A snapshot file's text: one `kind: List` with the objects and their logs."""
+         taken: Optional[datetime] = None, as_json: bool = False) -> str:
+    """A snapshot file's text: one `kind: List` with the objects and their logs, in YAML
+    (or JSON, as `kubectl get -o json` writes it)."""
     items = list(objects)
     for (namespace, name, container), text in sorted((logs or {}).items()):
         items.append({"apiVersion": "gpu-lab/v1", "kind": LOG_KIND,
@@ -138,15 +147,18 @@ def dump(objects: Iterable[dict], logs: Optional[Logs] = None,
     metadata: dict[str, Any] = {"resourceVersion": ""}
     if taken is not None:
         metadata["annotations"] = {TAKEN_AT: taken.astimezone(timezone.utc).isoformat()}
-    return yaml.dump({"apiVersion": "v1", "kind": "List", "metadata": metadata,
-                      "items": items}, Dumper=_DUMPER, sort_keys=False, width=100)
+    document = {"apiVersion": "v1", "kind": "List", "metadata": metadata, "items": items}
+    if as_json:
+        return json.dumps(document, indent=1) + "\n"
+    return yaml.dump(document, Dumper=_DUMPER, sort_keys=False, width=100)
 
 
 def write(path: Path, objects: Iterable[dict], logs: Optional[Logs] = None,
           taken: Optional[datetime] = None) -> Path:
+    """The snapshot in `path`: JSON when its name ends in .json, else YAML."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(dump(objects, logs, taken))
+    path.write_text(dump(objects, logs, taken, as_json=path.suffix == ".json"))
     return path
 
 

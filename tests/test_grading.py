@@ -439,7 +439,7 @@ def state_after(stack: Stack, kind: str) -> State:
 
 def verify_snapshot(stack: Stack, state: State, directory: Path) -> tuple[int, dict, str]:
     objects, logs = state.cluster()
-    path = snapshot.write(directory / f"{stack.fault}.yaml", objects, logs)
+    path = snapshot.write(directory / f"{stack.fault}.json", objects, logs)   # as -o json
     result = runner.invoke(app, ["verify", "--config-file", str(stack.file), "--snapshot",
                                  str(path), "--json"])
     return result.exit_code, (json.loads(result.output) if result.exit_code in (0, 1) else {}), \
@@ -734,6 +734,16 @@ def test_snapshot_as_multi_document_yaml_and_kubectl_lists(stacks, tmp_path):
     [verdict] = [v for v in json.loads(result.output)["verdicts"]
                  if v["fault"] == "gpu-memory-oom"]
     assert verdict["status"] == PRESENT and "CUDA out of memory" in verdict["evidence"]
+
+
+def test_a_snapshot_reads_the_same_as_yaml_and_as_json(stacks):
+    """`kubectl get -o yaml` and `-o json` give the same objects, logs and time."""
+    from datetime import datetime, timezone
+    objects, logs = state_after(stacks("gpu-memory-oom"), "untouched").cluster()
+    taken = datetime(2026, 12, 7, 9, 30, tzinfo=timezone.utc)
+    as_yaml = snapshot.parse(snapshot.dump(objects, logs, taken))
+    assert as_yaml == snapshot.parse(snapshot.dump(objects, logs, taken, as_json=True))
+    assert as_yaml[1] and as_yaml[2] == taken
 
 
 @pytest.mark.parametrize("text,why", [
