@@ -24,7 +24,6 @@ by resource, and quantities finer than a milli-unit are rounded up.
 
 from __future__ import annotations
 
-import copy
 import re
 from decimal import ROUND_CEILING, Decimal
 from typing import Optional
@@ -239,7 +238,9 @@ def api_defaults(spec: dict) -> dict:
     spec = dict(spec)
     for field in ("containers", "initContainers"):
         if spec.get(field):
-            spec[field] = [{**c, "resources": copy.deepcopy(c["resources"])}
+            spec[field] = [{**c, "resources": {kind: dict(amounts) if isinstance(amounts, dict)
+                                               else amounts
+                                               for kind, amounts in c["resources"].items()}}
                            if c.get("resources") else c for c in spec[field]]
     if spec.get("overhead"):
         spec["overhead"] = dict(spec["overhead"])
