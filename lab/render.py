@@ -7,7 +7,6 @@ logical name, parent and inputs exactly as the engine would receive them (camelC
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import importlib
 import json
@@ -208,7 +207,7 @@ def _packages_of(project_dir: Optional[Path]) -> Iterator[None]:
 # the memo on and is handed a copy of the first rendering each time; off by default. With a
 # directory, renderings are also shared there with other processes of the same run (the
 # suite's workers): whoever renders a (config, stack) first leaves it for the others.
-_memo: Optional[dict[str, Rendering]] = None
+_memo: Optional[dict[str, bytes]] = None
 _shared: Optional[Path] = None
 
 
@@ -236,22 +235,25 @@ def render(values: Mapping[str, Any], stack: str = "dev", program: Optional[Path
     key = json.dumps([values, stack], sort_keys=True, default=repr)
     if key not in _memo:
         _memo[key] = _shared_render(key, lambda: _render(values, stack, None, None))
-    return copy.deepcopy(_memo[key])
+    return pickle.loads(_memo[key])     # a copy of its own (faster than copy.deepcopy)
 
 
-def _shared_render(key: str, make) -> Rendering:
+def _shared_render(key: str, make) -> bytes:
+    """The pickled rendering, made here or by another process that shares the directory."""
     if _shared is None:
-        return make()
+        return pickle.dumps(make())
     path = _shared / f"{hashlib.sha256(key.encode()).hexdigest()}.pickle"
     try:
-        return pickle.loads(path.read_bytes())
+        data = path.read_bytes()
+        pickle.loads(data)
+        return data
     except (OSError, EOFError, pickle.UnpicklingError):
         pass
-    rendering = make()
+    data = pickle.dumps(make())
     partial = path.with_name(f"{path.name}.{os.getpid()}")
-    partial.write_bytes(pickle.dumps(rendering))
+    partial.write_bytes(data)
     os.replace(partial, path)          # whole or not at all, for a reader in another process
-    return rendering
+    return data
 
 
 def _render(values: Mapping[str, Any], stack: str, program: Optional[Path],
