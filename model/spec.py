@@ -346,7 +346,7 @@ class LabSpec:
     faults: tuple[FaultRef, ...] = field(default=())
     allow_faults: bool = False
     scenario: Optional[str] = None
-    # The interviewer's notes on how the stack was dressed (one line each), not config.
+    # Notes on how the stack's settings were chosen, one line each (not config).
     dressing: tuple[str, ...] = ()
     expires_at: Optional[str] = None   # ISO 8601 UTC: when this interview stack should be gone
     candidate_tenant: Optional[str] = None   # the tenant the candidate logs in to
