@@ -24,6 +24,7 @@ by resource, and quantities finer than a milli-unit are rounded up.
 
 from __future__ import annotations
 
+import functools
 import re
 from decimal import ROUND_CEILING, Decimal
 from typing import Optional
@@ -66,6 +67,12 @@ class Quantity(Decimal):
             return cls(value)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return cls(Decimal(str(value)))
+        if cls is Quantity and isinstance(value, str):
+            return _parse_text(value)
+        return cls._parse(value)
+
+    @classmethod
+    def _parse(cls, value: object) -> "Quantity":
         match = _NUMBER.fullmatch(str(value).strip())
         if not match:
             raise ValueError(f"not a Kubernetes quantity: {value!r}")
@@ -109,6 +116,13 @@ class Quantity(Decimal):
 
     def __reduce__(self):
         return Quantity, (str(Decimal(self)), self.fmt)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_text(text: str) -> Quantity:
+    """The twin parses the same few quantities hundreds of thousands of times; a Quantity
+    is immutable, so one parse per text serves them all."""
+    return Quantity._parse(text)
 
 
 def _round_up(value: Decimal, step: Decimal) -> Decimal:

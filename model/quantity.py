@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from decimal import Decimal
 
@@ -18,9 +19,15 @@ _QUANTITY = re.compile(r"([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)([a-zA-Z]*)"
 def parse_quantity(value: object) -> Decimal:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return Decimal(str(value))
-    match = _QUANTITY.fullmatch(str(value).strip())
+    return _parse_text(str(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_text(text: str) -> Decimal:
+    """A stack names the same few quantities many times over (Decimals are immutable)."""
+    match = _QUANTITY.fullmatch(text.strip())
     if not match or match.group(2) not in _SUFFIXES:
-        raise ValueError(f"not a Kubernetes quantity: {value!r}")
+        raise ValueError(f"not a Kubernetes quantity: {text!r}")
     return Decimal(match.group(1)) * _SUFFIXES[match.group(2)]
 
 

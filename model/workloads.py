@@ -12,6 +12,7 @@ shows what happens.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -238,6 +239,7 @@ def _workload(f: Fields, default_image: str, default_arch: str, tenants: tuple[T
     return workload
 
 
+@functools.lru_cache(maxsize=256)
 def default_spread(name: str) -> tuple[FrozenDict, ...]:
     """The topologySpreadConstraints of a workload that sets none: its replicas spread over
     nodes where they can."""
