@@ -47,7 +47,7 @@ def _refs(raw: Any, problems: list[Problem]) -> tuple[FaultRef, ...]:
     if not isinstance(raw, list):
         problems.append(Problem(FAULTS, raw, "must be a list of fault ids, such as "
                                 "[cpu-fallback] (pulumi config set --path 'gpu-lab:faults[0]' "
-                                "cpu-fallback); `python -m lab scenarios` lists them"))
+                                "cpu-fallback); `venv/bin/gpu-lab scenarios` lists them"))
         return ()
     refs = []
     for i, item in enumerate(raw):

@@ -43,7 +43,7 @@ FAULT = Fault(
            "{gpu_gb} GB of a {accelerator}."),
     fix="Either shrink the demand to fit (smaller batch or model, --gpu-memory-gb under "
         "{gpu_gb}) or move the workload to a pool with larger GPUs (nvidia-l4 24 GB, "
-        "nvidia-tesla-a100 40 GB, nvidia-a100-80gb / nvidia-h100-80gb 80 GB); `pulumi up`.",
+        "nvidia-tesla-a100 40 GB, nvidia-a100-80gb / nvidia-h100-80gb 80 GB); apply it (`gpu-lab apply`).",
     look_for="Separates scheduling (fine) from runtime failure; knows Kubernetes does not "
              "schedule on GPU memory (nvidia.com/gpu counts devices); reads logs --previous; "
              "talks about batch size, precision, model sharding, or a node pool with bigger GPUs.",

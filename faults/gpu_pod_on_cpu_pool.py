@@ -34,7 +34,7 @@ FAULT = Fault(
            "The selector names the {system} pool (CPU only); the GPU nodes match the "
            "GPU pool's {label} label."),
     fix="Set the workload's pool back to a GPU pool so its nodeSelector {label} names GPU nodes "
-        "(the GPU toleration is already there); `pulumi up`.",
+        "(the GPU toleration is already there); apply it (`gpu-lab apply`).",
     look_for="Reads FailedScheduling reasons precisely; uses kubectl get nodes -L / --show-labels; "
              "knows taints, tolerations and selectors work together (a toleration does not attract "
              "a pod to a node); considers node affinity over a hard-coded pool name.",

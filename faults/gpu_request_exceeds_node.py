@@ -44,7 +44,7 @@ FAULT = Fault(
            "A pod's GPUs must all come from one node: {asked} per pod can never fit on {pool} "
            "nodes with {per_node}."),
     fix="Request at most {per_node} GPU(s) per pod (more replicas, or a pool with bigger "
-        "nodes, e.g. a larger machine type with more GPUs per node); `pulumi up`.",
+        "nodes, e.g. a larger machine type with more GPUs per node); apply it (`gpu-lab apply`).",
     look_for="Knows a pod cannot span nodes and that the autoscaler simulates the node shape "
              "(NotTriggerScaleUp); distinguishes this from quota (Forbidden) and from a selector "
              "mismatch; brings up multi-node training (MPI/torchrun) when one node is not enough.",

@@ -42,7 +42,7 @@ FAULT = Fault(
            "The subject is the service account job-submitter in namespace " + WRONG_NAMESPACE +
            ", not in {tenant}."),
     fix="Bind the Role to the ServiceAccount job-submitter in namespace {tenant} (the tenant's "
-        "job-submitter binding); `pulumi up`; with an admin kubeconfig, `kubectl auth can-i "
+        "job-submitter binding); apply it (`gpu-lab apply`); with an admin kubeconfig, `kubectl auth can-i "
         "create jobs -n {tenant} --as=system:serviceaccount:{tenant}:job-submitter` says yes.",
     look_for="Reasons about the service account's full user name "
              "(system:serviceaccount:<namespace>:<name>) from the error; knows that "

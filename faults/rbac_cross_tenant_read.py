@@ -54,8 +54,8 @@ FAULT = Fault(
            "named after {target}.",
            "The binding {binding} grants the built-in ClusterRole view to {group}; it is "
            "created from {target}'s role bindings in the tenant definition."),
-    fix="Remove the {binding} RoleBinding from {target}'s role_bindings (tenants/ defaults or "
-        "the fault in the stack config) and `pulumi up`; the same SubjectAccessReview then "
+    fix="Remove the {binding} RoleBinding from {target}'s roleBindings in the "
+        "stack config and apply it (`gpu-lab apply`); the same SubjectAccessReview then "
         "answers allowed: false. Bindings in a tenant namespace should only "
         "name that tenant's groups and service accounts.",
     look_for="Asks the API server (a SubjectAccessReview, or kubectl auth can-i --as with an "

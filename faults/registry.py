@@ -86,7 +86,7 @@ def apply_faults(spec: LabSpec) -> LabSpec:
         fault = FAULTS.get(ref.id)
         if fault is None:
             problems.append(Problem(key, ref.id, "unknown fault id" + did_you_mean(ref.id, FAULTS)
-                                    + "; `python -m lab scenarios` lists them"))
+                                    + "; `venv/bin/gpu-lab scenarios` lists them"))
             continue
         if spec.platform not in fault.platforms:
             problems.append(Problem(key, ref.id, f"needs platform {' or '.join(fault.platforms)}"
@@ -124,7 +124,7 @@ def apply_faults(spec: LabSpec) -> LabSpec:
         except Exception as err:  # noqa: BLE001 - any config reaches here: name the fault
             problems.append(Problem(key, fault.id, f"cannot be baked into this stack "
                                     f"({type(err).__name__}: {err}); check its parameters "
-                                    "against `python -m lab scenarios --json`"))
+                                    "against `venv/bin/gpu-lab scenarios --json`"))
     if not problems:
         problems = _room_after_faults(spec, current, claimed)
     if problems:

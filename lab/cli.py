@@ -795,9 +795,9 @@ def new(
     typer.echo(f"\nStack {candidate} is up (expires {config['gpu-lab:expiresAt']}).")
     typer.echo(f"Candidate login (ServiceAccount gpu-lab-candidate/candidate, valid "
                f"{hours:g}h): {login}")
-    typer.echo(f"Candidate brief:  python -m lab guide --stack {candidate} --candidate")
-    typer.echo(f"Your guide:       python -m lab guide --stack {candidate}")
-    typer.echo(f"Check progress:   python -m lab verify {candidate}")
+    typer.echo(f"Candidate brief:  venv/bin/gpu-lab guide --stack {candidate} --candidate")
+    typer.echo(f"Your guide:       venv/bin/gpu-lab guide --stack {candidate}")
+    typer.echo(f"Check progress:   venv/bin/gpu-lab verify {candidate}")
     hint = stacks.control_plane_hint(candidate, config)
     if hint:
         typer.echo(f"\n{hint}")

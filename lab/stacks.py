@@ -200,7 +200,7 @@ class PreflightUnreadable(LabError):
 
 def preflight(candidate: str, config: dict[str, Any], project: str) -> None:
     """Refuse to create the stack when the project lacks the quota or the APIs it needs with
-    every pool at its largest (`python -m lab preflight`, read live with ADC)."""
+    every pool at its largest (`venv/bin/gpu-lab preflight`, read live with ADC)."""
     from faults import build_spec
     from lab import preflight as checks
     from model.errors import ConfigError
@@ -214,7 +214,7 @@ def preflight(candidate: str, config: dict[str, Any], project: str) -> None:
     if not report.ok:
         raise LabError("\n".join(
             [f"project {report.project} cannot hold stack {candidate} at its largest "
-             "(python -m lab preflight; or pass --skip-preflight):"]
+             "(venv/bin/gpu-lab preflight; or pass --skip-preflight):"]
             + [f"  - {line}" for line in checks.shortfall_lines(report)]))
 
 
@@ -285,7 +285,7 @@ def recorded_config(candidate: str) -> dict[str, Any]:
         return json.loads(path.read_text())
     except FileNotFoundError:
         raise LabError(f"stack {candidate} has no recorded interviewer config ({path}): only "
-                       f"stacks made by `python -m lab new` can be reset") from None
+                       f"stacks made by `venv/bin/gpu-lab new` can be reset") from None
     except ValueError as err:
         raise LabError(f"{path} is not JSON ({err}); restore it or recreate the stack") from None
 
@@ -306,7 +306,7 @@ def _select_stack(name: str):
                                  opts=_workspace_options())
     except auto.StackNotFoundError:
         raise LabError(f"no stack {name!r} in {backend_url()} "
-                       f"(`python -m lab list` shows the stacks)") from None
+                       f"(`venv/bin/gpu-lab list` shows the stacks)") from None
 
 
 def _login_urn(stack) -> Optional[str]:
@@ -731,7 +731,7 @@ def write_candidate_access(candidate: str, admin_kubeconfig: str, tenant: Option
         reason = (str(err).splitlines() or [type(err).__name__])[0]
         raise ClusterUnreadable(f"stack {candidate} is up, but the cluster gave no token for "
                                 f"the candidate's login ({type(err).__name__}: {reason}); "
-                                f"`python -m lab reset {candidate}` writes a new one") from None
+                                f"`venv/bin/gpu-lab reset {candidate}` writes a new one") from None
     return _write_candidate_file(
         CANDIDATES_DIR / candidate / "kubeconfig",
         candidate_kubeconfig(admin_kubeconfig, tenant or CANDIDATE_NAMESPACE, token,

@@ -158,7 +158,7 @@ def test_faults_need_allow_faults():
 def test_unknown_fault_id_suggests_the_right_one():
     assert problems_of({**BASELINE, "gpu-lab:faults": ["cpu-fallbak"]}) == [
         "gpu-lab:faults[0]: got 'cpu-fallbak'; unknown fault id (did you mean 'cpu-fallback'?); "
-        "`python -m lab scenarios` lists them"]
+        "`venv/bin/gpu-lab scenarios` lists them"]
 
 
 def test_unknown_parameter():

@@ -372,7 +372,7 @@ def test_reset_of_a_missing_stack_is_one_line(automation):
     result = runner.invoke(app, ["reset", "bob", "--yes"])
     assert result.exit_code == 1
     assert result.output.strip() == f"no stack 'bob' in {stacks.backend_url()} " \
-                                    "(`python -m lab list` shows the stacks)"
+                                    "(`venv/bin/gpu-lab list` shows the stacks)"
 
 
 def test_reset_needs_the_record_lab_new_keeps(automation):
@@ -628,5 +628,5 @@ def test_a_token_the_cluster_refuses_is_one_line(monkeypatch):
         stacks.write_candidate_access("alice", ADMIN_KUBECONFIG, "tenant-a", 8)
     assert err.value.exit_code == 3
     assert str(err.value) == ("stack alice is up, but the cluster gave no token for the "
-                              "candidate's login (ApiException: (422)); `python -m lab reset "
+                              "candidate's login (ApiException: (422)); `venv/bin/gpu-lab reset "
                               "alice` writes a new one")
