@@ -848,9 +848,9 @@ def reset(
     except stacks.LabError as err:
         _fail(str(err), code=getattr(err, "exit_code", EXIT_NOT_YET))
     typer.echo(f"\nStack {candidate} is back to the interviewer's configuration.")
-    typer.echo("What the candidate made with kubectl is not part of the stack; remove it per "
-               "tenant: kubectl delete deployments,jobs,pods -n <tenant> "
-               "-l 'app.kubernetes.io/part-of!=gpu-lab'")
+    removed = reset_result.removed
+    typer.echo(f"Removed from the tenant namespaces ({len(removed)}), what the stack does not "
+               "manage: " + (", ".join(removed) if removed else "nothing"))
     if path:
         typer.echo(f"New candidate login (the old one no longer works), valid {hours:g}h: "
                    f"{path}")

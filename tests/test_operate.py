@@ -299,6 +299,7 @@ def test_new_records_the_interviewers_config_and_reset_restores_it(automation):
              "Updating the stack back to the interviewer's configuration (and replacing the "
              "candidate's ServiceAccount)", "updating...",
              "Stack alice is back to the interviewer's configuration.",
+             "Removed from the tenant namespaces (",
              "New candidate login (the old one no longer works), valid 3h"]
     where = [result.output.find(step) for step in steps]
     assert -1 not in where and where == sorted(where), result.output
