@@ -52,10 +52,9 @@ class FakeGpuOperator(pulumi.ComponentResource):
         self.namespace = operator_namespace(name, child)
         self.quota = critical_pods_quota(name, self.namespace, child)
 
-        # The nodes that play each GPU pool carry the pool labels a GKE node would have;
-        # the fake operator only simulates GPUs on nodes with its pool label, which nodes
-        # labelled nvidia.com/gpu.deploy.device-plugin=false do not get (as the GPU Operator
-        # runs no device plugin there).
+        # The nodes that play each GPU pool carry the pool labels a GKE node would have, and
+        # the fake operator's pool label where the pool's operand labels allow its device
+        # plugin.
         self.node_labels = [
             NodePatch(f"{name}-node-{node}", metadata={"name": node, "labels": {
                 **pool.labels,

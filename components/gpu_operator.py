@@ -51,8 +51,8 @@ def operator_namespace(name: str, opts: pulumi.ResourceOptions) -> Namespace:
 
 
 def dcgm_service_monitor(spec: LabSpec) -> bool:
-    """Does Prometheus scrape the DCGM exporter? Only when there is a Prometheus: without
-    the monitoring add-on the ServiceMonitor CRD does not exist."""
+    """The chart's dcgmExporter.serviceMonitor.enabled: set, and the monitoring add-on (whose
+    CRDs it needs) is there."""
     op = spec.addons.gpu_operator
     return spec.addons.monitoring.enabled and op.dcgm_exporter and op.service_monitor
 

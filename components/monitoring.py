@@ -120,8 +120,7 @@ def excluded_from_enforcement() -> list[dict[str, str]]:
 
 
 def node_exporter_values(spec: LabSpec) -> dict[str, Any]:
-    """node-exporter's image comes from quay.io: keep it off nodes that cannot reach it (a
-    firewall rule denies their egress to the internet)."""
+    """node-exporter's node affinity."""
     denied = spec.cluster.network.internet_denied_tags
     cut_off = [pool.name for pool in spec.gpu_pools if pool.network_tag in denied]
     if not cut_off:

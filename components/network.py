@@ -45,8 +45,7 @@ class Network(pulumi.ComponentResource):
             ],
             opts=child)
 
-        # Private nodes have no external IPs: Cloud NAT lets them pull public images
-        # (nvcr.io, docker.io, ghcr.io) and reach pip mirrors.
+        # Cloud NAT for the private nodes (they have no external IPs).
         self.router = compute.Router(
             f"{name}-router", name=gcp_name(f"{cluster.name}-router"), project=gcp.project,
             region=gcp.region, network=self.vpc.id, opts=child)
@@ -77,8 +76,7 @@ class Network(pulumi.ComponentResource):
             opts=child)
 
         # Google APIs (GCS for the GPU driver, Artifact Registry, gcr.io, logging) resolve to
-        # the Private Google Access VIP, so nodes keep reaching them even where egress to the
-        # internet is denied.
+        # the Private Google Access VIP.
         self.google_zones = []
         self.google_records = []
         for domain in GOOGLE_DOMAINS:
@@ -102,8 +100,7 @@ class Network(pulumi.ComponentResource):
                               type="CNAME", ttl=300, rrdatas=[apex], opts=child),
             ]
 
-        # Node-to-cluster traffic and Google APIs stay allowed even where a rule below denies
-        # outbound traffic at a lower priority.
+        # Node-to-cluster traffic and Google APIs, at priority 900.
         self.allow_internal_egress = compute.Firewall(
             f"{name}-allow-internal-egress", name=gcp_name(f"{cluster.name}-allow-internal-egress"),
             project=gcp.project, network=self.vpc.id, direction="EGRESS", priority=900,

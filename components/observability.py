@@ -48,7 +48,7 @@ ALERT_RULES = [
             "summary": "{{ $labels.namespace }}/{{ $labels.pod }} holds a GPU but uses "
                        "{{ $value }}% of it",
             "description": "A pod that requested nvidia.com/gpu has kept GPU utilization under "
-                           "10% for 10 minutes: it may be running on the CPU.",
+                           "10% for 10 minutes.",
         },
     },
     {
@@ -60,8 +60,7 @@ ALERT_RULES = [
         "annotations": {
             "summary": "GPU pod {{ $labels.namespace }}/{{ $labels.pod }} has been Pending "
                        "for 5 minutes",
-            "description": "kubectl describe pod shows why: Insufficient nvidia.com/gpu, "
-                           "a node selector or taint that no GPU node matches, or quota.",
+            "description": "kubectl describe pod shows why.",
         },
     },
     {

@@ -25,8 +25,7 @@ from model.workloads import INSTALL_LIMITS, INSTALL_REQUESTS
 PROGRAM = Path(__file__).resolve().parent.parent / "workload" / "infer.py"
 DEPENDENCIES = ["prometheus-client==0.26.0"]
 USER = 1000
-# A failing Job's pod restarts in place (kubelet back-off, ~100 restarts in 8 hours) for
-# longer than any interview: it keeps its node, its GPU and `kubectl logs --previous`.
+# A failing Job's pod restarts in place, with the kubelet's back-off, up to this many times.
 JOB_BACKOFF_LIMIT = 200
 
 # Pod Security "restricted" (warned in tenant namespaces) asks for all of this.
@@ -135,9 +134,7 @@ class InferenceWorkload(pulumi.ComponentResource):
                 "template": pod_template(workload, "Always"),
             }, opts=child)
         else:
-            # restartPolicy OnFailure: a crashing pod restarts where it is, so the cluster
-            # autoscaler never sees its node empty (it ignores Failed pods and would remove
-            # the node, and PodGC the pod and its logs, with restartPolicy Never).
+            # restartPolicy OnFailure: a failing pod restarts where it is.
             self.controller = Job(f"{name}-job", metadata=meta, spec={
                 "completions": workload.replicas, "parallelism": workload.replicas,
                 "backoffLimit": JOB_BACKOFF_LIMIT,

@@ -70,7 +70,8 @@ FAULT = Fault(
            "nodes' kubernetes.io/arch label.",
            "The image is {image}, published for linux/arm64; every GPU node here is amd64."),
     fix="Point the workload back at an amd64 (or multi-arch) image, e.g. the default PyTorch "
-        "runtime image or one built with `docker build --platform linux/amd64`; apply it (`gpu-lab apply`).",
+        "runtime image or one built with `docker build --platform linux/amd64`; apply it "
+        "(`gpu-lab apply`).",
     look_for="Recognises exec format error as an architecture mismatch; checks node architecture "
              "(kubectl get nodes -L kubernetes.io/arch); knows multi-arch images and "
              "--platform builds; considers a nodeSelector on kubernetes.io/arch as a guard.",

@@ -32,8 +32,8 @@ FAULT = Fault(
            "The GPU Operator creates the exporter's ServiceMonitor only when "
            "dcgmExporter.serviceMonitor.enabled is true in its Helm values."),
     fix="Set gpu-lab:addons.gpuOperator.serviceMonitor back to true (Helm value "
-        "dcgmExporter.serviceMonitor.enabled) and apply it (`gpu-lab apply`); the nvidia-dcgm-exporter target "
-        "appears and DCGM_FI_DEV_GPU_UTIL has series per GPU.",
+        "dcgmExporter.serviceMonitor.enabled) and apply it (`gpu-lab apply`); the "
+        "nvidia-dcgm-exporter target appears and DCGM_FI_DEV_GPU_UTIL has series per GPU.",
     look_for="Goes from the empty panel to the query, from the query to the targets page, from "
              "targets to ServiceMonitors; knows the exporter port (9400) can be curl'ed directly; "
              "knows why honorLabels matters for per-pod GPU attribution.",

@@ -13,7 +13,7 @@ def deny_egress(tag: str) -> FirewallRuleSpec:
         name=f"deny-egress-{tag}", direction="EGRESS", priority=1000,
         denies=(FirewallProtocolSpec(protocol="all"),), destination_ranges=("0.0.0.0/0",),
         target_tags=(tag,),
-        description="Nodes with this tag may not reach registries or the internet.")
+        description=f"Egress policy for {tag} nodes")
 
 
 def inject(spec, tenant):

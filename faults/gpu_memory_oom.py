@@ -39,11 +39,11 @@ FAULT = Fault(
            "--previous).",
            "How much memory does the GPU have? nvidia-smi in a pod on that node, or the "
            "DCGM_FI_DEV_FB_FREE/FB_USED metrics.",
-           "The model's working set ({memory_gb} GB, the --gpu-memory-gb argument) exceeds the "
-           "{gpu_gb} GB of a {accelerator}."),
-    fix="Either shrink the demand to fit (smaller batch or model, --gpu-memory-gb under "
-        "{gpu_gb}) or move the workload to a pool with larger GPUs (nvidia-l4 24 GB, "
-        "nvidia-tesla-a100 40 GB, nvidia-a100-80gb / nvidia-h100-80gb 80 GB); apply it (`gpu-lab apply`).",
+           "The model's working set ({memory_gb} GB: the workload's gpuMemoryGb, infer.py's "
+           "--gpu-memory-gb) exceeds the {gpu_gb} GB of a {accelerator}."),
+    fix="Either shrink the demand to fit (smaller batch or model, gpuMemoryGb under {gpu_gb}) "
+        "or move the workload to a pool with larger GPUs (nvidia-l4 24 GB, nvidia-tesla-a100 "
+        "40 GB, nvidia-a100-80gb / nvidia-h100-80gb 80 GB); apply it (`gpu-lab apply`).",
     look_for="Separates scheduling (fine) from runtime failure; knows Kubernetes does not "
              "schedule on GPU memory (nvidia.com/gpu counts devices); reads logs --previous; "
              "talks about batch size, precision, model sharding, or a node pool with bigger GPUs.",

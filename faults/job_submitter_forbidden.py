@@ -13,7 +13,7 @@ def inject(spec, tenant):
     bindings = []
     found = False
     for binding in owner.role_bindings:
-        if binding.role == "job-submitter":
+        if binding.name == "job-submitter":
             found = True
             binding = replace(binding, service_accounts=tuple(
                 f"{WRONG_NAMESPACE}/{sa.rpartition('/')[2]}" for sa in binding.service_accounts))
@@ -41,9 +41,11 @@ FAULT = Fault(
            "carefully, every field.",
            "The subject is the service account job-submitter in namespace " + WRONG_NAMESPACE +
            ", not in {tenant}."),
-    fix="Bind the Role to the ServiceAccount job-submitter in namespace {tenant} (the tenant's "
-        "job-submitter binding); apply it (`gpu-lab apply`); with an admin kubeconfig, `kubectl auth can-i "
-        "create jobs -n {tenant} --as=system:serviceaccount:{tenant}:job-submitter` says yes.",
+    fix="Bind the Role to the ServiceAccount job-submitter in namespace {tenant}: in the "
+        "tenant's job-submitter entry of roleBindings, serviceAccounts " + WRONG_NAMESPACE +
+        "/job-submitter becomes job-submitter; apply it (`gpu-lab apply`); with an admin "
+        "kubeconfig, `kubectl auth can-i create jobs -n {tenant} "
+        "--as=system:serviceaccount:{tenant}:job-submitter` says yes.",
     look_for="Reasons about the service account's full user name "
              "(system:serviceaccount:<namespace>:<name>) from the error; knows that "
              "ServiceAccount subjects are namespaced; keeps the grant namespace-scoped (a "

@@ -53,9 +53,9 @@ FAULT = Fault(
            "List the RoleBindings in {target} and look at every subject, not only the ones "
            "named after {target}.",
            "The binding {binding} grants the built-in ClusterRole view to {group}; it is "
-           "created from {target}'s role bindings in the tenant definition."),
-    fix="Remove the {binding} RoleBinding from {target}'s roleBindings in the "
-        "stack config and apply it (`gpu-lab apply`); the same SubjectAccessReview then "
+           "one of {target}'s roleBindings in gpu-lab:tenants."),
+    fix="Remove the {binding} RoleBinding from {target}'s roleBindings in the stack config "
+        "and apply it (`gpu-lab apply`); the same SubjectAccessReview then "
         "answers allowed: false. Bindings in a tenant namespace should only "
         "name that tenant's groups and service accounts.",
     look_for="Asks the API server (a SubjectAccessReview, or kubectl auth can-i --as with an "

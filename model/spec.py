@@ -19,7 +19,7 @@ GPU_QUOTA_KEYS = (f"requests.{GPU_RESOURCE}", f"limits.{GPU_RESOURCE}", GPU_RESO
 GPU_TAINT = {"key": GPU_RESOURCE, "value": "present", "effect": "NoSchedule"}
 # GKE's own device plugin stays away from nodes that carry this label.
 NO_GKE_DEVICE_PLUGIN_LABEL = "gke-no-default-nvidia-gpu-device-plugin"
-# The GPU Operator skips its device plugin on nodes labelled like this.
+# The GPU Operator's per-operand node label for its device plugin.
 NO_OPERATOR_DEVICE_PLUGIN_LABEL = "nvidia.com/gpu.deploy.device-plugin"
 # ... and every operand (driver, toolkit, device plugin, DCGM exporter, validator).
 NO_OPERATOR_OPERANDS_LABEL = "nvidia.com/gpu.deploy.operands"
@@ -180,8 +180,7 @@ class GpuPoolSpec:
 
     @property
     def operator_plugin_allowed(self) -> bool:
-        """False where the pool's labels set nvidia.com/gpu.deploy.device-plugin=false: the
-        GPU Operator skips its device plugin on nodes labelled so."""
+        """The pool's value of the GPU Operator's device-plugin operand label."""
         return self.labels.get(NO_OPERATOR_DEVICE_PLUGIN_LABEL) != "false"
 
 
@@ -255,7 +254,7 @@ class GpuOperatorSpec:
     chart_version: str
     device_plugin: bool           # the operator's device plugin advertises nvidia.com/gpu
     dcgm_exporter: bool
-    service_monitor: bool         # Prometheus scrapes the DCGM exporter
+    service_monitor: bool         # the chart's dcgmExporter.serviceMonitor.enabled
     time_slicing_replicas: int    # 0: off; N >= 2: every GPU is advertised N times
     mig_strategy: str             # none, single or mixed
     fake_chart_version: str       # platform "existing": run:ai's fake-gpu-operator
