@@ -17,7 +17,7 @@ import random
 from dataclasses import dataclass, replace
 
 from model.frozen import FrozenDict
-from model.spec import GPU_RESOURCE, LabSpec, RoleBindingSpec, TenantSpec, WorkloadSpec
+from model.spec import GPU_RESOURCE, GpuPoolSpec, LabSpec, RoleBindingSpec, TenantSpec, WorkloadSpec
 from model.workloads import PUBLIC_IMAGE, default_spread
 
 # PyTorch's CUDA runtime images on Docker Hub (linux/amd64, as PUBLIC_IMAGE).
@@ -31,6 +31,9 @@ ENV = (("OMP_NUM_THREADS", ("2", "4")),
        ("PYTORCH_CUDA_ALLOC_CONF", ("expandable_segments:True",)),
        ("MODEL_REVISION", ("2026-10-14", "2026-11-02", "2026-11-20")),
        ("LOG_LEVEL", ("info", "debug")))
+GPU_MEMORY_GB = (1.0, 2.0, 4.0)               # well inside any catalog GPU
+POOL_LABELS = (("workload-class", ("inference", "batch", "mixed")),
+               ("billing", ("shared-gpu", "research", "platform")))
 # A scheduled evaluation pipeline: the tenant's CI identity for it, with the CI role.
 CI_ACCOUNT = "nightly-eval"
 CI_ROLE = "job-submitter"
@@ -54,8 +57,19 @@ def dress(spec: LabSpec, stack: str) -> Dressing:
     workloads = [_workload(w, stack, notes) for w in spec.workloads]
     tenants = [_tenant(t, stack, notes) for t in spec.tenants]
     workloads += _cpu_workloads(spec, stack, notes)
-    return Dressing(replace(spec, tenants=tuple(tenants), workloads=tuple(workloads)),
-                    tuple(notes))
+    pools = [_pool(p, stack, notes) for p in spec.gpu_pools]
+    return Dressing(replace(spec, tenants=tuple(tenants), workloads=tuple(workloads),
+                            gpu_pools=tuple(pools)), tuple(notes))
+
+
+def _pool(pool: GpuPoolSpec, stack: str, notes: list[str]) -> GpuPoolSpec:
+    rng = _rng(stack, f"pool/{pool.name}")
+    labels = {name: rng.choice(values) for name, values in POOL_LABELS if rng.random() < 0.6}
+    if not labels:
+        return pool
+    notes.append(f"pool {pool.name}: node labels " +
+                 ", ".join(f"{k}={v}" for k, v in labels.items()))
+    return replace(pool, node_labels=FrozenDict(tuple({**pool.node_labels, **labels}.items())))
 
 
 def _rng(stack: str, item: str) -> random.Random:
@@ -70,6 +84,9 @@ def _workload(workload: WorkloadSpec, stack: str, notes: list[str]) -> WorkloadS
                "hidden": hidden, "layers": layers}
     said = [f"batch size {changes['batch_size']}, sequence length {changes['seq_len']}, "
             f"model {hidden} wide with {layers} layers"]
+    if workload.gpus and rng.random() < 0.6:
+        changes["gpu_memory_gb"] = rng.choice(GPU_MEMORY_GB)
+        said.append(f"GPU working set {changes['gpu_memory_gb']:g} GB")
     if workload.image == PUBLIC_IMAGE and not workload.custom_image:
         changes["image"] = rng.choice(IMAGE_TAGS)
         said.append(f"image {changes['image']}")

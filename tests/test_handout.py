@@ -290,8 +290,8 @@ def test_handout_command_takes_a_config_file_and_refuses_bad_config(tmp_path):
     assert result.exit_code == 0, result.output
     config = read_stack_file(tmp_path / "bob" / "Pulumi.bob.yaml")
     assert config["gcp:project"] == "acme"
-    assert [p.get("labels") for p in config["gpu-lab:gpuPools"]] == [
-        {"nvidia.com/gpu.deploy.device-plugin": "false"}]
+    assert [p.get("labels", {}).get("nvidia.com/gpu.deploy.device-plugin")
+            for p in config["gpu-lab:gpuPools"]] == ["false"]
     bad = tmp_path / "Pulumi.bad.yaml"
     bad.write_text("config:\n  gcp:project: p\n  gpu-lab:faults: [cpu-fallback]\n")
     refused = runner.invoke(app, ["handout", "--config-file", str(bad), "-o",

@@ -83,7 +83,7 @@ def test_on_an_existing_cluster_the_label_keeps_the_fake_operator_away():
 
 
 def test_the_device_plugin_fault_is_that_label():
-    values = {**stack_values("dev"), "gpu-lab:allowFaults": True,
+    values = {**stack_values("dev"), "gpu-lab:allowFaults": True, "gpu-lab:variation": False,
               "gpu-lab:faults": [{"id": "gpu-device-plugin-missing", "pool": "t4"}]}
     spec = build_spec(values, stack="test")
     assert dict(spec.pool("t4").node_labels) == NO_PLUGIN
