@@ -190,11 +190,13 @@ def test_subject_access_review_request():
         def __init__(self):
             self.reviews = []
 
-        def create_subject_access_review(self, review):
+        def create_subject_access_review(self, review, _preload_content=True):
+            """As the client hands back the raw response: its JSON in .data."""
+            assert _preload_content is False
             self.reviews.append(review)
-            status = type("Status", (), {"allowed": True, "reason": 'RBAC: allowed by '
-                                         'RoleBinding "dashboard-viewers/tenant-b"'})
-            return type("Review", (), {"status": status})
+            status = {"allowed": True,
+                      "reason": 'RBAC: allowed by RoleBinding "dashboard-viewers/tenant-b"'}
+            return type("Response", (), {"data": json.dumps({**review, "status": status})})
 
     fake = FakeAuthorizationApi()
     from kubernetes import client
@@ -208,10 +210,12 @@ def test_subject_access_review_request():
         client.AuthorizationV1Api = original
     assert answer and 'RoleBinding "dashboard-viewers/tenant-b"' in answer.reason
     [review] = fake.reviews
-    attributes = review.spec.resource_attributes
-    assert (attributes.verb, attributes.resource, attributes.subresource,
-            attributes.namespace, attributes.group) == ("get", "pods", "log", "tenant-b", "")
-    assert "tenant-a-developers@example.com" in review.spec.groups
+    assert (review["apiVersion"], review["kind"]) == ("authorization.k8s.io/v1",
+                                                      "SubjectAccessReview")
+    assert review["spec"]["resourceAttributes"] == {
+        "verb": "get", "group": "", "resource": "pods", "subresource": "log",
+        "namespace": "tenant-b"}
+    assert "tenant-a-developers@example.com" in review["spec"]["groups"]
 
 
 def test_verify_command_without_a_cluster_says_so(tmp_path):
