@@ -102,12 +102,12 @@ CASES = [
                {"namespace": "tenant-a", "pod": "infer-a", "severity": "warning"})]},
     {"name": "pending: a pending GPU pod fires after 5m; a pending CPU pod and a running "
              "GPU pod never",
-     "input_series": phase("tenant-a", "big", "Pending") + phase("tenant-a", "cpu", "Pending")
-     + phase("tenant-b", "infer", "Running") + [gpu_request("tenant-a", "big", 2),
+     "input_series": phase("tenant-a", "finetune", "Pending") + phase("tenant-a", "cpu", "Pending")
+     + phase("tenant-b", "infer", "Running") + [gpu_request("tenant-a", "finetune", 2),
                                                 gpu_request("tenant-b", "infer")],
      "alert_rule_test": [
          alert("GpuPodPending", "4m"),
-         alert("GpuPodPending", "6m", {"namespace": "tenant-a", "pod": "big",
+         alert("GpuPodPending", "6m", {"namespace": "tenant-a", "pod": "finetune",
                                        "severity": "warning"})]},
     {"name": "dcgm down: a target down fires after 5m",
      "input_series": [up("nvidia-dcgm-exporter", "0+0x40"), node_labels("t4-0", T4)],

@@ -33,16 +33,16 @@ def test_a_fault_that_overflows_its_pool_is_named():
 def test_pods_that_stay_pending_by_design_need_no_room():
     spec = build_spec(ALL, stack="all-faults")
     by_name = {f"{w.tenant}/{w.name}": w for w in spec.workloads}
-    assert placed_gpus(spec, by_name["tenant-a/wide"]) == 0      # more GPUs than a node has
-    assert placed_gpus(spec, by_name["tenant-b/placed"]) == 0    # on the CPU pool
-    assert placed_gpus(spec, by_name["tenant-b/pinned"]) == 2    # both replicas on one node
-    assert placed_gpus(spec, by_name["tenant-b/spare"]) == 0     # a pool without a plugin
+    assert placed_gpus(spec, by_name["tenant-a/summarize"]) == 0   # more GPUs than a node has
+    assert placed_gpus(spec, by_name["tenant-b/detect"]) == 0      # on the CPU pool
+    assert placed_gpus(spec, by_name["tenant-b/segment"]) == 2     # both replicas on one node
+    assert placed_gpus(spec, by_name["tenant-b/spare"]) == 0       # a pool without a plugin
 
 
 def test_an_enforced_quota_too_small_for_what_a_fault_adds_is_named():
     tenants = [dict(t) for t in ALL["gpu-lab:tenants"]]
     values = {**ALL, "gpu-lab:faults": [{"id": "unbalanced-scheduling",
-                                         "workload": "tenant-b/pinned"}],
+                                         "workload": "tenant-b/segment"}],
               "gpu-lab:tenants": tenants}
     tenants[1]["gpus"] = 4        # infer 1 + placed 1 + spare 1 + pinned 2 after the fault
     with pytest.raises(ConfigError, match=r"tenants\[1\]\.gpus: got 4.*unbalanced-scheduling"):

@@ -194,7 +194,7 @@ def with_option(target: dict, flag: str, value: str) -> None:
 def observability_back(config: dict) -> None:
     """The guide's fix of tenant-observability-broken: the PodMonitor scrapes the port the
     container names, and infer.py logs to stdout."""
-    obs = workload(config, "tenant-a/obs")
+    obs = workload(config, "tenant-a/rerank")
     obs["podMetricsEndpoint"]["port"] = "metrics"
     without_option(obs, "--log-file")
 
@@ -204,8 +204,8 @@ def spread_like_the_others(config: dict) -> None:
     selecting pinned's own pods, instead of the required podAffinity."""
     spread = copy.deepcopy(workload(config, "tenant-b/infer")["topologySpreadConstraints"])
     for constraint in spread:
-        constraint["labelSelector"]["matchLabels"]["app.kubernetes.io/name"] = "pinned"
-    pinned = workload(config, "tenant-b/pinned")
+        constraint["labelSelector"]["matchLabels"]["app.kubernetes.io/name"] = "segment"
+    pinned = workload(config, "tenant-b/segment")
     assert pinned["topologySpreadConstraints"] == [] and "podAffinity" in pinned["affinity"]
     pinned["topologySpreadConstraints"] = spread
     del pinned["affinity"]
@@ -252,10 +252,10 @@ def quota_key_fixed_and_scaled_to_zero(objects):
 
 def scraped_by_service_monitor_and_stdout(objects):
     objects.append({"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
-                    "metadata": {"name": "obs", "namespace": "tenant-a"},
-                    "spec": {"selector": {"matchLabels": {"app.kubernetes.io/name": "obs"}},
+                    "metadata": {"name": "rerank", "namespace": "tenant-a"},
+                    "spec": {"selector": {"matchLabels": {"app.kubernetes.io/name": "rerank"}},
                              "endpoints": [{"port": "metrics", "path": "/metrics"}]}})
-    container = template(objects, "tenant-a", "obs")["containers"][0]
+    container = template(objects, "tenant-a", "rerank")["containers"][0]
     container["args"] = ["/dev/stdout" if a == "/tmp/infer.log" else a for a in container["args"]]
 
 
@@ -263,7 +263,7 @@ def obs_deleted(objects):
     for kind in ("Deployment", "Service", "PodMonitor", "ConfigMap"):
         objects = [o for o in objects if not (o["kind"] == kind and
                                               o["metadata"].get("namespace") == "tenant-a" and
-                                              o["metadata"]["name"].startswith("obs"))]
+                                              o["metadata"]["name"].startswith("rerank"))]
     return objects
 
 
@@ -288,11 +288,11 @@ def dcgm_by_hand_and_prometheus_admin(objects):
 
 
 def anti_affinity(objects):
-    spec = template(objects, "tenant-b", "pinned")
+    spec = template(objects, "tenant-b", "segment")
     spec["affinity"] = {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
         {"weight": 100, "podAffinityTerm": {
             "topologyKey": "kubernetes.io/hostname",
-            "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "pinned"}}}}]}}
+            "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "segment"}}}}]}}
 
 
 def allow_all_egress(objects):
@@ -325,11 +325,11 @@ def on_a100(config):
     config["gpu-lab:gpuPools"].append({"name": "a100", "accelerator": "nvidia-tesla-a100",
                                        "machineType": "a2-highgpu-1g", "gpusPerNode": 1,
                                        "minNodes": 0, "maxNodes": 1, "spot": True})
-    workload(config, "tenant-a/big")["pool"] = "a100"
+    workload(config, "tenant-a/finetune")["pool"] = "a100"
 
 
 def on_accelerator_label(objects):
-    template(objects, "tenant-b", "placed")["nodeSelector"] = {
+    template(objects, "tenant-b", "detect")["nodeSelector"] = {
         "gpu-lab/accelerator": "nvidia-tesla-t4"}
 
 
@@ -380,22 +380,22 @@ MATRIX: dict[str, dict[str, Fix]] = {
                      "workload-removed"),
     },
     "gpu-pod-on-cpu-pool": {
-        "guide": ("config", lambda c: set_(workload(c, "tenant-b/placed"), pool="t4"), None),
+        "guide": ("config", lambda c: set_(workload(c, "tenant-b/detect"), pool="t4"), None),
         "other": ("objects", on_accelerator_label, None),
-        "breaking": ("objects", lambda o: drop_gpu_request(o, "tenant-b", "placed"),
+        "breaking": ("objects", lambda o: drop_gpu_request(o, "tenant-b", "detect"),
                      "workload-gpus"),
     },
     "gpu-request-exceeds-node": {
-        "guide": ("config", lambda c: set_(workload(c, "tenant-a/wide"), gpus=1), None),
+        "guide": ("config", lambda c: set_(workload(c, "tenant-a/summarize"), gpus=1), None),
         "other": ("config", lambda c: set_(pool(c, "t4"), machineType="n1-standard-8",
                                            gpusPerNode=2), None),
-        "breaking": ("objects", lambda o: drop_gpu_request(o, "tenant-a", "wide"),
+        "breaking": ("objects", lambda o: drop_gpu_request(o, "tenant-a", "summarize"),
                      "workload-gpus"),
     },
     "gpu-memory-oom": {
-        "guide": ("config", lambda c: set_(workload(c, "tenant-a/big"), gpuMemoryGb=12), None),
+        "guide": ("config", lambda c: set_(workload(c, "tenant-a/finetune"), gpuMemoryGb=12), None),
         "other": ("config", on_a100, None),
-        "breaking": ("config", lambda c: with_option(workload(c, "tenant-a/big"), "--device",
+        "breaking": ("config", lambda c: with_option(workload(c, "tenant-a/finetune"), "--device",
                                                      "cpu"), "gpu-held-on-cpu"),
     },
     "cpu-fallback": {
@@ -409,7 +409,7 @@ MATRIX: dict[str, dict[str, Fix]] = {
     "unbalanced-scheduling": {
         "guide": ("config", spread_like_the_others, None),
         "other": ("objects", anti_affinity, None),
-        "breaking": ("objects", lambda o: without(o, "Deployment", "tenant-b", "pinned"),
+        "breaking": ("objects", lambda o: without(o, "Deployment", "tenant-b", "segment"),
                      "workload-removed"),
     },
     "egress-blocked": {
@@ -552,7 +552,7 @@ def test_handout_with_the_guides_bigger_machine_type_is_fixed(handout_stack, tmp
 def test_handout_that_drops_the_gpu_request_is_collateral(handout_stack, tmp_path):
     directory = handout_of(handout_stack, tmp_path / "h")
     edit_handout_config(directory, handout_stack,
-                        lambda c: set_(workload(c, "tenant-a/wide"), gpus=0))
+                        lambda c: set_(workload(c, "tenant-a/summarize"), gpus=0))
     code, data, output = verify_handout(handout_stack, directory)
     assert code == 1, output
     assert [c["check"] for c in data["collateral"]] == ["workload-gpus"], data["collateral"]
@@ -587,7 +587,7 @@ def test_a_handout_config_error_says_every_problem(handout_stack, tmp_path):
     problems are printed whole, not only the header line."""
     directory = handout_of(handout_stack, tmp_path / "h")
     edit_handout_config(directory, handout_stack,
-                        lambda c: set_(workload(c, "tenant-a/wide"), batchSize=0))
+                        lambda c: set_(workload(c, "tenant-a/summarize"), batchSize=0))
     code, _, output = verify_handout(handout_stack, directory)
     assert code == 3, output
     assert "gpu-lab config has 1 problem:" in output and "batchSize: got 0" in output, output
@@ -665,7 +665,7 @@ HELD_OUT: dict[str, tuple[str, list[Edit], str, str]] = {
         PRESENT, "get, watch pods, get pods/log in tenant-b"),
     # A sidecar tails the log file, but from its own filesystem: /tmp is not mounted there.
     "tail-sidecar-without-the-volume": ("tenant-observability-broken", [
-        in_config(lambda c: workload(c, "tenant-a/obs")["podMetricsEndpoint"].update(
+        in_config(lambda c: workload(c, "tenant-a/rerank")["podMetricsEndpoint"].update(
             port="metrics")),
         in_code("components/workload.py", *SIDECAR),
         in_code("components/workload.py", *SIDECAR_IN_POD)],

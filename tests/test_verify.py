@@ -125,11 +125,11 @@ def test_create_container_error_of_a_foreign_manifest_is_the_arm64_fault(faulty_
 
 
 def test_oom_exit_is_the_gpu_memory_fault(faulty_spec, baseline_ctx):
-    oom = pod("tenant-a", "big-1", "big", phase="Running", ready=False, main={
+    oom = pod("tenant-a", "finetune-1", "finetune", phase="Running", ready=False, main={
         "name": "infer", "ready": False, "restartCount": 3,
         "state": {"waiting": {"reason": "CrashLoopBackOff"}},
         "lastState": {"terminated": {"exitCode": 3, "reason": "Error"}}})
-    logs = {("tenant-a", "big-1", "infer"): '{"event": "error", "message": "CUDA out of memory: '
+    logs = {("tenant-a", "finetune-1", "infer"): '{"event": "error", "message": "CUDA out of memory: '
                                               'this model needs 32.0 GiB of GPU memory, but the '
                                               'GPU (Tesla T4) has 14.8 GiB"}'}
     verdict = status_of(faulty_spec, live(baseline_ctx, oom, logs=logs), "gpu-memory-oom")
@@ -137,15 +137,15 @@ def test_oom_exit_is_the_gpu_memory_fault(faulty_spec, baseline_ctx):
 
 
 def test_pending_pod_event_explains_the_scheduling_fault(faulty_spec, faulty_ctx):
-    stuck = pod("tenant-b", "placed-5d", "placed", phase="Pending", ready=False,
+    stuck = pod("tenant-b", "detect-5d", "detect", phase="Pending", ready=False,
                 main={"name": "infer", "ready": False, "state": {"waiting": {}}})
     event = {"kind": "Event", "reason": "FailedScheduling", "type": "Warning",
-             "involvedObject": {"kind": "Pod", "namespace": "tenant-b", "name": "placed-5d"},
+             "involvedObject": {"kind": "Pod", "namespace": "tenant-b", "name": "detect-5d"},
              "message": "0/6 nodes are available: 2 Insufficient nvidia.com/gpu, 4 node(s) "
                         "didn't match Pod's node affinity/selector."}
     verdict = status_of(faulty_spec, live(faulty_ctx, stuck, event), "gpu-pod-on-cpu-pool")
     assert verdict.status == PRESENT
-    assert "pod tenant-b/placed-5d Pending: 0/6 nodes are available" in verdict.evidence
+    assert "pod tenant-b/detect-5d Pending: 0/6 nodes are available" in verdict.evidence
 
 
 def test_image_pull_timeouts_point_at_the_firewall(faulty_spec, baseline_ctx):
@@ -379,11 +379,11 @@ def test_quota_verdict_ignores_what_the_namespace_already_uses(faulty_spec, base
 
 
 def observability_fixed(ctx, *, monitor=None, args=None):
-    """all-faults' objects with tenant-a/obs mended: another monitor and/or other args."""
+    """all-faults' objects with tenant-a/rerank mended: another monitor and/or other args."""
     objects = copy.deepcopy(ctx.objects.objects)
     for obj in objects:
         meta = obj["metadata"]
-        if (meta.get("namespace"), meta.get("name")) != ("tenant-a", "obs"):
+        if (meta.get("namespace"), meta.get("name")) != ("tenant-a", "rerank"):
             continue
         if obj["kind"] == "Deployment" and args is not None:
             container = obj["spec"]["template"]["spec"]["containers"][0]
@@ -392,12 +392,12 @@ def observability_fixed(ctx, *, monitor=None, args=None):
             obj["spec"]["podMetricsEndpoints"] = [{"portNumber": 8000, "path": "/metrics"}]
     if monitor == "ServiceMonitor":
         objects.append({"kind": "ServiceMonitor", "apiVersion": "monitoring.coreos.com/v1",
-                        "metadata": {"name": "obs-metrics", "namespace": "tenant-a"},
-                        "spec": {"selector": {"matchLabels": {"app.kubernetes.io/name": "obs"}},
+                        "metadata": {"name": "rerank-metrics", "namespace": "tenant-a"},
+                        "spec": {"selector": {"matchLabels": {"app.kubernetes.io/name": "rerank"}},
                                  "endpoints": [{"port": "metrics", "path": "/metrics"}]}})
     if monitor == "port":
         for obj in objects:
-            if obj["kind"] == "PodMonitor" and obj["metadata"]["name"] == "obs":
+            if obj["kind"] == "PodMonitor" and obj["metadata"]["name"] == "rerank":
                 obj["spec"]["podMetricsEndpoints"][0]["port"] = "metrics"
     return Context(spec=ctx.spec, objects=_Objects(objects), nodes=ctx.nodes)
 
@@ -436,7 +436,7 @@ def succeeded(namespace, name, app):
 
 def test_a_job_that_completes_after_the_fix_is_fixed(faulty_spec, baseline_ctx):
     ctx = observed(baseline_ctx, extra=[succeeded("tenant-a", "batch-2k9xq", "batch"),
-                                        succeeded("tenant-a", "big-4hx7m", "big")])
+                                        succeeded("tenant-a", "finetune-4hx7m", "finetune")])
     for fault_id in ("arm64-image", "gpu-memory-oom"):
         verdict = status_of(faulty_spec, ctx, fault_id)
         assert verdict.status == FIXED, (fault_id, verdict.evidence)
@@ -455,7 +455,7 @@ def test_an_arm64_only_tag_fails_at_the_pull_and_is_still_the_fault(faulty_spec,
 
 def test_node_sizes_come_from_the_nodes(faulty_spec, faulty_ctx):
     """The guide's own fix for gpu-request-exceeds-node: a bigger machine type with two GPUs
-    per node for pool t4, where tenant-a/wide asks for 2 per pod."""
+    per node for pool t4, where tenant-a/summarize asks for 2 per pod."""
     bigger = [gpu_node(n["metadata"]["name"], "t4", gpus=2, machine="n1-standard-8")
               if n["metadata"]["labels"].get("gpu-lab/pool") == "t4" else n
               for n in faulty_ctx.nodes]
@@ -483,15 +483,15 @@ def test_a_fix_that_breaks_something_else_is_reported(tmp_path, faulty_ctx):
 # -- what the cluster would do with a candidate's sidecar, args and roles --------------------
 
 def with_obs(ctx, change):
-    """all-faults' objects with tenant-a/obs's pod template changed; its PodMonitor fixed."""
+    """all-faults' objects with tenant-a/rerank's pod template changed; its PodMonitor fixed."""
     objects = copy.deepcopy(ctx.objects.objects)
     for obj in objects:
         meta = obj["metadata"]
         if (obj["kind"], meta.get("namespace"), meta.get("name")) == ("Deployment", "tenant-a",
-                                                                      "obs"):
+                                                                      "rerank"):
             change(obj["spec"]["template"]["spec"])
         if (obj["kind"], meta.get("namespace"), meta.get("name")) == ("PodMonitor", "tenant-a",
-                                                                      "obs"):
+                                                                      "rerank"):
             obj["spec"]["podMetricsEndpoints"][0]["port"] = "metrics"
     return Context(spec=ctx.spec, objects=_Objects(objects), nodes=ctx.nodes)
 
