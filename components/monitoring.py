@@ -62,6 +62,10 @@ def monitoring_values(spec: LabSpec) -> dict[str, Any]:
         "coreDns": {"enabled": not on_gke},
         "kubeDns": {"enabled": on_gke},
         "alertmanager": {"enabled": mon.alertmanager},
+        # A lab sizes each tenant's quota to its workloads: a fully used quota is its healthy
+        # state, not news (gpu-lab's GpuTenantQuotaExhausted fires when the quota refuses a
+        # workload's pods). The chart's info alert would otherwise fire from the first minute.
+        "defaultRules": {"disabled": {"KubeQuotaFullyUsed": True}},
         # GKE runs these control-plane parts itself; there is nothing to scrape, and
         # Dataplane V2 has no kube-proxy.
         "kubeControllerManager": {"enabled": False},

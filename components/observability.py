@@ -22,20 +22,23 @@ GPU_PODS = f"sum by (namespace, pod) (kube_pod_container_resource_requests{{{POD
 
 ALERT_RULES = [
     {
-        "alert": "GpuTenantQuotaNearlyExhausted",
+        # A lab sizes each tenant's GPU quota to its workloads, so a full quota is its normal
+        # state; what needs someone is a workload the quota keeps short of pods (its
+        # ReplicaSet's creates refused: fewer pods than the Deployment asks for).
+        "alert": "GpuTenantQuotaExhausted",
         "expr": (f'sum by (namespace) (kube_resourcequota{{{QUOTA_GPU}, type="used"}}) '
-                 f'/ sum by (namespace) (kube_resourcequota{{{QUOTA_GPU}, type="hard"}} > 0) '
-                 f">= 0.9"),
+                 f'>= sum by (namespace) (kube_resourcequota{{{QUOTA_GPU}, type="hard"}}) '
+                 f"and on (namespace) "
+                 f"sum by (namespace) (kube_deployment_spec_replicas "
+                 f"- kube_deployment_status_replicas) > 0"),
         "for": "5m",
-        # A tenant at its quota is the normal state of a lab sized to it: info, like the
-        # chart's KubeQuotaFullyUsed, so Alertmanager holds it back (InfoInhibitor) unless the
-        # namespace also has a warning.
-        "labels": {"severity": "info"},
+        "labels": {"severity": "warning"},
         "annotations": {
-            "summary": "Tenant {{ $labels.namespace }} uses {{ $value | humanizePercentage }} "
-                       "of its GPU quota",
-            "description": "New GPU pods in {{ $labels.namespace }} will be rejected by the "
-                           "ResourceQuota once it is full.",
+            "summary": "Tenant {{ $labels.namespace }} has used up its GPU quota and a "
+                       "Deployment in it is short of pods",
+            "description": "The ResourceQuota of {{ $labels.namespace }} refuses new GPU pods: "
+                           "kubectl describe replicaset -n {{ $labels.namespace }} shows "
+                           "FailedCreate.",
         },
     },
     {

@@ -37,9 +37,10 @@ POOL_LABELS = (("workload-class", ("inference", "batch", "mixed")),
 # A scheduled evaluation pipeline: the tenant's CI identity for it, with the CI role.
 CI_ACCOUNT = "nightly-eval"
 CI_ROLE = "job-submitter"
-# A CPU-side service next to the GPU ones: no GPU, on the system pool.
+# A CPU-side service next to the GPU ones: no GPU, on the system pool, one PyTorch thread
+# within one core (more threads than its CPU limit would be throttled).
 CPU_WORKLOADS = ("tokenize", "preprocess", "embed-cache")
-CPU_REQUEST, MEMORY_REQUEST = "500m", "1Gi"
+CPU_REQUEST, MEMORY_REQUEST, CPU_THREADS = "1", "1Gi", "1"
 # Object-count quotas some teams keep (ResourceQuota count/<resource>.<group>).
 OBJECT_COUNTS = (("count/jobs.batch", "20"), ("count/deployments.apps", "10"),
                  ("configmaps", "50"))
@@ -166,7 +167,9 @@ def _cpu_workloads(spec: LabSpec, stack: str, notes: list[str]) -> list[Workload
         added.append(replace(template, name=name, kind="Deployment", replicas=replicas, gpus=0,
                              gpu_memory_gb=0.0, pool=spec.system_pool.name, batches=0,
                              cpu=CPU_REQUEST, memory=MEMORY_REQUEST,
-                             args=("--device", "cpu"), env=(), monitor_selector=(),
+                             args=("--device", "cpu"),
+                             env=(("OMP_NUM_THREADS", CPU_THREADS),),
+                             monitor_selector=(),
                              topology_spread_constraints=default_spread(name),
                              affinity=FrozenDict()))
         notes.append(f"{tenant.name}/{name}: a CPU-side Deployment ({replicas} replica(s), "

@@ -146,8 +146,13 @@ CHART_RULE_GROUPS = [
 
 
 def chart_rule_groups(values: dict) -> list[dict]:
-    """The groups above, when the chart's values create its default rules."""
-    if not (values.get("defaultRules") or {}).get("create", True):
+    """The groups above, when the chart's values create its default rules, without the
+    alerts `defaultRules.disabled` names (each template's `if not
+    (.Values.defaultRules.disabled.<alert> | default false)`)."""
+    rules = values.get("defaultRules") or {}
+    if not rules.get("create", True):
         return []
-    return [dict(group, rules=[dict(r) for r in group["rules"]])
+    disabled = {name for name, off in (rules.get("disabled") or {}).items() if off}
+    return [dict(group, rules=[dict(r) for r in group["rules"]
+                               if r.get("alert") not in disabled])
             for group in CHART_RULE_GROUPS]

@@ -162,10 +162,17 @@ def _node_cores(state: ClusterState, node: Optional[str]) -> float:
 
 
 def cpu_demand(state: ClusterState, pod: dict, container: dict) -> float:
-    """Cores the container would use unthrottled."""
+    """Cores the container would use unthrottled. On the CPU, PyTorch runs one intra-op
+    thread per core of the node (it does not read the cgroup's quota), or OMP_NUM_THREADS
+    of them where the environment sets it (aten/src/ATen/ParallelCommon.cpp,
+    intraop_default_num_threads)."""
     where = computes_on(pod, container)
     if where == "cpu":
-        return _node_cores(state, (pod.get("spec") or {}).get("nodeName"))
+        cores = _node_cores(state, (pod.get("spec") or {}).get("nodeName"))
+        threads = next((e.get("value") for e in container.get("env") or []
+                        if e.get("name") == "OMP_NUM_THREADS"), None)
+        return min(cores, float(threads)) if str(threads or "").isdigit() and \
+            int(threads) > 0 else cores
     if where == "cuda":
         return 0.35
     return 0.02
@@ -364,6 +371,7 @@ def kube_state_metrics(state: ClusterState, target: Target) -> Exposed:
             "namespace": name, **state.allowed_labels("namespaces", labels)}, 1))
         exposed.append(("kube_namespace_status_phase", {"namespace": name, "phase": "Active"},
                         1))
+    exposed += _deployments(state)
     for job in state.objects.of_kind("Job"):
         ns, name = job["metadata"]["namespace"], job["metadata"]["name"]
         status = job.get("status") or {}
@@ -391,6 +399,28 @@ def kube_state_metrics(state: ClusterState, target: Target) -> Exposed:
                         counter(1 / 60)))
     exposed.append(("kube_state_metrics_total_shards", {}, 1))
     exposed.append(("kube_state_metrics_shard_ordinal", {"shard_ordinal": "0"}, 0))
+    return exposed
+
+
+def _deployments(state: ClusterState) -> Exposed:
+    """kube_deployment_spec_replicas and kube_deployment_status_replicas (the pods its
+    ReplicaSets have, ready or not): a pod its ReplicaSet could not create (refused by a
+    quota) is missing from the second."""
+    created: dict[tuple[str, str], int] = {}
+    for pod in state.pods:
+        kind, owner = _owner(pod)
+        if kind == "ReplicaSet" and (pod.get("status") or {}).get("phase") not in (
+                "Succeeded", "Failed"):
+            key = (pod["metadata"]["namespace"], owner.rsplit("-", 1)[0])
+            created[key] = created.get(key, 0) + 1
+    exposed: Exposed = []
+    for deployment in state.objects.of_kind("Deployment"):
+        ns, name = deployment["metadata"]["namespace"], deployment["metadata"]["name"]
+        labels = {"namespace": ns, "deployment": name}
+        exposed.append(("kube_deployment_spec_replicas", labels,
+                        float((deployment.get("spec") or {}).get("replicas", 1))))
+        exposed.append(("kube_deployment_status_replicas", labels,
+                        float(created.get((ns, name), 0))))
     return exposed
 
 

@@ -31,6 +31,8 @@ METRICS: dict[str, set[str]] = {
     "kube_pod_container_resource_limits": {"namespace", "pod", "uid", "container", "node",
                                            "resource", "unit"},
     "kube_resourcequota": {"namespace", "resourcequota", "resource", "type"},
+    "kube_deployment_spec_replicas": {"namespace", "deployment"},
+    "kube_deployment_status_replicas": {"namespace", "deployment"},
     "kube_pod_status_phase": {"namespace", "pod", "uid", "phase"},
     "kube_pod_status_unschedulable": {"namespace", "pod", "uid"},
     "kube_pod_info": {"namespace", "pod", "uid", "node", "host_ip", "pod_ip", "created_by_kind",

@@ -55,6 +55,13 @@ def quota(namespace: str, hard: int, used: int, resource="requests.nvidia.com/gp
              "values": f"{v}+0x40"} for t, v in (("hard", hard), ("used", used))]
 
 
+def deployment(namespace: str, name: str, replicas: int, created: int) -> list[dict]:
+    labels = f'{KSM}, namespace="{namespace}", deployment="{name}"'
+    return [{"series": f"kube_deployment_spec_replicas{{{labels}}}", "values": f"{replicas}+0x40"},
+            {"series": f"kube_deployment_status_replicas{{{labels}}}",
+             "values": f"{created}+0x40"}]
+
+
 def allocatable(node: str, gpus: int) -> dict:
     return {"series": f'kube_node_status_allocatable{{{KSM}, node="{node}", '
                       f'resource="nvidia_com_gpu", unit="integer"}}', "values": f"{gpus}+0x40"}
@@ -80,13 +87,18 @@ def alert(name: str, at: str, *expected: dict) -> dict:
 T4 = "nvidia-tesla-t4"
 
 CASES = [
-    {"name": "quota: 9 of 10 GPUs fires after 5m; 8 of 10 and a ineffective key never",
-     "input_series": quota("tenant-a", 10, 9) + quota("tenant-b", 10, 8) +
-     quota("tenant-c", 0, 0) + quota("tenant-d", 4, 4, resource="limits.nvidia.com/gpu"),
+    {"name": "quota: a used-up GPU quota with a Deployment short of pods fires after 5m; a "
+             "full quota with every pod created, a Deployment short below its quota, and a "
+             "key the quota does not enforce, never",
+     "input_series": quota("tenant-a", 2, 2) + deployment("tenant-a", "infer", 3, 2)
+     + quota("tenant-b", 2, 2) + deployment("tenant-b", "infer", 2, 2)
+     + quota("tenant-c", 4, 1) + deployment("tenant-c", "infer", 3, 1)
+     + quota("tenant-d", 4, 4, resource="limits.nvidia.com/gpu")
+     + deployment("tenant-d", "infer", 5, 4),
      "alert_rule_test": [
-         alert("GpuTenantQuotaNearlyExhausted", "4m"),
-         alert("GpuTenantQuotaNearlyExhausted", "6m",
-               {"namespace": "tenant-a", "severity": "info"})]},
+         alert("GpuTenantQuotaExhausted", "4m"),
+         alert("GpuTenantQuotaExhausted", "6m",
+               {"namespace": "tenant-a", "severity": "warning"})]},
     {"name": "idle: a GPU pod under 10% for 10m fires; a busy one, and an idle GPU no pod "
              "holds, never",
      "input_series": [

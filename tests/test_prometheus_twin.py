@@ -22,7 +22,7 @@ from lab.simulate import prometheus_view
 from tests.helpers import stack_values
 
 SHIPPED = ["dev", "pairing", "all-faults", "local"]
-ALWAYS_ON = {"Watchdog", "InfoInhibitor"}
+ALWAYS_ON = {"Watchdog"}
 
 
 def _without_faults(stack: str) -> dict:
@@ -296,39 +296,52 @@ def test_the_platforms_targets_are_up(stack):
     check_only_faults_targets_down(stack, healthy_answers()[stack])
 
 
-# -- a healthy stack fires no alert but Watchdog and InfoInhibitor --------------------------
+# -- a healthy stack fires no alert but Watchdog ------------------------------------------
 
-# kube-prometheus-stack 88.5.3 values.yaml, alertmanager.config.inhibit_rules: InfoInhibitor
-# inhibits severity=info alerts of its namespace (equal: [namespace]), and nothing routes
-# InfoInhibitor itself. An info alert in a namespace where InfoInhibitor fires reaches no one:
-# a tenant using all of its GPU quota (KubeQuotaFullyUsed, GpuTenantQuotaNearlyExhausted) is
-# the normal state of a lab sized to its quota.
-def inhibited(alert: dict, firing: list[dict]) -> bool:
-    namespace = alert["labels"].get("namespace")
-    return alert["labels"].get("severity") == "info" and any(
-        a["alert"] == "InfoInhibitor" and a["labels"].get("namespace") == namespace
-        for a in firing)
-
-
+# Every shipped stack runs without Alertmanager, so nothing is inhibited: the Alerts page of
+# Prometheus shows every firing alert, info ones included, to the candidate.
 @pytest.mark.parametrize("stack", HEALTHY)
 def test_a_healthy_stack_fires_only_the_always_on_alerts(stack):
     firing = healthy_answers()[stack].alerts
     assert "Watchdog" in {a["alert"] for a in firing}
-    reaching = [(a["alert"], a["labels"].get("namespace")) for a in firing
-                if a["alert"] not in ALWAYS_ON and not inhibited(a, firing)]
-    assert reaching == [], reaching
+    others = [(a["alert"], a["labels"].get("namespace")) for a in firing
+              if a["alert"] not in ALWAYS_ON]
+    assert others == [], others
 
 
-def test_an_info_alert_is_held_back_only_by_its_namespaces_inhibitor():
-    info = {"alert": "KubeQuotaFullyUsed", "labels": {"namespace": "tenant-a",
-                                                      "severity": "info"}}
-    warning = {"alert": "GpuPodPending", "labels": {"namespace": "tenant-a",
-                                                    "severity": "warning"}}
-    inhibitor = {"alert": "InfoInhibitor", "labels": {"namespace": "tenant-a"}}
-    assert inhibited(info, [info, inhibitor])
-    assert not inhibited(info, [info])
-    assert not inhibited(info, [info, {**inhibitor, "labels": {"namespace": "tenant-b"}}])
-    assert not inhibited(warning, [warning, inhibitor])
+def test_a_full_gpu_quota_alerts_only_once_it_refuses_a_deployments_pod():
+    """tenant-b's quota holds one GPU and its Deployment asks for two: the ReplicaSet's second
+    create is refused (FailedCreate), kube_deployment_status_replicas stays at 1, and
+    gpu-lab's GpuTenantQuotaExhausted fires for tenant-b only; tenant-a, at its quota with
+    every pod created, stays quiet."""
+    from lab.simulate import alerts, query
+
+    values = _without_faults("pairing")
+    values["gpu-lab:workloads"] = [{"tenant": "tenant-a", "name": "infer"},
+                                   {"tenant": "tenant-b", "name": "infer", "replicas": 2}]
+    view = prometheus_view(build_spec(values, stack="quota"), render(values, stack="quota"))
+    short = query(view, "kube_deployment_spec_replicas - kube_deployment_status_replicas > 0")
+    assert [(r["metric"]["namespace"], r["metric"]["deployment"], r["value"])
+            for r in short] == [("tenant-b", "infer", 1.0)]
+    quota = [a["labels"]["namespace"] for a in alerts(view)
+             if a["alert"] == "GpuTenantQuotaExhausted"]
+    assert quota == ["tenant-b"]
+
+
+def test_the_charts_disabled_rules_are_left_out():
+    # kubernetes-resources.yaml: {{- if not (.Values.defaultRules.disabled.KubeQuotaFullyUsed
+    # | default false) }} around the rule; likewise for every alert of the chart.
+    from kube.prometheus_rules import chart_rule_groups
+
+    def names(values):
+        return {r["alert"] for g in chart_rule_groups(values) for r in g["rules"]}
+
+    assert "KubeQuotaFullyUsed" in names({})
+    assert "KubeQuotaFullyUsed" in names({"defaultRules": {"disabled": {
+        "KubeQuotaFullyUsed": False}}})
+    assert names({"defaultRules": {"disabled": {"KubeQuotaFullyUsed": True}}}) == \
+        names({}) - {"KubeQuotaFullyUsed"}
+    assert names({"defaultRules": {"create": False}}) == set()
 
 
 # -- the command ------------------------------------------------------------------------------
