@@ -584,6 +584,16 @@ def shown(spec, objects, after, reverse=False):
 
 
 @pytest.mark.parametrize("after", TIMES, ids=["settled", "30m", "2h"])
+@pytest.mark.parametrize("stack", STACKS)
+def test_evidence_lasts(rendered, stack, after):
+    """Every fault's evidence, in every scenario and all-faults, at the start of the
+    interview, after 30 minutes and after 2 hours (the autoscaler's scale-down and PodGC
+    have had their turns)."""
+    spec, objects = rendered[stack]
+    evidence(spec, shown(spec, objects, after))
+
+
+@pytest.mark.parametrize("after", TIMES, ids=["settled", "30m", "2h"])
 def test_failed_job_pods_outlast_scale_down_whoever_binds_first(rendered, after):
     """workload-failures with the other pod bound first: the arm64 Job's pods would land on
     nodes that hold nothing else. They restart in place (restartPolicy OnFailure), so their
