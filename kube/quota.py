@@ -46,7 +46,11 @@ def is_enforced(key: str) -> bool:
 
 def _looks_like_a_pod_key(key: str) -> bool:
     """A key that names something containers ask for, though no pod is ever charged it:
-    limits.<extended resource>, a bare extended resource, limits.hugepages-<size>."""
+    limits.<extended resource>, a bare extended resource, limits.hugepages-<size>. Object
+    counts (count/<resource>.<group>) and per-StorageClass storage
+    (<class>.storageclass.storage.k8s.io/...) charge other objects than pods: not these."""
+    if key.startswith("count/") or ".storageclass.storage.k8s.io/" in key:
+        return False
     resource = key.split(".", 1)[1] if key.startswith(("limits.", "requests.")) else key
     return is_extended_resource(resource) or resource.startswith("hugepages-")
 

@@ -44,6 +44,18 @@ def test_limits_and_bare_gpu_keys_are_accepted_but_not_enforced():
         assert f"sets {key}=1, which Kubernetes does not enforce" in answer.reason
 
 
+def test_keys_that_charge_other_objects_than_pods_are_not_called_unenforced():
+    # pkg/quota/v1/evaluator/core: count/<resource>.<group> is charged by the object count
+    # evaluators, <class>.storageclass.storage.k8s.io/requests.storage by the PVC evaluator.
+    objects = ObjectSet([quota({"count/deployments.apps": "10", "count/jobs.batch": "5",
+                                "gold.storageclass.storage.k8s.io/requests.storage": "1Ti",
+                                "limits.nvidia.com/gpu": "1"})])
+    answer = quota_admits(objects, "t", make_pod(gpus=1))
+    assert answer and "limits.nvidia.com/gpu=1, which Kubernetes does not enforce" in \
+        answer.reason
+    assert "count/" not in answer.reason and "storageclass" not in answer.reason
+
+
 def test_used_counts_against_the_quota():
     objects = ObjectSet([quota({"requests.nvidia.com/gpu": "2"},
                                used={"requests.nvidia.com/gpu": "2"})])
