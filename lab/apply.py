@@ -24,8 +24,12 @@ the interviewer runs `gpu-lab apply STACK --handout DIR`:
    `lab new` made) or reports/<stack>/applies.jsonl in the project; `lab report` carries
    the list.
 
-The candidate's program runs in the interviewer's process for the offline checks, as for
-`verify --handout`: read the diff the command prints first.
+Before the preview the command prints the whole diff, says when it touches the program's
+code, and names the rights the change grants that the stack does not (verify's access-gained
+collateral); a change that widens the candidate's own login is refused. The candidate's
+program runs in the interviewer's process for the offline checks, as for `verify --handout`,
+without this project's other packages or the credentials in the environment
+(lab/render.py): a guard, not a sandbox; the diff is what the interviewer reviews.
 """
 
 from __future__ import annotations
@@ -154,6 +158,44 @@ def render_handout(handout: HandoutSource):
         raise Refused(f"the handout's program exports {FAULTS_OUTPUT!r}: only the "
                       "interviewer's program writes that output; remove the export")
     return rendering
+
+
+# -- rights the change grants ----------------------------------------------------------------
+
+# The candidate's own login (components/candidate_access.py) as RBAC names it.
+LOGIN_SUBJECT = "system:serviceaccount:{namespace}:{account}"
+
+
+def rights_gained(values: Mapping[str, Any], stack: str, handout: HandoutSource,
+                  rendering) -> list[str]:
+    """What anyone may do under the handout that the stack as made does not allow, as
+    `verify --handout` reports it (access-gained collateral), one line each."""
+    from faults import build_spec
+    from lab import grading
+    from lab.render import PLACEHOLDER_PROJECT
+
+    values = {PROJECT_KEY: PLACEHOLDER_PROJECT, **values}
+    spec = build_spec(values, stack=stack)
+    state = grading.handout_state(spec, {PROJECT_KEY: PLACEHOLDER_PROJECT, **handout.values},
+                                  handout.stack, handout.directory, rendering)
+    return [c.evidence for c in grading.collateral(state.context, grading.reference(values,
+                                                                                    stack))
+            if c.check == "access-gained"]
+
+
+def login_gains(gained: Iterable[str]) -> list[str]:
+    """The lines about the candidate's own login: a change that widens it is never applied."""
+    from model.config import CANDIDATE_ACCOUNT, CANDIDATE_NAMESPACE
+
+    login = LOGIN_SUBJECT.format(namespace=CANDIDATE_NAMESPACE, account=CANDIDATE_ACCOUNT)
+    return [line for line in gained if line.startswith(f"{login} ")]
+
+
+def code_files(diff: "HandoutDiff", stack: str) -> list[str]:
+    """The changed files that are the program's code, not its stack file or the brief."""
+    config = {f"Pulumi.{stack}.yaml", "README.md"}
+    return [line.split(" ", 1)[1] for line in diff.files
+            if line.split(" ", 1)[1].split(" ")[-1] not in config]
 
 
 # -- the handout's diff ---------------------------------------------------------------------

@@ -909,11 +909,34 @@ def apply_command(
                                        "too)" if diff.head and diff.uncommitted else ""))
     for line in diff.files:
         typer.echo(f"  {line}")
+    if diff.text:
+        typer.echo("\n" + diff.text.rstrip("\n"))
+    code = applying.code_files(diff, stack)
+    if code:
+        typer.echo(f"\nThe change touches the program's code ({', '.join(code)}): it runs in "
+                   "this process now, to render the preview (without this project's other "
+                   "packages or the credentials in the environment), and under `pulumi up` "
+                   "with the stack's. Read the diff above before you confirm.")
     try:
         rendering = applying.render_handout(source)
     except (applying.Refused, applying.Unreadable) as err:
         record(f"refused: {str(err).splitlines()[0]}", diff)
         _fail(str(err), code=err.exit_code)
+    try:
+        gained = applying.rights_gained(values, stack, source, rendering)
+    except Exception as err:  # noqa: BLE001 - the candidate's model, as verify --handout
+        record(f"refused: {str(err).splitlines()[0]}", diff)
+        _fail(f"cannot tell what rights the change grants: {err}", code=EXIT_BAD_INPUT)
+    if gained:
+        typer.echo("\nRights the change grants that the stack does not:")
+        for line in gained:
+            typer.echo(f"  {line}")
+    widened = applying.login_gains(gained)
+    if widened:
+        record("refused: the change widens the candidate's login", diff)
+        _fail("refused: the change gives the candidate's login rights it does not have "
+              "(above); the exercise never needs them. Ask for a change without it.",
+              code=EXIT_BAD_INPUT)
     try:
         stacks.require_cli()
     except stacks.LabError:

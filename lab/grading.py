@@ -692,9 +692,7 @@ def _handout_spec(values: dict, stack: str, directory: Path):
 def read_handout(spec: LabSpec, directory: Path, stack: str) -> State:
     """The candidate's handout rendered offline, its nodes from its pools, its pods from the
     twin; judged against the interviewer's spec."""
-    from kube.twin import simulate
     from lab.render import PLACEHOLDER_PROJECT, render
-    from lab.snapshot import twin_objects
     from model.source import StackFileError, read_stack_file
 
     directory = Path(directory)
@@ -709,8 +707,20 @@ def read_handout(spec: LabSpec, directory: Path, stack: str) -> State:
     name = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
     try:
         rendering = render(values, stack=name, program=directory / "__main__.py")
-        handout_spec = _handout_spec(values, name, directory)
     except Exception as err:  # noqa: BLE001 - whatever the candidate's program raises
+        raise SourceError(handout_failure(err)) from None
+    return handout_state(spec, values, name, directory, rendering)
+
+
+def handout_state(spec: LabSpec, values: dict, stack: str, directory: Path,
+                  rendering) -> State:
+    """A handout's rendering as a cluster: its nodes from its pools, its pods from the twin."""
+    from kube.twin import simulate
+    from lab.snapshot import twin_objects
+
+    try:
+        handout_spec = _handout_spec(values, stack, directory)
+    except Exception as err:  # noqa: BLE001 - whatever the candidate's model raises
         raise SourceError(handout_failure(err)) from None
     objects = ObjectSet(rendering.check_objects())
     nodes = nodes_from_spec(handout_spec, objects)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.abc
 import json
 import os
 import pickle
+import re
 import runpy
 import sys
 import threading
@@ -174,30 +176,57 @@ def _plain(value: Any) -> Any:
     return value
 
 
+# While a candidate's program runs here (lab apply, verify --handout), this project's
+# packages the handout does not ship (the fault catalog, the tooling) cannot be imported and
+# credentials are out of the environment. A guard against reaching for them, not a sandbox:
+# code can still open files by path, which is why `lab apply` prints the diff first.
+SECRET_ENV = re.compile(r"PASSPHRASE|TOKEN|SECRET|PASSWORD|CREDENTIAL|_KEY$|^GOOGLE_|"
+                        r"^CLOUDSDK_|^AWS_|^KUBECONFIG$")
+
+
+class _Unreachable(importlib.abc.MetaPathFinder):
+    def __init__(self, names: set[str]):
+        self.names = names
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname.partition(".")[0] in self.names:
+            raise ModuleNotFoundError(f"No module named {fullname!r}", name=fullname)
+        return None
+
+
 @contextmanager
 def _packages_of(project_dir: Optional[Path]) -> Iterator[None]:
     """Imports of the packages in `project_dir` (model, components, ...) resolve there while
-    the program runs, not to this project's modules of the same names; afterwards the
-    modules that were loaded before are back in place."""
+    the program runs, not to this project's modules of the same names, and this project's
+    other packages are out of reach; afterwards the modules that were loaded before, and the
+    environment, are back in place."""
     if project_dir is None:
         yield
         return
     project_dir = Path(project_dir).resolve()
     names = {p.name for p in project_dir.iterdir() if (p / "__init__.py").is_file()}
+    ours = {p.name for p in PROJECT_DIR.iterdir() if (p / "__init__.py").is_file()} - names
 
-    def theirs(module: str) -> bool:
-        return module.partition(".")[0] in names
+    def hidden(module: str) -> bool:
+        return module.partition(".")[0] in names | ours
 
-    saved = {name: module for name, module in sys.modules.items() if theirs(name)}
+    saved = {name: module for name, module in sys.modules.items() if hidden(name)}
     for name in saved:
         del sys.modules[name]
+    secrets = {k: v for k, v in os.environ.items() if SECRET_ENV.search(k)}
+    for key in secrets:
+        del os.environ[key]
+    guard = _Unreachable(ours)
+    sys.meta_path.insert(0, guard)
     sys.path.insert(0, str(project_dir))
     importlib.invalidate_caches()
     try:
         yield
     finally:
         sys.path.remove(str(project_dir))
-        for name in [name for name in sys.modules if theirs(name)]:
+        sys.meta_path.remove(guard)
+        os.environ.update(secrets)
+        for name in [name for name in sys.modules if hidden(name)]:
             del sys.modules[name]
         sys.modules.update(saved)
 

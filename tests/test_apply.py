@@ -397,3 +397,64 @@ def _report(tmp_path: Path, handout: Path) -> dict:
     assert result.exit_code == 0, result.output
     [path] = (tmp_path / "out").glob(f"{STACK}-*[0-9].json")
     return json.loads(path.read_text())
+
+
+# -- what the interviewer is shown before anything runs ----------------------------------------
+
+def test_a_change_that_widens_the_login_is_refused_with_its_diff_shown(tmp_path, candidates,
+                                                                       monkeypatch):
+    """A binding that hands the candidate's own login tenant-b's admin role: the diff is
+    printed, the rights it grants are named as verify names them, and it is refused (exit 2,
+    recorded) even with --yes."""
+    monkeypatch.setattr(stacks, "require_cli", lambda: "/usr/local/bin/pulumi")
+    handout = committed_handout(tmp_path / "handout", interviewer_config())
+
+    def bind_the_login(config):
+        tenant_b = next(t for t in config["gpu-lab:tenants"] if t["name"] == "tenant-b")
+        tenant_b["roleBindings"].append({"name": "ops", "roleKind": "ClusterRole",
+                                         "role": "admin",
+                                         "serviceAccounts": ["gpu-lab-candidate/candidate"]})
+    edit_config(handout, bind_the_login, commit="ops access")
+    result = runner.invoke(app, ["apply", STACK, "--handout", str(handout), "--yes"])
+    assert result.exit_code == 2, result.output
+    assert "+      - gpu-lab-candidate/candidate" in result.output
+    assert "Rights the change grants that the stack does not:" in result.output
+    assert "system:serviceaccount:gpu-lab-candidate:candidate" in result.output
+    assert "get secrets in tenant-b" in result.output
+    assert "refused: the change gives the candidate's login rights" in result.stderr
+    assert [e["result"] for e in applying.recorded(STACK)] == [
+        "refused: the change widens the candidate's login"]
+
+
+def test_the_candidates_code_reaches_neither_the_catalog_nor_the_credentials(
+        tmp_path, candidates, monkeypatch):
+    """Code in the handout runs in the interviewer's process for the offline checks: while it
+    runs, this project's fault catalog cannot be imported and secrets are out of the
+    environment; both are back afterwards. The command names the changed code files."""
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "interviewer-passphrase")
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", "/home/interviewer/key.json")
+    handout = committed_handout(tmp_path / "handout", interviewer_config())
+    program = handout / "__main__.py"
+    program.write_text(program.read_text() + (
+        "\nimport os as _os\n"
+        "try:\n"
+        "    import faults as _catalog\n"
+        "    _reached = 'catalog'\n"
+        "except ModuleNotFoundError:\n"
+        "    _reached = 'nothing'\n"
+        "pulumi.export('probe', [_reached, _os.environ.get('PULUMI_CONFIG_PASSPHRASE'),\n"
+        "                        _os.environ.get('GOOGLE_APPLICATION_CREDENTIALS')])\n"))
+    rendering = applying.render_handout(applying.read_handout(handout, STACK))
+    assert rendering.outputs["probe"] == ["nothing", None, None]
+    import os
+
+    import faults
+    assert os.environ["PULUMI_CONFIG_PASSPHRASE"] == "interviewer-passphrase"
+    assert faults.FAULTS                     # the catalog is back for the interviewer
+
+    def no_cli():
+        raise stacks.LabError(stacks.INSTALL_HINT)
+    monkeypatch.setattr(stacks, "require_cli", no_cli)
+    result = runner.invoke(app, ["apply", STACK, "--handout", str(handout)])
+    assert "The change touches the program's code (__main__.py)" in result.output
+    assert "+pulumi.export('probe'" in result.output
