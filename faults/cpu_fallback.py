@@ -6,7 +6,12 @@ from faults.base import Fault, Param
 
 def inject(spec, workload):
     job, _ = edit.gpu_workload(spec, workload)
-    return edit.workload(spec, workload, args=job.args + ("--device", "cpu"))
+    args = list(job.args)
+    if "--device" in args[:-1]:            # told which device already: told the CPU instead
+        args[args.index("--device") + 1] = "cpu"
+    else:
+        args += ["--device", "cpu"]
+    return edit.workload(spec, workload, args=tuple(args))
 
 
 FAULT = Fault(

@@ -34,6 +34,10 @@ ENV = (("OMP_NUM_THREADS", ("2", "4")),
 GPU_MEMORY_GB = (1.0, 2.0, 4.0)               # well inside any catalog GPU
 POOL_LABELS = (("workload-class", ("inference", "batch", "mixed")),
                ("billing", ("shared-gpu", "research", "platform")))
+SCRAPE_INTERVALS = ("30s", "60s")
+# Read access for the team's dashboards and on-call: the built-in view ClusterRole in the
+# tenant's namespace, for a viewers group of its own (named after its developer group).
+VIEWERS_BINDING, VIEWERS_ROLE = "monitoring-viewers", "view"
 # A scheduled evaluation pipeline: the tenant's CI identity for it, with the CI role.
 CI_ACCOUNT = "nightly-eval"
 CI_ROLE = "job-submitter"
@@ -99,6 +103,16 @@ def _workload(workload: WorkloadSpec, stack: str, notes: list[str]) -> WorkloadS
         seed = str(rng.randrange(1, 100))
         changes["args"] = workload.args + ("--seed", seed)
         said.append(f"args --seed {seed}")
+    # Drawn apart from the above, so adding them left the earlier draws as they were.
+    more = _rng(stack, f"{ref}/more")
+    if workload.gpus and "--device" not in workload.args and more.random() < 0.4:
+        changes["args"] = changes.get("args", workload.args) + ("--device", "cuda")
+        said.append("args --device cuda (insists on the GPU)")
+    if more.random() < 0.4:
+        interval = more.choice(SCRAPE_INTERVALS)
+        changes["pod_metrics_endpoint"] = replace(workload.pod_metrics_endpoint,
+                                                  interval=interval)
+        said.append(f"metrics scraped every {interval}")
     notes.append(f"{ref}: " + "; ".join(said))
     return replace(workload, **changes)
 
@@ -130,9 +144,23 @@ def _tenant(tenant: TenantSpec, stack: str, notes: list[str]) -> TenantSpec:
         tenant = replace(tenant, role_bindings=tenant.role_bindings + (binding,))
         said.append(f"RoleBinding {CI_ACCOUNT} ({CI_ROLE} for its {CI_ACCOUNT} CI "
                     "service account)")
+    viewers = _viewers_group(tenant)
+    if viewers and _rng(stack, f"{tenant.name}/viewers").random() < 0.7:
+        binding = RoleBindingSpec(name=VIEWERS_BINDING, role=VIEWERS_ROLE,
+                                  role_kind="ClusterRole", groups=(viewers,))
+        tenant = replace(tenant, role_bindings=tenant.role_bindings + (binding,))
+        said.append(f"RoleBinding {VIEWERS_BINDING} (ClusterRole {VIEWERS_ROLE} for its own "
+                    f"{viewers})")
     if said:
         notes.append(f"{tenant.name}: " + "; ".join(said))
     return tenant
+
+
+def _viewers_group(tenant: TenantSpec) -> str:
+    """<tenant>-viewers@<the domain of its first developer group>, or "" without one."""
+    if not tenant.developer_groups or "@" not in tenant.developer_groups[0]:
+        return ""
+    return f"{tenant.name}-viewers@{tenant.developer_groups[0].split('@', 1)[1]}"
 
 
 def _pools_of_its_own(spec: LabSpec, tenant: str) -> bool:

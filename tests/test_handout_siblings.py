@@ -9,6 +9,7 @@ that existed only to express a fault appears in the config at all."""
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from typing import Any, Iterator
 
 import pytest
@@ -113,3 +114,30 @@ def test_the_guide_lists_the_benign_differences():
     assert "## Benign differences (not faults)" in guide
     assert all(f"- {line}" in guide for line in spec.dressing)
     assert "Benign differences" not in candidate_brief(spec)
+
+
+def test_what_the_faults_change_also_varies_without_them():
+    """The kinds of value the faults set show up in stacks without faults too: a GPU workload
+    told its device (--device cuda), a tenant's own group on the built-in view ClusterRole, a
+    metrics endpoint scraped at another interval than the default."""
+    healthy = [configs(case)[1] for case in CASES]
+    workloads = [w for config in healthy for w in config.get("gpu-lab:workloads", [])]
+    tenants = [t for config in healthy for t in config.get("gpu-lab:tenants", [])]
+    assert any(w["gpus"] and "--device" in w.get("args", []) for w in workloads)
+    assert any(b.get("roleKind") == "ClusterRole" and b["role"] == "view" and
+               all(g.startswith(f"{t['name']}-") for g in b.get("groups", []))
+               for t in tenants for b in t.get("roleBindings", []))
+    assert {w["podMetricsEndpoint"]["interval"] for w in workloads} - {"15s"}
+
+
+def test_cpu_fallback_retells_a_workload_already_told_its_device():
+    from faults import FAULTS
+
+    values, stack = case_values("stack:pairing")
+    values = {**baseline_values(values), "gpu-lab:variation": False}
+    spec = build_spec(values, stack=stack)
+    told = spec.workloads[0]
+    spec = replace(spec, workloads=(replace(told, args=("--device", "cuda", "--seed", "3")),)
+                   + spec.workloads[1:])
+    broken = FAULTS["cpu-fallback"].inject(spec, workload=f"{told.tenant}/{told.name}")
+    assert broken.workloads[0].args == ("--device", "cpu", "--seed", "3")
