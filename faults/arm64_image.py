@@ -2,6 +2,7 @@
 
 from faults import edit, parts
 from faults.base import Fault, Param
+from faults.evidence import stopped
 from kube.images import ARM64_PYTHON
 
 # One platform's manifest (linux/arm64), pinned by digest: containerd pulls it on amd64
@@ -80,4 +81,9 @@ FAULT = Fault(
     targets=lambda spec, workload, image: {f"workload:{workload}"},
     details=details,
     pod_status="{status}",
+    edits=lambda spec, workload, image: {f"image:{workload}"},
+    # Its pods fail to pull or to start (which one depends on the nodes: promised_status,
+    # too costly to work out for every config the model checks).
+    evidence=lambda spec, workload, image: {f"status image-failure of {workload}"},
+    hides=lambda spec, workload, image: stopped(workload),
 )

@@ -57,6 +57,9 @@ class Fault:
     # what another needs is refused (faults/registry.py).
     evidence: Callable[..., set[str]] = lambda spec, **params: set()
     hides: Callable[..., set[str]] = lambda spec, **params: set()
+    # The settings it changes ("replicas:tenant-a/infer"): two faults that set the same one
+    # contradict each other (the later would undo the earlier). None: its targets.
+    edits: Callable[..., set[str]] | None = None
 
     def describe(self, params: dict[str, Any], spec: LabSpec | None = None) -> dict[str, Any]:
         """Every metadata field with the parameters (and details) filled in."""

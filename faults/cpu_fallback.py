@@ -42,5 +42,9 @@ FAULT = Fault(
     targets=lambda spec, workload: {f"workload:{workload}"},
     details=edit.workload_names,
     evidence=lambda spec, workload: {f"series DCGM_FI_DEV_GPU_UTIL of {workload}",
-                                     f"alert GpuAllocatedButIdle for {workload.split('/')[0]}"},
+                                     f"alert GpuAllocatedButIdle for {workload.split('/')[0]}",
+                                     f"running {workload}", f"log {workload}"},
+    # Told the CPU, it never touches CUDA: nothing that fails or shows there happens.
+    hides=lambda spec, workload: {f"cuda {workload}"},
+    edits=lambda spec, workload: {f"device:{workload}"},
 )

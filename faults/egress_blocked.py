@@ -3,6 +3,7 @@ and a NetworkPolicy set without internet egress."""
 
 from faults import edit, parts
 from faults.base import Fault, Param, Unmet
+from faults.evidence import stopped
 from kube.images import NGC_PYTORCH
 from model.spec import FirewallProtocolSpec, FirewallRuleSpec
 
@@ -134,8 +135,23 @@ FAULT = Fault(
     targets=lambda spec, tenant: {f"egress:{tenant}"} | {
         f"workload:{w.tenant}/{w.name}" for w in spec.workloads if w.tenant == tenant},
     pod_status="Init:ImagePullBackOff",
+    edits=lambda spec, tenant: {f"egress:{tenant}"} | {
+        f"image:{w}" for w in _workloads(spec, tenant)} | {
+        f"gpu-stack:{p}" for p in _pools(spec, tenant)},
+    # Its workloads' pods wait on their pulls: that status, and nothing they would do.
+    evidence=lambda spec, tenant: {f"status Init:ImagePullBackOff of {w}"
+                                   for w in _workloads(spec, tenant)},
+    hides=lambda spec, tenant: stopped(*_workloads(spec, tenant)),
     platforms=("gke",),
     platform_note="a GCP firewall rule denies its nodes' egress, and an existing cluster has "
                   "no VPC for gpu-lab to change",
     details=details,
 )
+
+
+def _workloads(spec, tenant) -> list[str]:
+    return [f"{w.tenant}/{w.name}" for w in spec.workloads if w.tenant == tenant]
+
+
+def _pools(spec, tenant) -> set[str]:
+    return {w.pool for w in spec.workloads if w.tenant == tenant} - {spec.system_pool.name}

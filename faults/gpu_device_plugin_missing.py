@@ -2,6 +2,7 @@
 
 from faults import edit, parts
 from faults.base import Fault, Param
+from faults.evidence import unscheduled
 from kube import operator_validator
 from model.frozen import FrozenDict
 from model.spec import NO_GKE_DEVICE_PLUGIN_LABEL, NO_OPERATOR_DEVICE_PLUGIN_LABEL
@@ -93,4 +94,12 @@ FAULT = Fault(
     targets=targets,
     details=details,
     pod_status="Pending",
+    edits=lambda spec, pool: {f"gpu-stack:{pool}"},
+    # The pool's nodes advertise no GPU: its GPU workloads wait, with that status.
+    evidence=lambda spec, pool: {f"status Pending of {w}" for w in _gpu_workloads(spec, pool)},
+    hides=lambda spec, pool: unscheduled(*_gpu_workloads(spec, pool)),
 )
+
+
+def _gpu_workloads(spec, pool) -> list[str]:
+    return [f"{w.tenant}/{w.name}" for w in spec.workloads if w.pool == pool and w.gpus]

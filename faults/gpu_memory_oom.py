@@ -2,6 +2,7 @@
 
 from faults import edit, parts
 from faults.base import Fault, Param, Unmet
+from faults.evidence import stopped
 from kube.kubelet import TORCH_GPU_MEMORY
 from model.gpu_catalog import CATALOG
 
@@ -52,4 +53,14 @@ FAULT = Fault(
     targets=lambda spec, workload, memory_gb: {f"workload:{workload}"},
     details=details,
     pod_status="{status}",
+    edits=lambda spec, workload, memory_gb: {f"gpu-memory:{workload}"},
+    # Its status, the CUDA error in the log, and CUDA itself; the crash takes what other
+    # faults would show on the workload (its own evidence is never compared with itself).
+    evidence=lambda spec, workload, memory_gb: _evidence(spec, workload, memory_gb),
+    hides=lambda spec, workload, memory_gb: stopped(workload),
 )
+
+
+def _evidence(spec, workload, memory_gb) -> set[str]:
+    status = details(spec, workload, memory_gb)["status"]
+    return {f"status {status} of {workload}", f"log {workload}", f"cuda {workload}"}

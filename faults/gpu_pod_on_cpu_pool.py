@@ -2,6 +2,7 @@
 
 from faults import edit, parts
 from faults.base import Fault, Param
+from faults.evidence import unscheduled
 from model.spec import POOL_LABEL
 
 
@@ -43,4 +44,7 @@ FAULT = Fault(
     targets=lambda spec, workload: {f"workload:{workload}"},
     details=details,
     pod_status="Pending",
+    edits=lambda spec, workload: {f"pool:{workload}"},
+    evidence=lambda spec, workload: {f"status Pending of {workload}"},
+    hides=lambda spec, workload: unscheduled(workload),
 )

@@ -77,4 +77,7 @@ FAULT = Fault(
     inject=inject,
     targets=lambda spec, tenant, workload: {f"quota:{tenant}", f"workload:{workload}"},
     details=details,
+    edits=lambda spec, tenant, workload: {f"quota:{tenant}", f"replicas:{workload}"},
+    # Its replicas run beyond the quota, each holding a GPU.
+    evidence=lambda spec, tenant, workload: {f"running {workload}"},
 )

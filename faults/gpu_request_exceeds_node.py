@@ -2,6 +2,7 @@
 
 from faults import edit, parts
 from faults.base import Fault, Param
+from faults.evidence import unscheduled
 
 
 def inject(spec, workload):
@@ -54,4 +55,7 @@ FAULT = Fault(
                                     f"quota:{workload.partition('/')[0]}"},
     details=details,
     pod_status="Pending",
+    edits=lambda spec, workload: {f"gpus:{workload}"} | {f"max-gpus-per-pod:{workload.partition('/')[0]}"},
+    evidence=lambda spec, workload: {f"status Pending of {workload}"},
+    hides=lambda spec, workload: unscheduled(workload),
 )

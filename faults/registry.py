@@ -96,19 +96,22 @@ def apply_faults(spec: LabSpec) -> LabSpec:
         if params is not None:
             planned.append((i, fault, params))
 
-    # Two faults that break the same thing contradict each other (or one would hide the other).
-    claimed: dict[str, tuple[int, str]] = {}
+    # Two faults that set the same thing contradict each other; one whose change removes what
+    # another's candidate must see would hide it. Either way the stack is refused.
+    claimed: dict[str, tuple[int, str]] = {}        # what each fault breaks, for the names
+    edited: dict[str, tuple[int, str]] = {}
     seen: list[tuple[int, Fault, set[str], set[str]]] = []     # index, fault, evidence, hides
     current = spec
     for i, fault, params in planned:
         key = f"gpu-lab:faults[{i}]"
         try:
             targets = fault.targets(current, **params)
-            clash = sorted(t for t in targets if t in claimed)
+            edits = fault.edits(current, **params) if fault.edits else targets
+            clash = sorted(e for e in edits if e in edited)
             if clash:
-                j, other = claimed[clash[0]]
+                j, other = edited[clash[0]]
                 problems.append(Problem(key, fault.id, f"contradicts gpu-lab:faults[{j}] "
-                                        f"({other}): both break {clash[0]}; pick one"))
+                                        f"({other}): both change {clash[0]}; pick one"))
                 continue
             hidden = _hidden_evidence(fault, current, params, seen)
             if hidden:
@@ -118,6 +121,7 @@ def apply_faults(spec: LabSpec) -> LabSpec:
                          fault.hides(current, **params)))
             current = fault.inject(current, **params)
             claimed.update({t: (i, fault.id) for t in targets})
+            edited.update({e: (i, fault.id) for e in edits})
         except Unmet as unmet:
             problems.append(Problem(f"{key}.{unmet.param}" if unmet.param != "id" else key,
                                     unmet.value, f"{fault.id}: {unmet.allowed}"))

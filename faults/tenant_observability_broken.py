@@ -51,5 +51,9 @@ FAULT = Fault(
     targets=lambda spec, workload: {f"workload:{workload}"},
     details=details,
     evidence=lambda spec, workload: {f"no series gpu_lab_inference_batches_total of {workload}",
-                                     "series gpu_lab_inference_batches_total of another workload"},
+                                     "series gpu_lab_inference_batches_total of another workload",
+                                     f"running {workload}"},
+    # Its program logs to a file and is scraped on no port: no logs, none of its own series.
+    hides=lambda spec, workload: {f"log {workload}", f"series gpu_lab_* of {workload}"},
+    edits=lambda spec, workload: {f"log-file:{workload}", f"metrics-endpoint:{workload}"},
 )

@@ -62,4 +62,7 @@ FAULT = Fault(
     inject=inject,
     targets=lambda spec, workload: {f"workload:{workload}"},
     details=details,
+    edits=lambda spec, workload: {f"replicas:{workload}", f"placement:{workload}"},
+    # Its replicas run, all on one node.
+    evidence=lambda spec, workload: {f"running {workload}", f"scheduled {workload}"},
 )

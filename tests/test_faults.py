@@ -90,6 +90,58 @@ def test_every_pair_renders_and_neither_masks_the_other(first, second):
     assert not [c for c in others if answers[c]]
 
 
+# -- two faults on one workload: refused by what one takes from the other, or both shown ------
+
+WORKLOAD_FAULTS = sorted(f for f in FAULT_REFS
+                         if any(p.name == "workload" for p in FAULTS[f].params))
+SAME_WORKLOAD = list(itertools.combinations(WORKLOAD_FAULTS, 2))
+# The pairs that can share a workload: neither takes what the other's candidate must see
+# (its pods running, logs, CUDA, series) nor sets what the other sets.
+SHARE_A_WORKLOAD = {("cpu-fallback", "gpu-quota-ineffective"),
+                    ("cpu-fallback", "unbalanced-scheduling"),
+                    ("gpu-quota-ineffective", "tenant-observability-broken"),
+                    ("tenant-observability-broken", "unbalanced-scheduling")}
+
+
+def on_one_workload(first: str, second: str):
+    """(the faults' refs on the first all-faults workload both can take, the registry's
+    refusal or None); (None, None) when no workload meets both faults' parameters."""
+    def ref_on(fault_id: str, workload: str) -> dict:
+        ref = FAULT_REFS[fault_id]
+        ref = {"id": ref} if isinstance(ref, str) else dict(ref)
+        ref["workload"] = workload
+        if any(p.name == "tenant" for p in FAULTS[fault_id].params):
+            ref["tenant"] = workload.split("/")[0]
+        return ref
+    for w in build_spec(BASELINE, stack="test").workloads:
+        refs = [ref_on(first, f"{w.tenant}/{w.name}"), ref_on(second, f"{w.tenant}/{w.name}")]
+        try:
+            build_spec({**BASELINE, "gpu-lab:faults": refs}, stack="test")
+        except ConfigError as err:
+            if "cannot share a stack" in str(err) or "contradicts" in str(err):
+                return refs, str(err)
+            continue                    # a parameter this workload does not meet
+        return refs, None
+    return None, None
+
+
+@pytest.mark.parametrize("first,second", SAME_WORKLOAD)
+def test_two_faults_on_one_workload_are_refused_or_both_show(first, second):
+    refs, refusal = on_one_workload(first, second)
+    if (first, second) not in SHARE_A_WORKLOAD:
+        if refs is not None:
+            assert refusal, f"{first} and {second} share a workload"
+            assert "removes" in refusal or "both change" in refusal, refusal
+        return
+    assert refs and refusal is None, refusal
+    spec, rendering = rendered(refs)
+    twin_check(spec, simulate_rendering(spec, rendering))
+    answers = run_all(offline_context(spec, rendering))
+    for fault_id in (first, second):
+        check = FAULTS[fault_id].check
+        assert answers[check], f"{fault_id} masked by the other: {answers[check].reason}"
+
+
 def gcp_inputs(values):
     return {(r.type, r.name): r.inputs for r in render(values, stack="test").resources
             if r.type.startswith("gcp:")}
@@ -183,19 +235,32 @@ def test_parameter_naming_a_missing_workload():
                               "tenant-a/infer, ")
 
 
-def test_contradicting_faults():
+def test_a_fault_that_stops_a_workload_hides_what_another_shows_there():
     [message] = problems_of({**BASELINE, "gpu-lab:faults": [
         {"id": "cpu-fallback", "workload": "tenant-a/infer"},
         {"id": "arm64-image", "workload": "tenant-a/infer"}]})
-    assert message == ("gpu-lab:faults[1]: got 'arm64-image'; contradicts gpu-lab:faults[0] "
-                       "(cpu-fallback): both break workload:tenant-a/infer; pick one")
+    assert message == (
+        "gpu-lab:faults[1]: got 'arm64-image'; cannot share a stack with gpu-lab:faults[0] "
+        "(cpu-fallback): arm64-image removes log tenant-a/infer and running tenant-a/infer and "
+        "series DCGM_FI_DEV_GPU_UTIL of tenant-a/infer: cpu-fallback's evidence; put them in "
+        "different stacks")
+
+
+def test_contradicting_faults():
+    [message] = problems_of({**BASELINE, "gpu-lab:faults": [
+        {"id": "gpu-quota-ineffective", "tenant": "tenant-b", "workload": "tenant-b/segment"},
+        {"id": "unbalanced-scheduling", "workload": "tenant-b/segment"}]})
+    assert message == ("gpu-lab:faults[1]: got 'unbalanced-scheduling'; contradicts "
+                       "gpu-lab:faults[0] (gpu-quota-ineffective): both change "
+                       "replicas:tenant-b/segment; pick one")
 
 
 def test_device_plugin_fault_hides_workloads_on_its_pool():
     [message] = problems_of({**BASELINE, "gpu-lab:faults": [
         {"id": "gpu-device-plugin-missing", "pool": "t4"},
         {"id": "cpu-fallback", "workload": "tenant-a/infer"}]})
-    assert "contradicts gpu-lab:faults[0] (gpu-device-plugin-missing)" in message
+    assert "cannot share a stack with gpu-lab:faults[0] (gpu-device-plugin-missing): " \
+        "gpu-device-plugin-missing removes " in message and "cpu-fallback's evidence" in message
 
 
 def test_fault_unavailable_on_the_platform():
