@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.targets import Target, figure  # noqa: E402
+from bench.targets import Target, figure, no_target  # noqa: E402
 
 # The stack a target is set for, and the target.
 WHOLE_PROCESS = {"dev": Target(3.0, "s")}
@@ -53,6 +53,7 @@ def main() -> None:
     runs = [timed(lambda: render(values, stack=args.stack)) for _ in range(args.repeat)]
     print(f"in-process:    {min(runs):6.3f} s best, {statistics.median(runs):.3f} s median "
           f"({args.repeat} renders of {args.stack})")
+    print(no_target("import and in-process render (they explain the whole-process figure)"))
 
     command = [sys.executable, "-m", "lab", "render", "--stack", args.stack, "--quiet"]
     whole = [timed(lambda: subprocess.run(command, cwd=ROOT, check=True,

@@ -850,7 +850,7 @@ def select_stack(stack: str, handout_dir: Path):
                                  opts=stacks._workspace_options(work_dir=handout_dir))
     except auto.StackNotFoundError:
         raise LabError(f"no stack {stack!r} in {stacks.backend_url()}: `gpu-lab apply` "
-                       "changes a stack that exists (`python -m lab list` shows them)") from None
+                       "changes a stack that exists (`venv/bin/gpu-lab list` shows them)") from None
 
 
 def engine_preview(stack, config_file: Path) -> Preview:

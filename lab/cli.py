@@ -442,7 +442,7 @@ def kind_config(
                                                 "(as gpu-lab:scenario with allowFaults)."),
 ) -> None:
     """Print the kind cluster config (kind.x-k8s.io/v1alpha4) whose nodes are the ones a
-    platform-existing stack's GPU pools list: `kind create cluster --config <(python -m lab
+    platform-existing stack's GPU pools list: `kind create cluster --config <(venv/bin/gpu-lab
     kind-config --scenario pairing)`."""
     from faults import SCENARIOS, left_out
     from kube.nodes import kind_config_yaml
@@ -572,7 +572,7 @@ def verify(
     watch: Optional[float] = typer.Option(
         None, "--watch", metavar="SECONDS",
         help="Live: check again every SECONDS until every fault is fixed without collateral "
-             "(Ctrl-C stops), recording when each fault turned fixed (for `lab report`)."),
+             "(Ctrl-C stops), recording when each fault turned fixed (for `gpu-lab report`)."),
     rounds: Optional[int] = typer.Option(None, "--rounds",
                                          help="With --watch: stop after this many checks."),
     output_dir: Path = typer.Option(Path("reports"), "--output-dir",
@@ -642,15 +642,15 @@ def report(
                                     help="Where the local copies are written (created if "
                                          "missing)."),
 ) -> None:
-    """Grade the stack (as `lab verify`), write the report (verdicts, collateral, time to fix
-    per fault from `lab verify --watch`, scenario, timings) and the snapshot it judged to
+    """Grade the stack (as `gpu-lab verify`), write the report (verdicts, collateral, time to fix
+    per fault from `gpu-lab verify --watch`, scenario, timings) and the snapshot it judged to
     --output-dir, and with --archive upload both. Next to them, <report>.scorecard.md: the
     guide's scorecard with its measured lines filled (faults fixed, time to fix, collateral,
     Part 2, applies); the report's JSON carries them too (scorecard, part2), and every
-    `lab apply` recorded (applies).
+    `gpu-lab apply` recorded (applies).
 
-    Exit 2: bad config, arguments or paths; 3: the source cannot be read; 4: the upload
-    failed (the local copies stay)."""
+    Exit 2: bad config, arguments or paths; 3: the source cannot be read;
+    4: the upload failed (the local copies stay)."""
     from lab import grading
     from lab.archive import (ArchiveError, build_report, parse_s3_url, save_local,
                              save_snapshot, upload)
@@ -675,7 +675,7 @@ def report(
     measured = measure(grader.spec, result, watched, applies)
     report_data["part2"] = result.part2.to_json() if result.part2 is not None else None
     report_data["scorecard"] = measured
-    # Every `lab apply` of the candidate's handout (lab/apply.py): time, diff, preview, result.
+    # Every `gpu-lab apply` of the candidate's handout (lab/apply.py): time, diff, preview, result.
     report_data["applies"] = applies or []
     with _writing("--output-dir", output_dir):
         path = save_local(report_data, output_dir)
@@ -741,7 +741,7 @@ def new(
                                               "letters, digits and '-', starting with a "
                                               "letter."),
     scenario: str = typer.Option("pairing", "--scenario",
-                                 help="The scenario to bake in (`lab scenarios` lists them)."),
+                                 help="The scenario to bake in (`gpu-lab scenarios` lists them)."),
     project: Optional[str] = typer.Option(None, "--project",
                                           help="GCP project (default: $GOOGLE_CLOUD_PROJECT)."),
     tenant: str = typer.Option("tenant-a", "--tenant",
@@ -753,14 +753,14 @@ def new(
     authorized_cidrs: Optional[list[str]] = typer.Option(
         None, "--authorized-cidr", metavar="CIDR",
         help="Allow only this range to reach the cluster's control plane (repeat for more; "
-             "default: any address). `lab reset` keeps it."),
+             "default: any address). `gpu-lab reset` keeps it."),
     skip_preflight: bool = typer.Option(False, "--skip-preflight",
                                         help="Do not check the project's quotas and APIs first "
                                              "(for projects whose quotas cannot be read)."),
 ) -> None:
     """Create a candidate's stack from a scenario, run `pulumi up`, and write their login.
     First checks the arguments and that the project has the quota and APIs the stack needs
-    (`lab preflight`), and says what the stack costs an hour.
+    (`gpu-lab preflight`), and says what the stack costs an hour.
 
     Exit 1: no Pulumi CLI or the stack cannot be made; 2: bad arguments or config, or
     candidates/ cannot be written; 3: the project's quotas cannot be read."""
@@ -811,13 +811,13 @@ def _echo_cost(estimate, hours: float) -> None:
         typer.echo(line)
     over = estimate.idle.times(hours).text(unit="")
     typer.echo(f"Over its --hours {hours:g} at the idle rate: {over} (more while the autoscaler "
-               "runs nodes above the minimum; `lab reap` destroys it once it has expired)\n")
+               "runs nodes above the minimum; `gpu-lab reap` destroys it once it has expired)\n")
 
 
 @app.command()
 def reset(
     candidate: str = typer.Argument(..., metavar="CANDIDATE",
-                                    help="The stack `lab new` made."),
+                                    help="The stack `gpu-lab new` made."),
     hours: float = typer.Option(8.0, "--hours", help="How long the new login is valid."),
     keep_login: bool = typer.Option(False, "--keep-login",
                                     help="Keep the candidate's ServiceAccount and tokens "
@@ -827,7 +827,7 @@ def reset(
     """Bring a candidate's stack back to the interviewer's configuration (recorded config,
     refresh, up) for the next candidate; replaces the login and writes a new kubeconfig.
 
-    Exit 1: no Pulumi CLI, no such stack, or one `lab new` did not make; 2: bad arguments,
+    Exit 1: no Pulumi CLI, no such stack, or one `gpu-lab new` did not make; 2: bad arguments,
     or the new login cannot be written."""
     from lab import stacks
 
@@ -859,7 +859,7 @@ def reset(
 @app.command(name="apply")
 def apply_command(
     stack: str = typer.Argument(..., metavar="STACK",
-                                help="The interviewer's stack: one `lab new` made, or "
+                                help="The interviewer's stack: one `gpu-lab new` made, or "
                                      "Pulumi.<STACK>.yaml in the project."),
     handout_dir: Path = typer.Option(..., "--handout", metavar="DIR",
                                      help="The candidate's handout repository, with their "
@@ -1025,7 +1025,7 @@ def list_(as_json: bool = typer.Option(False, "--json",
         return
     typer.echo(f"* so far, at the stack's idle rate (every pool at its minNodes; "
                f"{cost.REFERENCE_REGION} prices of {cost.PRICES_AS_OF}, lab/cost.py) since its "
-               "creation (gpu-lab:createdAt, recorded by `lab new`); nodes the autoscaler ran "
+               "creation (gpu-lab:createdAt, recorded by `gpu-lab new`); nodes the autoscaler ran "
                "above the minimum are not in it. >= counts from the last update (no creation "
                "time recorded); <= counts a Spot price the table lacks at the on-demand price; "
                "~ both.")
@@ -1047,7 +1047,7 @@ def _cost_cell(row) -> str:
 def reap(dry_run: bool = typer.Option(False, "--dry-run",
                                       help="Only list the expired stacks; destroy nothing.")
          ) -> None:
-    """Destroy every stack past its expires-at (set by `lab new --hours`) and remove it, one
+    """Destroy every stack past its expires-at (set by `gpu-lab new --hours`) and remove it, one
     after the other. For cron: prints nothing when no stack has expired, one line per stack
     otherwise (failures on stderr).
 

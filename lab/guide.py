@@ -135,7 +135,7 @@ HANDOVERS = {"login": "the cluster login", "brief": "the candidate's brief",
 BLANK = "___"
 # The scorecard's measured lines, in order: (key, label). `gpu-lab report` fills them.
 MEASURED = (("faults fixed", "Faults fixed"),
-            ("time to fix", "Time to fix (from `gpu-lab verify {stack} --watch`)"),
+            ("time to fix", "Time to fix (from `venv/bin/gpu-lab verify {stack} --watch`)"),
             ("collateral", "Collateral"),
             ("part 2", "Part 2 (tenant-c, one GPU per tenant)"),
             ("applies", "Applies (`gpu-lab apply`)"))
@@ -279,24 +279,24 @@ def _handover(spec: LabSpec, key: str) -> str:
         start = f"namespace {spec.candidate_tenant}" if spec.candidate_tenant else \
             "the namespace its `--tenant` named"
         if spec.candidate_login:
-            how = (f"`candidates/{stack}/kubeconfig`, the kubeconfig `gpu-lab new {stack}` "
+            how = (f"`candidates/{stack}/kubeconfig`, the kubeconfig `venv/bin/gpu-lab new {stack}` "
                    f"wrote for the candidate's login (ServiceAccount "
                    f"gpu-lab-candidate/candidate, starting in {start}; valid for its "
-                   f"`--hours`, and `gpu-lab reset {stack}` writes a new one).")
+                   f"`--hours`, and `venv/bin/gpu-lab reset {stack}` writes a new one).")
         else:
             how = ("this stack makes no candidate login (`gpu-lab:candidate.login` is off; "
                    "`gpu-lab new` turns it on): give them a kubeconfig of your own making.")
         return f"**The cluster login:** {how} They check it with `kubectl get nodes`."
     if key == "brief":
-        return (f"**The candidate's brief:** `gpu-lab guide --stack {stack} --candidate -o "
+        return (f"**The candidate's brief:** `venv/bin/gpu-lab guide --stack {stack} --candidate -o "
                 f"brief.md` (the environment, how to connect, their login, the code and the "
                 f"tasks; nothing of this page).")
-    return (f"**The handout repository:** `gpu-lab handout --stack {stack} -o "
+    return (f"**The handout repository:** `venv/bin/gpu-lab handout --stack {stack} -o "
             f"handout-{stack}`, a git repository of one commit: the program and the stack's "
             f"config, its README.md the brief. The candidate commits a change and asks for an "
             f"apply: "
-            f"`gpu-lab verify {stack} --handout handout-{stack}` grades it offline (faults "
-            f"fixed, collateral), `gpu-lab apply {stack} --handout handout-{stack}` shows you "
+            f"`venv/bin/gpu-lab verify {stack} --handout handout-{stack}` grades it offline (faults "
+            f"fixed, collateral), `venv/bin/gpu-lab apply {stack} --handout handout-{stack}` shows you "
             f"both the preview and applies it once you confirm (each apply is recorded for "
             f"the scorecard).")
 
@@ -408,7 +408,7 @@ def scorecard(spec: LabSpec, measured: Optional[dict[str, str]] = None) -> str:
                          f"{_cell(info['title'])} | {_cell(info['look_for'])} | |")
     values = measured or {}
     how = "filled by" if measured else "to be filled by"
-    lines += ["", f"### Measured ({how} `gpu-lab report {spec.stack}`)", ""]
+    lines += ["", f"### Measured ({how} `venv/bin/gpu-lab report {spec.stack}`)", ""]
     lines += [f"- **{label.format(stack=spec.stack)}:** {values.get(key, BLANK)}"
               for key, label in _measured_keys(spec)]
     return "\n".join(lines + [""])
@@ -442,14 +442,14 @@ def interviewer_guide(spec: LabSpec) -> str:
               "boxes, what to hand over when, and in each part its tasks and what is broken "
               "(what the candidate should see, the hints to give in order, the fix and what "
               "to look for); then the scorecard. Keep this page away from the candidate; "
-              f"give them `gpu-lab guide --stack {spec.stack} --candidate` instead.", ""]
+              f"give them `venv/bin/gpu-lab guide --stack {spec.stack} --candidate` instead.", ""]
     steps = run_sheet(spec)
     lines += _overview(spec, steps) + _environment(spec) + _benign(spec) + _connect(spec)
     opening, *middle, wrap_up = steps
     lines += _handover_lines(spec, opening.handover,
                              f"## Opening ({opening.minutes} min, {_clock(0)}-"
                              f"{_clock(opening.minutes)}): hand over")
-    lines += [f"Start `gpu-lab verify {spec.stack} --watch 60` in a terminal of your own now: "
+    lines += [f"Start `venv/bin/gpu-lab verify {spec.stack} --watch 60` in a terminal of your own now: "
               "it records when each fault turns fixed, for the scorecard.", ""]
     numbers = {f.id: i for i, (f, _) in enumerate(
         (f for s in middle for f in s.faults), 1)}
@@ -459,7 +459,7 @@ def interviewer_guide(spec: LabSpec) -> str:
     lines += [f"## Wrap-up ({wrap_up.minutes} min, {_clock(wrap_up.start)}-"
               f"{_clock(wrap_up.start + wrap_up.minutes)})", "",
               "The candidate's questions; what they would do next with more time. Then "
-              f"`gpu-lab verify {spec.stack}` for the last word, and `gpu-lab report "
+              f"`venv/bin/gpu-lab verify {spec.stack}` for the last word, and `gpu-lab report "
               f"{spec.stack}` to fill the scorecard's measured lines.", ""]
     return "\n".join(lines) + "\n" + scorecard(spec)
 
@@ -486,7 +486,7 @@ def _duration(seconds: float) -> str:
 def measure(spec: LabSpec, grade: Any, watch: Any = None,
             applies: Optional[list[dict]] = None) -> dict[str, str]:
     """The scorecard's measured lines from a grade (lab/grading.py Grade), the record of
-    `gpu-lab verify --watch` (lab/grading.py Watch, or None) and the applies (None: not
+    `venv/bin/gpu-lab verify --watch` (lab/grading.py Watch, or None) and the applies (None: not
     recorded)."""
     from lab.verify import FIXED
 
@@ -495,7 +495,7 @@ def measure(spec: LabSpec, grade: Any, watch: Any = None,
     found = {"faults fixed": f"{fixed} of {len(verdicts)}" + (
         ": " + "; ".join(f"{v.fault} {v.status}" for v in verdicts) if verdicts else "")}
     if watch is None:
-        found["time to fix"] = (f"not measured: no `gpu-lab verify {spec.stack} --watch` "
+        found["time to fix"] = (f"not measured: no `venv/bin/gpu-lab verify {spec.stack} --watch` "
                                 "record")
     else:
         times = []

@@ -306,7 +306,7 @@ def test_report_fills_the_measured_lines_from_a_watched_verify(tmp_path, monkeyp
     for key, label in (("faults fixed", "Faults fixed"), ("collateral", "Collateral"),
                        ("applies", "Applies (`gpu-lab apply`)"),
                        ("part 2", "Part 2 (tenant-c, one GPU per tenant)"),
-                       ("time to fix", "Time to fix (from `gpu-lab verify pairing --watch`)")):
+                       ("time to fix", "Time to fix (from `venv/bin/gpu-lab verify pairing --watch`)")):
         assert f"- **{label}:** {measured[key]}\n" in card
     assert BLANK not in card
 
@@ -318,7 +318,7 @@ def test_measure_without_a_watch_and_with_collateral_and_applies(tmp_path, monke
     grade = grading.Grade(verdicts, [grading.Collateral("workload-removed",
                                                         "tenant-b/infer is scaled to zero")])
     found = measure(spec, grade)
-    assert found["time to fix"] == "not measured: no `gpu-lab verify pairing --watch` record"
+    assert found["time to fix"] == "not measured: no `venv/bin/gpu-lab verify pairing --watch` record"
     assert found["collateral"] == "1: workload-removed: tenant-b/infer is scaled to zero"
     assert "part 2" not in found            # no Part 2 verdict in this grade
     started = datetime(2026, 1, 1, tzinfo=timezone.utc)
