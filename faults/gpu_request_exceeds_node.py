@@ -55,7 +55,8 @@ FAULT = Fault(
                                     f"quota:{workload.partition('/')[0]}"},
     details=details,
     pod_status="Pending",
-    edits=lambda spec, workload: {f"gpus:{workload}"} | {f"max-gpus-per-pod:{workload.partition('/')[0]}"},
+    edits=lambda spec, workload: {f"gpus:{workload}",
+                                  f"max-gpus-per-pod:{workload.partition('/')[0]}"},
     evidence=lambda spec, workload: {f"status Pending of {workload}"},
     hides=lambda spec, workload: unscheduled(workload),
 )

@@ -856,6 +856,52 @@ def reset(
                    f"{path}")
 
 
+@app.command()
+def login(
+    stack: str = typer.Argument(..., metavar="STACK",
+                                help="The stack, as Pulumi.<STACK>.yaml in the project."),
+    kubeconfig: Optional[Path] = typer.Option(None, "--kubeconfig",
+                                              help="Your kubeconfig, with the cluster admin's "
+                                                   "context (default: $KUBECONFIG or "
+                                                   "~/.kube/config)."),
+    context: Optional[str] = typer.Option(None, "--context",
+                                          help="Its context for the cluster (default: the "
+                                               "stack's gpu-lab:cluster.kubeContext, else the "
+                                               "current context)."),
+    hours: float = typer.Option(8.0, "--hours", help="How long the login is valid."),
+) -> None:
+    """Write the candidate's login for a stack you brought up yourself (a local cluster:
+    `pulumi up` of Pulumi.local.yaml with a scenario): a token of the ServiceAccount
+    gpu-lab-candidate/candidate the stack made, valid --hours, as a kubeconfig in
+    candidates/<STACK>/kubeconfig, starting in the stack's gpu-lab:candidate.tenant. Stacks
+    `gpu-lab new` made get theirs from `new` and `reset`.
+
+    Exit 2: bad arguments, a stack that makes no candidate login, or a kubeconfig without the
+    context; 3: the cluster gives no token (not up, or the stack not applied)."""
+    from lab import stacks
+
+    name, values = load_stack_values(stack, None, stack_given_as="STACK")
+    spec = _build_spec(name, values)
+    if not spec.candidate_login:
+        _fail(f"stack {name} makes no candidate login: set gpu-lab:candidate.login: true (a "
+              "scenario does), apply the stack, then run this again")
+    path = kubeconfig or Path(os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or
+                              Path.home() / ".kube" / "config")
+    try:
+        stacks.check_hours(hours)
+        text = Path(path).read_text()
+        admin = stacks.context_kubeconfig(text, context or spec.cluster.kube_context)
+        written = stacks.write_candidate_access(
+            name, admin, spec.candidate_tenant, hours,
+            again="apply the stack (pulumi up) to that cluster, then run this again")
+    except OSError as err:
+        _fail(f"cannot read the kubeconfig {path}: {err.strerror or err}")
+    except stacks.LabError as err:
+        _fail(str(err), code=getattr(err, "exit_code", EXIT_BAD_INPUT))
+    typer.echo(f"Candidate login for stack {name}, valid {hours:g}h: {written} (hand it over; "
+               "they check it with `kubectl --kubeconfig kubeconfig get nodes`)")
+
+
 @app.command(name="apply")
 def apply_command(
     stack: str = typer.Argument(..., metavar="STACK",

@@ -278,9 +278,16 @@ def _handover(spec: LabSpec, key: str) -> str:
     if key == "login":
         start = f"namespace {spec.candidate_tenant}" if spec.candidate_tenant else \
             "the namespace its `--tenant` named"
-        if spec.candidate_login:
-            how = (f"`candidates/{stack}/kubeconfig`, the kubeconfig `venv/bin/gpu-lab new {stack}` "
-                   f"wrote for the candidate's login (ServiceAccount "
+        if spec.candidate_login and spec.platform == "existing":
+            start = f"namespace {spec.candidate_tenant or 'gpu-lab-candidate'}"
+            how = (f"`candidates/{stack}/kubeconfig`, which `venv/bin/gpu-lab login {stack}` "
+                   f"writes once the stack is up on your cluster (ServiceAccount "
+                   f"gpu-lab-candidate/candidate, starting in {start}; valid for its `--hours`; "
+                   f"run it again for a new one).")
+        elif spec.candidate_login:
+            how = (f"`candidates/{stack}/kubeconfig`, the kubeconfig "
+                   f"`venv/bin/gpu-lab new {stack}` wrote for the candidate's login "
+                   f"(ServiceAccount "
                    f"gpu-lab-candidate/candidate, starting in {start}; valid for its "
                    f"`--hours`, and `venv/bin/gpu-lab reset {stack}` writes a new one).")
         else:
@@ -288,15 +295,17 @@ def _handover(spec: LabSpec, key: str) -> str:
                    "`gpu-lab new` turns it on): give them a kubeconfig of your own making.")
         return f"**The cluster login:** {how} They check it with `kubectl get nodes`."
     if key == "brief":
-        return (f"**The candidate's brief:** `venv/bin/gpu-lab guide --stack {stack} --candidate -o "
+        return (f"**The candidate's brief:** `venv/bin/gpu-lab guide --stack {stack} "
+                f"--candidate -o "
                 f"brief.md` (the environment, how to connect, their login, the code and the "
                 f"tasks; nothing of this page).")
     return (f"**The handout repository:** `venv/bin/gpu-lab handout --stack {stack} -o "
             f"handout-{stack}`, a git repository of one commit: the program and the stack's "
             f"config, its README.md the brief. The candidate commits a change and asks for an "
             f"apply: "
-            f"`venv/bin/gpu-lab verify {stack} --handout handout-{stack}` grades it offline (faults "
-            f"fixed, collateral), `venv/bin/gpu-lab apply {stack} --handout handout-{stack}` shows you "
+            f"`venv/bin/gpu-lab verify {stack} --handout handout-{stack}` grades it offline "
+            f"(faults fixed, collateral), `venv/bin/gpu-lab apply {stack} --handout "
+            f"handout-{stack}` shows you "
             f"both the preview and applies it once you confirm (each apply is recorded for "
             f"the scorecard).")
 
@@ -449,7 +458,8 @@ def interviewer_guide(spec: LabSpec) -> str:
     lines += _handover_lines(spec, opening.handover,
                              f"## Opening ({opening.minutes} min, {_clock(0)}-"
                              f"{_clock(opening.minutes)}): hand over")
-    lines += [f"Start `venv/bin/gpu-lab verify {spec.stack} --watch 60` in a terminal of your own now: "
+    lines += [f"Start `venv/bin/gpu-lab verify {spec.stack} --watch 60` in a terminal of your "
+              f"own now: "
               "it records when each fault turns fixed, for the scorecard.", ""]
     numbers = {f.id: i for i, (f, _) in enumerate(
         (f for s in middle for f in s.faults), 1)}

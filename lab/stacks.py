@@ -718,8 +718,33 @@ def request_token(api_client: Any, namespace: str, hours: float,
     return response.status.token
 
 
+def context_kubeconfig(text: str, context: Optional[str]) -> str:
+    """The kubeconfig cut down to one context (its cluster and user), as `kubectl config view
+    --minify --context` would: the admin's way into a cluster the interviewer runs."""
+    try:
+        config = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise LabError(f"the kubeconfig is not YAML: {err}") from None
+    config = config if isinstance(config, dict) else {}
+    name = context or config.get("current-context")
+
+    def named(kind: str, wanted: Any) -> Optional[dict]:
+        return next((e for e in config.get(kind) or []
+                     if isinstance(e, dict) and e.get("name") == wanted), None)
+    found = named("contexts", name)
+    cluster = named("clusters", (found or {}).get("context", {}).get("cluster"))
+    user = named("users", (found or {}).get("context", {}).get("user"))
+    if not (found and cluster and user):
+        names = [e.get("name") for e in config.get("contexts") or [] if isinstance(e, dict)]
+        raise LabError(f"the kubeconfig has no complete context {name or '(none is current)'}"
+                       + (f"; its contexts: {', '.join(map(str, names))}" if names else ""))
+    return yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "clusters": [cluster],
+                           "users": [user], "contexts": [found], "current-context": name},
+                          sort_keys=False)
+
+
 def write_candidate_access(candidate: str, admin_kubeconfig: str, tenant: Optional[str],
-                           hours: float) -> Path:
+                           hours: float, again: str = "") -> Path:
     """Ask the cluster for a token of the candidate's ServiceAccount (gpu-lab-candidate/
     candidate) and write their kubeconfig, starting in namespace `tenant`."""
     from kubernetes import config as kube_config
@@ -731,7 +756,8 @@ def write_candidate_access(candidate: str, admin_kubeconfig: str, tenant: Option
         reason = (str(err).splitlines() or [type(err).__name__])[0]
         raise ClusterUnreadable(f"stack {candidate} is up, but the cluster gave no token for "
                                 f"the candidate's login ({type(err).__name__}: {reason}); "
-                                f"`venv/bin/gpu-lab reset {candidate}` writes a new one") from None
+                                + (again or f"`venv/bin/gpu-lab reset {candidate}` writes a new "
+                                            "one")) from None
     return _write_candidate_file(
         CANDIDATES_DIR / candidate / "kubeconfig",
         candidate_kubeconfig(admin_kubeconfig, tenant or CANDIDATE_NAMESPACE, token,

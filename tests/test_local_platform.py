@@ -395,3 +395,60 @@ def test_the_candidates_copy_of_a_local_scenario_reads_back_to_the_same_layout(s
     assert "gpu-lab:scenario" not in config
     assert [p["nodes"] for p in config["gpu-lab:gpuPools"]] == list(layout(scenario).values())
     assert load_spec(config, stack="local") == plain
+
+
+# -- the candidate's login on a cluster of your own --------------------------------------------
+
+def test_login_writes_the_candidates_kubeconfig_from_your_context(tmp_path, monkeypatch):
+    """`gpu-lab login STACK` on a local stack with the pairing scenario: the admin context is
+    the stack's kubeContext, cut out of a kubeconfig with others; the token is the candidate
+    ServiceAccount's; the kubeconfig starts in the stack's candidate tenant. The guide's
+    handover names the command."""
+    from lab import cli, stacks
+    from lab.guide import interviewer_guide
+
+    values = {**stack_values("local"), "gpu-lab:allowFaults": True,
+              "gpu-lab:scenario": "pairing",
+              "gpu-lab:candidate": {"login": True, "tenant": "tenant-a"}}
+    stack_path = tmp_path / "Pulumi.loc-pairing.yaml"
+    stack_path.write_text(yaml.safe_dump({"config": values}))
+    monkeypatch.setattr(cli, "stack_file", lambda name: tmp_path / f"Pulumi.{name}.yaml")
+    monkeypatch.setattr(stacks, "CANDIDATES_DIR", tmp_path / "candidates")
+    asked = []
+
+    def token(api_client, namespace, hours, account):
+        asked.append((api_client.configuration.host, namespace, account, hours))
+        return "t0ken"
+    monkeypatch.setattr(stacks, "request_token", token)
+    admin = tmp_path / "kubeconfig"
+    admin.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "gke-other",
+        "clusters": [{"name": "kind-gpu-lab", "cluster": {"server": "https://127.0.0.1:6443"}},
+                     {"name": "gke-other", "cluster": {"server": "https://203.0.113.9"}}],
+        "users": [{"name": "kind-gpu-lab", "user": {"token": "kind-admin"}},
+                  {"name": "gke-other", "user": {"token": "other"}}],
+        "contexts": [{"name": "kind-gpu-lab", "context": {"cluster": "kind-gpu-lab",
+                                                          "user": "kind-gpu-lab"}},
+                     {"name": "gke-other", "context": {"cluster": "gke-other",
+                                                       "user": "gke-other"}}]}))
+    result = runner.invoke(app, ["login", "loc-pairing", "--kubeconfig", str(admin),
+                                 "--hours", "3"])
+    assert result.exit_code == 0, result.output
+    assert asked == [("https://127.0.0.1:6443", "gpu-lab-candidate", "candidate", 3.0)]
+    written = yaml.safe_load((tmp_path / "candidates" / "loc-pairing" /
+                              "kubeconfig").read_text())
+    assert written["clusters"] == [{"name": "kind-gpu-lab",
+                                    "cluster": {"server": "https://127.0.0.1:6443"}}]
+    assert written["users"][0]["user"] == {"token": "t0ken"}
+    assert written["contexts"][0]["context"]["namespace"] == "tenant-a"
+    # a context the kubeconfig does not have, and a stack without a login
+    result = runner.invoke(app, ["login", "loc-pairing", "--kubeconfig", str(admin),
+                                 "--context", "kind-other"])
+    assert result.exit_code == 2 and "no complete context kind-other" in result.output
+    assert "its contexts: kind-gpu-lab, gke-other" in result.output
+    (tmp_path / "Pulumi.plain.yaml").write_text(yaml.safe_dump({"config":
+                                                                stack_values("local")}))
+    result = runner.invoke(app, ["login", "plain", "--kubeconfig", str(admin)])
+    assert result.exit_code == 2 and "makes no candidate login" in result.output
+    guide = interviewer_guide(build_spec(values, stack="loc-pairing"))
+    assert "`venv/bin/gpu-lab login loc-pairing`" in guide
