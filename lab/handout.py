@@ -129,10 +129,31 @@ def write_handout(values: Mapping[str, Any], stack: str, directory: Path) -> Han
                 name = source.relative_to(PROJECT_DIR)
                 (directory / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(source, directory / name)
+                if source.suffix == ".py" and INTERVIEWER_ONLY in source.read_text():
+                    (directory / name).write_text(candidate_copy(source.read_text()))
                 written.append(name)
     _commit(directory, stack)
     return Handout(directory=directory, stack=stack, spec=materialized(spec),
                    files=tuple(written))
+
+
+# Lines of the code between these markers (the spec's fault fields) are the interviewer's:
+# the candidate's copy has neither them nor the markers.
+INTERVIEWER_ONLY = "# interviewer-only: begin"
+
+
+def candidate_copy(text: str) -> str:
+    """The source without its interviewer-only blocks."""
+    kept, inside = [], False
+    for line in text.splitlines(keepends=True):
+        marker = line.strip()
+        if marker.startswith(INTERVIEWER_ONLY):
+            inside = True
+        elif marker == "# interviewer-only: end":
+            inside = False
+        elif not inside:
+            kept.append(line)
+    return re.sub(r"\n{4,}", "\n\n\n", "".join(kept))   # two blank lines at most, as before
 
 
 def _commit(directory: Path, stack: str) -> None:

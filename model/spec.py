@@ -324,10 +324,12 @@ class WorkloadSpec:
             "app.kubernetes.io/name": self.name}
 
 
+# interviewer-only: begin (lab/handout.py leaves these lines out of the candidate's copy)
 @dataclass(frozen=True)
 class FaultRef:
     id: str
     params: tuple[tuple[str, object], ...] = ()
+# interviewer-only: end
 
 
 @dataclass(frozen=True)
@@ -342,11 +344,13 @@ class LabSpec:
     priority_classes: tuple[PriorityClassSpec, ...]
     addons: AddonsSpec
     workloads: tuple[WorkloadSpec, ...] = ()
+    # interviewer-only: begin
     faults: tuple[FaultRef, ...] = field(default=())
     allow_faults: bool = False
     scenario: Optional[str] = None
     # Notes on how the stack's settings were chosen, one line each (not config).
     dressing: tuple[str, ...] = ()
+    # interviewer-only: end
     expires_at: Optional[str] = None   # ISO 8601 UTC: when this interview stack should be gone
     candidate_tenant: Optional[str] = None   # the tenant the candidate logs in to
     candidate_login: bool = False   # the candidate's login: components/candidate_access.py
