@@ -508,6 +508,7 @@ def judge_part2(ctx: Context, task: str) -> PartVerdict:
     RBAC that names only its own groups and service accounts and keeps others out, network
     isolation; and every tenant limited to PART2_GPU_LIMIT GPUs."""
     from faults import parts
+    from kube.pod_security import admission_error
     from kube.quota import quota_admits
     from kube.symptoms import cross_tenant_reads, tenant_members
 
@@ -524,7 +525,8 @@ def judge_part2(ctx: Context, task: str) -> PartVerdict:
         found += [Requirement(f"{new}-{what}", title, NOT_MET, missing) for what, title in (
             ("gpu-quota", f"{new}'s GPU quota is enforced"),
             ("rbac", f"{new}'s RBAC names only its own groups and service accounts"),
-            ("network", f"{new} is network-isolated from the other tenants"))]
+            ("network", f"{new} is network-isolated from the other tenants"),
+            ("pod-security", f"{new} refuses privileged pods"))]
     else:
         # An enforced GPU quota: a second GPU is refused.
         quotas = objects.of_kind("ResourceQuota", new)
@@ -576,6 +578,17 @@ def judge_part2(ctx: Context, task: str) -> PartVerdict:
             f"NetworkPolicies keep {new}'s pods and the other tenants' apart (port "
             f"{PART2_PORT}, both ways)"))
 
+        # Pod Security admission refuses a privileged pod there (root on the node otherwise),
+        # as in the platform's tenant namespaces.
+        labels = (objects.get("Namespace", new).get("metadata") or {}).get("labels") or {}
+        refused = admission_error(_privileged_probe(new), labels)
+        found.append(_requirement(
+            f"{new}-pod-security", f"{new} refuses privileged pods",
+            [] if refused else [f"Pod Security admits a privileged pod in {new} (its "
+                                f"namespace enforces "
+                                f"{labels.get(ENFORCE_LABEL, 'nothing: privileged')})"],
+            f"Pod Security refuses a privileged pod in {new}: {refused}"))
+
     # Every tenant: one GPU admitted, a second refused, and no more held.
     over = []
     for tenant in tenants if exists else others:
@@ -594,6 +607,16 @@ def judge_part2(ctx: Context, task: str) -> PartVerdict:
         over, f"{', '.join(tenants if exists else others)}: {limit} GPU admitted, a further one "
               f"refused, none holds more"))
     return PartVerdict(parts.PAIRING_2, task, found)
+
+
+ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
+
+
+def _privileged_probe(namespace: str) -> dict:
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "privileged-probe", "namespace": namespace},
+            "spec": {"containers": [{"name": "probe", "image": "busybox",
+                                     "securityContext": {"privileged": True}}]}}
 
 
 # -- sources --------------------------------------------------------------------------------

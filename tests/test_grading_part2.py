@@ -126,13 +126,14 @@ def test_every_fault_fixed_and_tenant_c_added_passes(pairing, tmp_path):
     assert {v["status"] for v in data["verdicts"]} == {FIXED} and data["collateral"] == []
     assert data["part2"]["status"] == grading.MET, data["part2"]
     assert set(statuses(data["part2"])) == {"tenant-c-namespace", "tenant-c-gpu-quota",
-                                            "tenant-c-rbac", "tenant-c-network", "gpu-limit"}
+                                            "tenant-c-rbac", "tenant-c-network",
+                                            "tenant-c-pod-security", "gpu-limit"}
     # The text: the faults' table, then Part 2's own section.
     lines = pairing.grade(guide_fixes, tenant_c()).table().splitlines()
     start = lines.index(f"PART 2: {data['part2']['task']}")
     assert lines[start - 2] == "4/4 fixed"
     assert lines[start + 1].split()[:3] == ["REQUIREMENT", "STATUS", "EVIDENCE"]
-    assert lines[start + 7] == "5/5 met"
+    assert lines[start + 8] == "6/6 met"
 
 
 def test_tenant_c_bound_to_another_tenants_group_does_not_pass(pairing, tmp_path):
@@ -176,10 +177,15 @@ def everyone_views(namespace: str) -> Callable[[list[dict]], list[dict]]:
     (tenant_c(), without_policies("tenant-c"), {"tenant-c-network"}),
     # Everyone may read tenant-c's pods.
     (tenant_c(), everyone_views("tenant-c"), {"tenant-c-rbac"}),
-], ids=["quota-unenforced", "tenant-a-keeps-2", "no-network-policies", "everyone-reads"])
+    # tenant-c's namespace lets privileged pods in (pod-security-admission, policy/check_
+    # privileged.go: baseline and restricted refuse securityContext.privileged).
+    (tenant_c(podSecurity="privileged"), None, {"tenant-c-pod-security"}),
+    (tenant_c(podSecurity="baseline"), None, set()),
+], ids=["quota-unenforced", "tenant-a-keeps-2", "no-network-policies", "everyone-reads",
+        "privileged-pods", "baseline-is-enough"])
 def test_part2_requirements_decide_the_exit_code(pairing, change, objects, failing):
     result = pairing.grade(guide_fixes, change, objects=objects or (lambda o: o))
     assert all(v.status == FIXED for v in result.verdicts), result.table()
     got = {r.id for r in result.part2.requirements if r.status != grading.MET}
     assert got == failing, result.part2.table()
-    assert result.exit_code == 1 and not result.passed
+    assert (result.exit_code == 1 and not result.passed) if failing else result.passed
