@@ -362,8 +362,9 @@ def simulate(
                                       "status, node, reason, message, events)."),
     promql: Optional[str] = typer.Option(
         None, "--query", metavar="EXPR",
-        help="Instead of the pods: what Prometheus answers to this PromQL instant query at "
-             "the settled time (Prometheus' own engine); --json: [{metric, value}]."),
+        help="Instead of the pods: what Prometheus answers to this PromQL instant query once "
+             "the cluster settles, or with --after the cluster as it is then (Prometheus' own "
+             "engine); --json: [{metric, value}]."),
     show_alerts: bool = typer.Option(
         False, "--alerts", help="Instead of the pods: the alerts Prometheus would have "
                                 "firing (gpu-lab's rules and the chart's); --json: "
@@ -387,9 +388,7 @@ def simulate(
             _fail(f"--after {err}")
     name, values = load_stack_or_scenario(stack, config_file, scenario)
     if promql is not None or show_alerts:
-        if after is not None:
-            _fail("--after shows the pods; --query and --alerts answer at the settled time")
-        _simulate_prometheus(name, values, promql, show_alerts, as_json)
+        _simulate_prometheus(name, values, promql, show_alerts, as_json, seconds)
         return
     try:
         views = simulate_stack(values, name, seconds)
@@ -405,7 +404,7 @@ def simulate(
 
 
 def _simulate_prometheus(name: str, values: dict, promql: Optional[str], show_alerts: bool,
-                         as_json: bool) -> None:
+                         as_json: bool, after: Optional[float] = None) -> None:
     """simulate --query / --alerts: exit 2 for a bad config, expression or both options, 3
     when Prometheus' tools are missing (make install) or fail."""
     from kube.prometheus_engine import EngineError, EngineMissing
@@ -415,7 +414,7 @@ def _simulate_prometheus(name: str, values: dict, promql: Optional[str], show_al
     if promql is not None and show_alerts:
         _fail("--query and --alerts together: give one of them")
     try:
-        view = prometheus_stack(values, name)
+        view = prometheus_stack(values, name, after)
         result = query(view, promql) if promql is not None else alerts(view)
     except (ConfigError, NoPrometheus) as err:
         _fail(str(err))

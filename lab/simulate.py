@@ -107,9 +107,10 @@ def _jobs(views: list[PodView], objects: ObjectSet) -> list[dict]:
     return jobs
 
 
-def prometheus_view(spec, rendering: Rendering) -> PrometheusView:
+def prometheus_view(spec, rendering: Rendering, after: Optional[float] = None) -> PrometheusView:
     """The scrape targets, series and rules of a rendered stack, from what the twin says
-    its pods do. Raises NoPrometheus when the stack has no monitoring."""
+    its pods do once the cluster settles, or `after` seconds in (the nodes the autoscaler
+    kept, the pods PodGC left). Raises NoPrometheus when the stack has no monitoring."""
     from kube.nodes import nodes_from_spec
     from kube.prometheus_platform import (chart_monitors, chart_release, created_at_run_time,
                                           platform_objects)
@@ -123,7 +124,15 @@ def prometheus_view(spec, rendering: Rendering) -> PrometheusView:
         raise NoPrometheus("the stack runs no Prometheus (gpu-lab:addons.monitoring.enabled "
                            "is false)")
     nodes = nodes_from_spec(spec, objects)
-    views = simulate(spec, objects, nodes)
+    if after is None:
+        views = simulate(spec, objects, nodes)
+    else:
+        from kube.timeline import Timeline
+        from kube.twin import Twin
+        twin = Twin(spec, objects, nodes)
+        timeline = Timeline(twin, twin.run())
+        views = timeline.at(after, operator_pods=False)
+        nodes = list(timeline.nodes)
     platform = platform_objects(spec, objects, nodes)
     all_nodes = [o for o in platform if o["kind"] == "Node"] + nodes
     rendered = [o for o in objects.objects if o.get("kind") not in ("Job",)]
@@ -139,11 +148,12 @@ def prometheus_view(spec, rendering: Rendering) -> PrometheusView:
     return PrometheusView(targets, found, groups + chart_rule_groups(values))
 
 
-def prometheus_stack(values: Mapping[str, Any], stack: str) -> PrometheusView:
+def prometheus_stack(values: Mapping[str, Any], stack: str,
+                     after: Optional[float] = None) -> PrometheusView:
     values = dict(values)
     values.setdefault("gcp:project", PLACEHOLDER_PROJECT)
     spec = build_spec(values, stack=stack)
-    return prometheus_view(spec, render(values, stack=stack))
+    return prometheus_view(spec, render(values, stack=stack), after)
 
 
 def query(view: PrometheusView, expr: str) -> list[dict]:

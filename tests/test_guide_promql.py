@@ -22,7 +22,8 @@ from lab.render import render
 from lab.simulate import prometheus_view
 from model import ConfigError
 from tests.helpers import catalog_refs, stack_values
-from tests.test_prometheus_twin import (QUERIES, SHIPPED, check_only_faults_targets_down,
+from tests.test_prometheus_twin import (QUERIES, SHIPPED, STACKS as STACK_VALUES,
+                                        check_only_faults_targets_down,
                                         check_platform_targets, prometheus_of, stack_spec)
 
 # The stacks whose promises are checked: the pairing stack (the pairing scenario itself),
@@ -137,6 +138,31 @@ def broken(got, clause: str, params: dict) -> str:
 def test_the_promise_holds(context, fault, clause, params):
     why = broken(answers()[context], clause, params)
     assert not why, why
+
+
+# Later in the interview: the cluster as it is 30 minutes and 2 hours in (the autoscaler's
+# scale-down and PodGC have acted; kube/timeline.py), each held for the rules' `for:`.
+LATER = [(stack, after) for stack in ("pairing", "all-faults") for after in (30 * 60, 2 * 3600)]
+
+
+@functools.lru_cache(maxsize=1)
+def later_answers():
+    views = {}
+    for stack, after in LATER:
+        values, name = STACK_VALUES[stack]
+        views[f"{stack}@{after}"] = prometheus_view(stack_spec(stack),
+                                                    render(values(), stack=name), after)
+    queries = sorted({q for stack, _ in LATER for q in _queries(stack)})
+    gpu_lab = [g for g in next(iter(views.values())).rule_groups if g["name"] == "gpu-lab.gpu"]
+    return evaluate({k: v.series for k, v in views.items()}, queries, gpu_lab, alerts=True)
+
+
+@pytest.mark.parametrize("stack,after", LATER, ids=[f"{s}-{a // 60}m" for s, a in LATER])
+def test_the_promises_still_hold_later(stack, after):
+    got = later_answers()[f"{stack}@{after}"]
+    failing = [why for _, clause, params in promises(stack)
+               if (why := broken(got, clause, params))]
+    assert promises(stack) and failing == [], failing
 
 
 @pytest.mark.parametrize("stack", ["pairing", "all-faults"])

@@ -362,3 +362,13 @@ def test_simulate_query_and_alerts_on_the_command_line():
     assert [r["metric"] for r in json.loads(result.output)] == [{"job": "tenant-b/infer"}]
     result = runner.invoke(app, ["simulate", "--stack", "dev", "--query", "up", "--alerts"])
     assert result.exit_code == 2 and "--query and --alerts together" in result.output
+    # --after: the cluster as it is then; workload-failures' arm64 Job has restarted in place
+    # for two hours (kube_pod_container_status_restarts_total of its pod keeps climbing).
+    restarts = 'max(kube_pod_container_status_restarts_total{namespace="tenant-a"})'
+    counts = []
+    for after in ("5m", "2h"):
+        result = runner.invoke(app, ["simulate", "--scenario", "workload-failures", "--after",
+                                     after, "--json", "--query", restarts])
+        assert result.exit_code == 0, result.output
+        counts.append(json.loads(result.output)[0]["value"])
+    assert 0 < counts[0] < counts[1], counts
