@@ -133,7 +133,7 @@ FAULT = Fault(
     check="tenant-egress-blocked",
     inject=inject,
     targets=lambda spec, tenant: {f"egress:{tenant}"} | {
-        f"workload:{w.tenant}/{w.name}" for w in spec.workloads if w.tenant == tenant},
+        f"workload:{w}" for w in _workloads(spec, tenant)},
     pod_status="Init:ImagePullBackOff",
     edits=lambda spec, tenant: {f"egress:{tenant}"} | {
         f"image:{w}" for w in _workloads(spec, tenant)} | {

@@ -62,5 +62,5 @@ FAULT = Fault(
 
 
 def _evidence(spec, workload, memory_gb) -> set[str]:
-    status = details(spec, workload, memory_gb)["status"]
-    return {f"status {status} of {workload}", f"log {workload}", f"cuda {workload}"}
+    return {f"status {edit.crash_status(init=False)} of {workload}", f"log {workload}",
+            f"cuda {workload}"}

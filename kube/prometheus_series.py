@@ -403,9 +403,12 @@ def kube_state_metrics(state: ClusterState, target: Target) -> Exposed:
 
 
 def _deployments(state: ClusterState) -> Exposed:
-    """kube_deployment_spec_replicas and kube_deployment_status_replicas (the pods its
-    ReplicaSets have, ready or not): a pod its ReplicaSet could not create (refused by a
-    quota) is missing from the second."""
+    """kube_deployment_spec_replicas and kube_deployment_status_replicas
+    (kube-state-metrics internal/store/deployment.go: spec.replicas, status.replicas). The
+    deployment controller's status.replicas sums its ReplicaSets' (pkg/controller/deployment/
+    sync.go calculateStatus), each the count of its active pods, neither Succeeded nor Failed
+    (pkg/controller/replicaset/replica_set_utils.go calculateStatus, FilterActivePods): a pod
+    the ReplicaSet could not create (refused by a quota) is missing from it."""
     created: dict[tuple[str, str], int] = {}
     for pod in state.pods:
         kind, owner = _owner(pod)

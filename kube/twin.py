@@ -282,7 +282,15 @@ def simulate(spec: LabSpec, objects: ObjectSet, nodes: Optional[list[dict]] = No
     (default: once the cluster settles, kube/timeline.py SETTLED). operator_pods: the GPU
     Operator's validator pods too (`lab simulate` shows them; lab/snapshot.py makes Pods
     from the tenants' Deployment and Job templates only)."""
+    return simulate_cluster(spec, objects, nodes, after, operator_pods)[0]
+
+
+def simulate_cluster(spec: LabSpec, objects: ObjectSet, nodes: Optional[list[dict]] = None,
+                     after: Optional[float] = None, operator_pods: bool = False
+                     ) -> tuple[list[PodView], list[dict]]:
+    """As simulate, with the nodes there at that time (the autoscaler removes empty ones)."""
     from kube.timeline import SETTLED, Timeline
     twin = Twin(spec, objects, nodes)
-    views = twin.run()
-    return Timeline(twin, views).at(SETTLED if after is None else after, operator_pods)
+    timeline = Timeline(twin, twin.run())
+    views = timeline.at(SETTLED if after is None else after, operator_pods)
+    return views, list(timeline.nodes)

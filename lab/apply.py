@@ -162,14 +162,10 @@ def render_handout(handout: HandoutSource):
 
 # -- rights the change grants ----------------------------------------------------------------
 
-# The candidate's own login (components/candidate_access.py) as RBAC names it.
-LOGIN_SUBJECT = "system:serviceaccount:{namespace}:{account}"
-
-
 def rights_gained(values: Mapping[str, Any], stack: str, handout: HandoutSource,
-                  rendering) -> list[str]:
+                  rendering) -> list:
     """What anyone may do under the handout that the stack as made does not allow, as
-    `verify --handout` reports it (access-gained collateral), one line each."""
+    `verify --handout` reports it: its access-gained collateral."""
     from faults import build_spec
     from lab import grading
     from lab.render import PLACEHOLDER_PROJECT
@@ -178,17 +174,18 @@ def rights_gained(values: Mapping[str, Any], stack: str, handout: HandoutSource,
     spec = build_spec(values, stack=stack)
     state = grading.handout_state(spec, {PROJECT_KEY: PLACEHOLDER_PROJECT, **handout.values},
                                   handout.stack, handout.directory, rendering)
-    return [c.evidence for c in grading.collateral(state.context, grading.reference(values,
-                                                                                    stack))
+    return [c for c in grading.collateral(state.context, grading.reference(values, stack))
             if c.check == "access-gained"]
 
 
-def login_gains(gained: Iterable[str]) -> list[str]:
-    """The lines about the candidate's own login: a change that widens it is never applied."""
+def login_gains(gained: Iterable) -> list:
+    """What the candidate's own login (components/candidate_access.py) gains: a change that
+    widens it is never applied."""
+    from kube.rbac import Subject
     from model.config import CANDIDATE_ACCOUNT, CANDIDATE_NAMESPACE
 
-    login = LOGIN_SUBJECT.format(namespace=CANDIDATE_NAMESPACE, account=CANDIDATE_ACCOUNT)
-    return [line for line in gained if line.startswith(f"{login} ")]
+    login = Subject.service_account(CANDIDATE_NAMESPACE, CANDIDATE_ACCOUNT).user
+    return [c for c in gained if c.subject == login]
 
 
 def code_files(diff: "HandoutDiff", stack: str) -> list[str]:

@@ -884,8 +884,10 @@ def login(
     if not spec.candidate_login:
         _fail(f"stack {name} makes no candidate login: set gpu-lab:candidate.login: true (a "
               "scenario does), apply the stack, then run this again")
-    path = kubeconfig or Path(os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or
-                              Path.home() / ".kube" / "config")
+    from kubernetes.config.kube_config import KUBE_CONFIG_DEFAULT_LOCATION
+
+    # As the Kubernetes client reads it: $KUBECONFIG (its first file), else ~/.kube/config.
+    path = kubeconfig or Path(KUBE_CONFIG_DEFAULT_LOCATION.split(os.pathsep)[0]).expanduser()
     try:
         stacks.check_hours(hours)
         text = Path(path).read_text()
@@ -974,8 +976,8 @@ def apply_command(
         _fail(f"cannot tell what rights the change grants: {err}", code=EXIT_BAD_INPUT)
     if gained:
         typer.echo("\nRights the change grants that the stack does not:")
-        for line in gained:
-            typer.echo(f"  {line}")
+        for collateral in gained:
+            typer.echo(f"  {collateral.evidence}")
     widened = applying.login_gains(gained)
     if widened:
         record("refused: the change widens the candidate's login", diff)

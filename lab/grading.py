@@ -69,6 +69,7 @@ class SourceError(RuntimeError):
 class Collateral:
     check: str
     evidence: str
+    subject: str = ""        # access-gained / access-lost: the user name RBAC judged
 
     def to_json(self) -> dict:
         return {"check": self.check, "evidence": self.evidence}
@@ -334,8 +335,10 @@ def _access_collateral(changed: list[tuple[tuple, Observation]]) -> list[Collate
     """One line per subject, direction and set of actions, with the places it applies."""
     actions: dict[tuple, list[str]] = {}
     reasons: dict[tuple, list[str]] = {}
+    users: dict[str, str] = {}
     for key, judged in changed:
         _, subject, verb, resource, namespace = key
+        users[str(subject)] = subject.user
         where = f"in {namespace}" if namespace else "cluster-wide"
         group = (judged.value, str(subject), where)
         actions.setdefault(group, []).append(f"{verb} {resource}")
@@ -356,10 +359,11 @@ def _access_collateral(changed: list[tuple[tuple, Observation]]) -> list[Collate
         if gained:
             found.append(Collateral("access-gained", f"{subject} can now {what} {where} (the "
                                                      f"healthy stack does not allow it): "
-                                                     f"{reason}"))
+                                                     f"{reason}", users[subject]))
         else:
             found.append(Collateral("access-lost", f"{subject} can no longer {what} {where} "
-                                                   f"(the healthy stack allows it): {reason}"))
+                                                   f"(the healthy stack allows it): {reason}",
+                                    users[subject]))
     return found
 
 
@@ -508,7 +512,7 @@ def judge_part2(ctx: Context, task: str) -> PartVerdict:
     RBAC that names only its own groups and service accounts and keeps others out, network
     isolation; and every tenant limited to PART2_GPU_LIMIT GPUs."""
     from faults import parts
-    from kube.pod_security import admission_error
+    from kube.pod_security import ENFORCE_LABEL, admission_error
     from kube.quota import quota_admits
     from kube.symptoms import cross_tenant_reads, tenant_members
 
@@ -607,9 +611,6 @@ def judge_part2(ctx: Context, task: str) -> PartVerdict:
         over, f"{', '.join(tenants if exists else others)}: {limit} GPU admitted, a further one "
               f"refused, none holds more"))
     return PartVerdict(parts.PAIRING_2, task, found)
-
-
-ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
 
 
 def _privileged_probe(namespace: str) -> dict:

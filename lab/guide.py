@@ -469,7 +469,7 @@ def interviewer_guide(spec: LabSpec) -> str:
     lines += [f"## Wrap-up ({wrap_up.minutes} min, {_clock(wrap_up.start)}-"
               f"{_clock(wrap_up.start + wrap_up.minutes)})", "",
               "The candidate's questions; what they would do next with more time. Then "
-              f"`venv/bin/gpu-lab verify {spec.stack}` for the last word, and `gpu-lab report "
+              f"`venv/bin/gpu-lab verify {spec.stack}` for the last word, and `venv/bin/gpu-lab report "
               f"{spec.stack}` to fill the scorecard's measured lines.", ""]
     return "\n".join(lines) + "\n" + scorecard(spec)
 

@@ -129,8 +129,8 @@ def write_handout(values: Mapping[str, Any], stack: str, directory: Path) -> Han
                 name = source.relative_to(PROJECT_DIR)
                 (directory / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(source, directory / name)
-                if source.suffix == ".py" and INTERVIEWER_ONLY in source.read_text():
-                    (directory / name).write_text(candidate_copy(source.read_text()))
+                if source.suffix == ".py" and INTERVIEWER_ONLY in (text := source.read_text()):
+                    (directory / name).write_text(candidate_copy(text))
                 written.append(name)
     _commit(directory, stack)
     return Handout(directory=directory, stack=stack, spec=materialized(spec),
@@ -139,7 +139,7 @@ def write_handout(values: Mapping[str, Any], stack: str, directory: Path) -> Han
 
 # Lines of the code between these markers (the spec's fault fields) are the interviewer's:
 # the candidate's copy has neither them nor the markers.
-INTERVIEWER_ONLY = "# interviewer-only: begin"
+INTERVIEWER_ONLY, INTERVIEWER_ONLY_END = "# interviewer-only: begin", "# interviewer-only: end"
 
 
 def candidate_copy(text: str) -> str:
@@ -149,7 +149,7 @@ def candidate_copy(text: str) -> str:
         marker = line.strip()
         if marker.startswith(INTERVIEWER_ONLY):
             inside = True
-        elif marker == "# interviewer-only: end":
+        elif marker == INTERVIEWER_ONLY_END:
             inside = False
         elif not inside:
             kept.append(line)

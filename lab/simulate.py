@@ -10,7 +10,7 @@ from typing import Any, Mapping, Optional
 
 from faults import build_spec
 from kube.objects import ObjectSet
-from kube.twin import PodView, simulate
+from kube.twin import PodView, simulate, simulate_cluster
 from lab.render import PLACEHOLDER_PROJECT, Rendering, render
 
 
@@ -123,16 +123,7 @@ def prometheus_view(spec, rendering: Rendering, after: Optional[float] = None) -
     if release is None:
         raise NoPrometheus("the stack runs no Prometheus (gpu-lab:addons.monitoring.enabled "
                            "is false)")
-    nodes = nodes_from_spec(spec, objects)
-    if after is None:
-        views = simulate(spec, objects, nodes)
-    else:
-        from kube.timeline import Timeline
-        from kube.twin import Twin
-        twin = Twin(spec, objects, nodes)
-        timeline = Timeline(twin, twin.run())
-        views = timeline.at(after, operator_pods=False)
-        nodes = list(timeline.nodes)
+    views, nodes = simulate_cluster(spec, objects, nodes_from_spec(spec, objects), after)
     platform = platform_objects(spec, objects, nodes)
     all_nodes = [o for o in platform if o["kind"] == "Node"] + nodes
     rendered = [o for o in objects.objects if o.get("kind") not in ("Job",)]
